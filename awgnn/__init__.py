@@ -1,0 +1,30 @@
+"""awgnn: adaptive-width graph neural networks for PyTorch Geometric."""
+from awgnn.width import (
+    AdaptiveLinear,
+    AdaptiveMLP,
+    AdaptiveWidth,
+    DiscretisedExponential,
+    ELBOLoss,
+    auto_update_widths,
+    freeze,
+    total_width,
+    truncate_,
+    update_widths,
+    width_report,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdaptiveLinear",
+    "AdaptiveMLP",
+    "AdaptiveWidth",
+    "DiscretisedExponential",
+    "ELBOLoss",
+    "auto_update_widths",
+    "freeze",
+    "total_width",
+    "truncate_",
+    "update_widths",
+    "width_report",
+]

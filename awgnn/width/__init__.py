@@ -1,0 +1,38 @@
+"""Width machinery: learnable widths, resizing, optimizer state, loss, truncation."""
+from awgnn.width.activations import ACTIVATION_NAMES
+from awgnn.width.adaptive_width import AdaptiveWidth, Follower, WidthChange, WidthEvent
+from awgnn.width.distributions import DiscretisedExponential, WidthDistribution
+from awgnn.width.export import freeze, truncate_
+from awgnn.width.linear import AdaptiveLinear
+from awgnn.width.loss import ELBOLoss, ELBOTerms
+from awgnn.width.mlp import AdaptiveMLP
+from awgnn.width.training import (
+    WidthUpdateHandle,
+    adaptive_widths,
+    auto_update_widths,
+    total_width,
+    update_widths,
+    width_report,
+)
+
+__all__ = [
+    "ACTIVATION_NAMES",
+    "AdaptiveLinear",
+    "AdaptiveMLP",
+    "AdaptiveWidth",
+    "DiscretisedExponential",
+    "ELBOLoss",
+    "ELBOTerms",
+    "Follower",
+    "WidthChange",
+    "WidthDistribution",
+    "WidthEvent",
+    "WidthUpdateHandle",
+    "adaptive_widths",
+    "auto_update_widths",
+    "freeze",
+    "total_width",
+    "truncate_",
+    "update_widths",
+    "width_report",
+]

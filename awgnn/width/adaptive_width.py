@@ -1,0 +1,431 @@
+"""The learnable width of one adaptive layer (METHOD.md sections 3, 6 and 12)."""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.parameter import Parameter, is_lazy
+from torch.optim import Optimizer
+from torch_geometric.nn import Linear as PyGLinear
+
+from awgnn.width.distributions import DiscretisedExponential, WidthDistribution
+from awgnn.width.resize import (
+    OPTIMIZER_STATE_POLICIES,
+    OptimizerStatePolicy,
+    resize_optimizer_state_,
+    resized,
+)
+from awgnn.width.validation import (
+    check_choice,
+    check_finite_positive,
+    check_int_at_least,
+    check_quantile,
+)
+
+DEFAULT_LAMBDA0 = 0.02
+DEFAULT_MAX_WIDTH = 4096
+_RATE_FLOOR = 1e-6  # lower clamp of expm1(lambda0) when inverting softplus
+
+
+class Follower(NamedTuple):
+    """A tensor with one dimension of the width's size, resized with it.
+
+    ``role`` is ``"producer"`` for the tensors that compute the neurons
+    (incoming weight rows, biases, normalisation parameters and statistics) and
+    ``"consumer"`` for tensors that read the importance-scaled neurons through a
+    linear map along ``dim`` (the next layer's weight columns); freezing folds
+    the importances into consumers. New entries are ``fill`` or, when it is
+    ``None``, N(0, 1) draws.
+    """
+
+    module: nn.Module
+    name: str
+    dim: int
+    role: str
+    fill: float | None
+
+
+@dataclass(frozen=True)
+class WidthEvent:
+    """One change of width: after ``step`` width updates the width became ``width``."""
+
+    step: int
+    width: int
+    capped: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class WidthChange:
+    """What one call of :func:`awgnn.update_widths` did to one layer."""
+
+    name: str
+    old: int
+    new: int
+    capped: bool
+
+
+class AdaptiveWidth(nn.Module):
+    r"""Learned width of one layer, and the importance scaling of its neurons.
+
+    Holds a raw rate :math:`w` with :math:`\lambda = \mathrm{softplus}(w)`; the
+    width is the :math:`k`-quantile :math:`D(\lambda)` of a width distribution
+    (default :class:`DiscretisedExponential`) and the importances are
+
+    .. math::
+        f(j) = \tilde p(j) \Big/ \sum_{i < S} \tilde p(i), \qquad j < D,
+
+    with :math:`S = D` except after a truncation that kept the old
+    normalisation. Calling the module scales its input neuron-wise,
+    :math:`h_j \mapsto h_j f(j)`, with gradient to :math:`w`.
+
+    The width changes only in :meth:`resize_`, which :func:`awgnn.update_widths`
+    calls after an optimizer step; ``forward`` never resizes. Every tensor whose
+    size follows the width is registered with :meth:`follow` and resized with
+    it, optimizer state included.
+
+    Args:
+        lambda0: initial rate (default 0.02, i.e. width 117 at ``k=0.9``).
+        initial_width: alternative to ``lambda0``: start at this width.
+        k: quantile that defines the width, in (0, 1).
+        min_width: the width never goes below this.
+        max_width: the width never exceeds this; the rate is projected back
+            after the optimizer step when the cap is hit.
+        distribution: the width family (default :class:`DiscretisedExponential`).
+
+    Shapes:
+        - **input:** :math:`(*, D)`
+        - **output:** :math:`(*, D)`
+    """
+
+    def __init__(
+        self,
+        lambda0: float | None = None,
+        *,
+        initial_width: int | None = None,
+        k: float = 0.9,
+        min_width: int = 1,
+        max_width: int = DEFAULT_MAX_WIDTH,
+        distribution: WidthDistribution | None = None,
+    ) -> None:
+        super().__init__()
+        self.distribution = distribution if distribution is not None else DiscretisedExponential()
+        if not isinstance(self.distribution, WidthDistribution):
+            raise ValueError(
+                f"distribution must be a WidthDistribution, got {type(self.distribution).__name__}")
+        self.k = check_quantile(k)
+        self.min_width = check_int_at_least("min_width", min_width, 1)
+        self.max_width = check_int_at_least("max_width", max_width, self.min_width)
+        self.distribution.check_max_width(self.max_width)
+        self.lambda0 = self._initial_rate(lambda0, initial_width)
+        self.raw_rate = Parameter(torch.empty(()))
+        self._followers: list[Follower] = []
+        self.width = self._clamp(self.distribution.truncation_width(self.lambda0, self.k))[0]
+        self.reset_parameters()
+
+    def _initial_rate(self, lambda0: float | None, initial_width: int | None) -> float:
+        if lambda0 is not None and initial_width is not None:
+            raise ValueError("give either lambda0 or initial_width, not both")
+        if initial_width is not None:
+            check_int_at_least("initial_width", initial_width, self.min_width)
+            rate = self.distribution.rate_for_width(initial_width, self.k)
+        else:
+            rate = check_finite_positive("lambda0", DEFAULT_LAMBDA0 if lambda0 is None else lambda0)
+        width = self.distribution.truncation_width(rate, self.k)
+        if width > self.max_width:
+            raise ValueError(
+                f"lambda0={rate:g} gives width {width}, above max_width={self.max_width}; "
+                "raise max_width or lambda0")
+        return rate
+
+    # -- rate, width and importances ------------------------------------------------
+
+    @property
+    def rate(self) -> Tensor:
+        """The rate :math:`\\lambda = \\mathrm{softplus}(w)` (a tensor with gradient)."""
+        return F.softplus(self.raw_rate)
+
+    def importances(self) -> Tensor:
+        """Importance of each of the ``width`` neurons, shape ``[width]``."""
+        index = torch.arange(self.support, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
+        mass = self.distribution.unnormalised_mass(index, self.rate)
+        return mass[: self.width] / mass.sum()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.importances()
+
+    def _clamp(self, width: int) -> tuple[int, bool]:
+        if width > self.max_width:
+            return self.max_width, True
+        return max(width, self.min_width), False
+
+    # -- followers -------------------------------------------------------------------
+
+    def follow(
+        self,
+        module: nn.Module,
+        name: str,
+        dim: int,
+        *,
+        role: str,
+        fill: float | None = None,
+    ) -> None:
+        """Resize ``module.<name>`` along ``dim`` whenever this width changes.
+
+        The tensor (a parameter or a buffer) must already have the current width
+        along ``dim`` unless it is still lazy. ``module``'s ``load_state_dict``
+        resizes this width from the checkpoint's shape, so a model saved at any
+        width loads into a freshly built one.
+        """
+        check_choice("role", role, ("producer", "consumer"))
+        tensor = getattr(module, name)
+        if not isinstance(tensor, Tensor):
+            raise ValueError(f"{type(module).__name__}.{name} is not a tensor")
+        if not is_lazy(tensor) and tensor.shape[dim] != self.width:
+            raise ValueError(
+                f"{type(module).__name__}.{name} has size {tensor.shape[dim]} along dim {dim}, "
+                f"expected the current width {self.width}")
+        if not any(f.module is module for f in self._followers):
+            module.register_load_state_dict_pre_hook(_ResizeFromCheckpoint(self))
+        self._followers.append(Follower(module, name, dim, role, fill))
+
+    def follow_linear_input(self, linear: nn.Module) -> None:
+        """Make the input features (weight columns) of a linear layer follow this width."""
+        self.follow(linear, "weight", 1, role="consumer")
+
+    def follow_linear_output(self, linear: nn.Module) -> None:
+        """Make the output features (weight rows and bias) of a linear layer follow this width."""
+        self.follow(linear, "weight", 0, role="producer")
+        if getattr(linear, "bias", None) is not None:
+            self.follow(linear, "bias", 0, role="producer")
+
+    def follow_batch_norm(self, norm: nn.modules.batchnorm._NormBase) -> None:
+        """Make a batch norm's parameters and running statistics follow this width.
+
+        New channels start as an identity normalisation: weight 1, bias 0,
+        running mean 0, running variance 1.
+        """
+        for name, fill in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+            if getattr(norm, name, None) is not None:
+                self.follow(norm, name, 0, role="producer", fill=fill)
+
+    @property
+    def followers(self) -> tuple[Follower, ...]:
+        return tuple(self._followers)
+
+    # -- resizing --------------------------------------------------------------------
+
+    @torch.no_grad()
+    def resize_(
+        self,
+        width: int,
+        optimizer: Optimizer | None = None,
+        optimizer_state: OptimizerStatePolicy = "carry",
+        *,
+        reason: str = "resize",
+    ) -> None:
+        """Grow (append N(0, 1) neurons at the tail) or shrink (drop the tail) to ``width``.
+
+        Every follower is resized; parameters keep their identity and lose their
+        gradient. With an ``optimizer``, its state follows ``optimizer_state``
+        (``"carry"``: moments of surviving neurons kept, new ones zero;
+        ``"reset"``: the resized parameters' state is dropped).
+        """
+        check_int_at_least("width", width, 1)
+        check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
+        if width != self.width:
+            self._resize_followers(width, optimizer, optimizer_state)
+        self.support = width
+        self.width = width
+        self.history.append(WidthEvent(self.num_updates, width, self.capped, reason))
+
+    def _resize_followers(
+        self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
+    ) -> None:
+        for follower in self._followers:
+            tensor = getattr(follower.module, follower.name)
+            if tensor is None or is_lazy(tensor):
+                continue
+            new = resized(tensor.detach(), follower.dim, width, follower.fill)
+            if isinstance(tensor, Parameter):
+                old_shape = tensor.shape
+                _replace_data(tensor, new)
+                if optimizer is not None:
+                    resize_optimizer_state_(
+                        optimizer, tensor, old_shape, follower.dim, width, optimizer_state)
+            else:
+                setattr(follower.module, follower.name, new)
+        for module in {id(f.module): f.module for f in self._followers}.values():
+            _sync_size_attributes(module)
+
+    @torch.no_grad()
+    def update_(
+        self,
+        name: str,
+        optimizer: Optimizer | None,
+        optimizer_state: OptimizerStatePolicy = "carry",
+        rate: float | None = None,
+    ) -> WidthChange | None:
+        """One width update after an optimizer step: cap, project, resize.
+
+        Returns the change, or ``None`` if the width stayed the same.
+        """
+        self.num_updates += 1
+        rate = self.rate.item() if rate is None else rate
+        requested = self.distribution.truncation_width(rate, self.k)
+        width, capped = self._clamp(requested)
+        if capped:
+            self._project_rate(name, requested)
+        self.capped = capped
+        if width == self.width and self.support == self.width:
+            return None
+        old = self.width
+        self.resize_(width, optimizer, optimizer_state, reason="update")
+        return WidthChange(name, old, width, capped)
+
+    def _project_rate(self, name: str, requested: int) -> None:
+        # Keep the raw rate where the cap is not needed any more, so that Adam's
+        # moments do not carry the rate ever further past the boundary.
+        min_rate = self.distribution.min_rate(self.max_width, self.k)
+        self.raw_rate.clamp_(min=_inverse_softplus(min_rate))
+        if not self._cap_warned:
+            self._cap_warned = True
+            warnings.warn(
+                f"adaptive width {name or type(self).__name__!r} asked for {requested} "
+                f"neurons, more than max_width={self.max_width}; capped, and its rate "
+                f"projected to >= {min_rate:.3g}",
+                stacklevel=3,
+            )
+
+    @torch.no_grad()
+    def truncate_(self, width: int, *, renormalise: bool = False) -> None:
+        """Keep only the first ``width`` neurons (post-training compression).
+
+        Without ``renormalise`` (the AWN reference behaviour) the kept neurons
+        keep their importances, normalised over the old support; with it, the
+        importances are renormalised over the kept neurons.
+        """
+        check_int_at_least("width", width, 1)
+        if width > self.width:
+            raise ValueError(f"cannot truncate a width of {self.width} to {width}")
+        support = self.support
+        self.resize_(width, reason="truncate")
+        if not renormalise:
+            self.support = support
+
+    # -- reset, checkpoints, repr ------------------------------------------------------
+
+    def reset_parameters(self) -> None:
+        """Back to the initial rate and width, with an empty history."""
+        with torch.no_grad():
+            self.raw_rate.fill_(_inverse_softplus(self.lambda0))
+        self.capped = False
+        self._cap_warned = False
+        self.num_updates = 0
+        self.history: list[WidthEvent] = []
+        width = self._clamp(self.distribution.truncation_width(self.lambda0, self.k))[0]
+        self.resize_(width, reason="reset")
+
+    def to_static(self) -> nn.Identity:
+        """Frozen form: the importances have been folded into the consumers."""
+        return nn.Identity()
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"width": self.width, "support": self.support, "capped": self.capped,
+                "num_updates": self.num_updates}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.support = state["support"]
+        self.capped = state["capped"]
+        self.num_updates = state["num_updates"]
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs) -> None:
+        state = state_dict.get(prefix + nn.modules.module._EXTRA_STATE_KEY_SUFFIX)
+        if state is not None:
+            problem = self._check_checkpoint_state(state)
+            if problem:
+                error_msgs.append(f"adaptive width {prefix.rstrip('.') or '(root)'}: {problem}")
+                return
+            self._match_checkpoint(state["width"])
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+
+    @torch.no_grad()
+    def _match_checkpoint(self, width: int) -> None:
+        if width != self.width:
+            self._resize_followers(width, None, "carry")
+            self.width = self.support = width
+
+    def _check_checkpoint_state(self, state: Any) -> str | None:
+        if not isinstance(state, dict) or not {"width", "support"} <= state.keys():
+            return f"extra state must be a dict with 'width' and 'support', got {state!r}"
+        width, support = state["width"], state["support"]
+        if not (self.min_width <= width <= self.max_width and support >= width):
+            return (f"checkpoint width {width} (support {support}) is outside "
+                    f"[min_width={self.min_width}, max_width={self.max_width}] "
+                    "or its support is smaller than its width")
+        return None
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.width}", f"rate={self.rate.item():.4g}", f"k={self.k:g}"]
+        if self.max_width != DEFAULT_MAX_WIDTH:
+            parts.append(f"max_width={self.max_width}")
+        if self.support != self.width:
+            parts.append(f"support={self.support}")
+        return ", ".join(parts)
+
+
+class _ResizeFromCheckpoint:
+    """Load-state-dict pre-hook of a follower's module: match the checkpoint's width.
+
+    Whichever module of a width loads first resizes it, so the order in which
+    producer and consumers are registered in a model does not matter.
+    """
+
+    def __init__(self, width: AdaptiveWidth) -> None:
+        self.width = width
+
+    def __call__(self, module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        for follower in self.width.followers:
+            saved = state_dict.get(prefix + follower.name)
+            if follower.module is not module or saved is None or is_lazy(saved):
+                continue
+            if saved.dim() > follower.dim:
+                self.width._match_checkpoint(saved.shape[follower.dim])
+            return
+
+
+def _replace_data(param: Parameter, data: Tensor) -> None:
+    """Give ``param`` new data of another shape, keeping its identity.
+
+    ``param.data = data`` alone keeps the cached gradient accumulator, whose
+    shape would be stale while any earlier autograd graph is still alive (for
+    instance the previous iteration's loss); PyTorch drops that cache only when
+    the dtype or device changes, hence the detour through another dtype.
+    """
+    param.grad = None
+    detour = torch.float64 if data.dtype != torch.float64 else torch.float32
+    param.data = data.to(detour)
+    param.data = data
+
+
+def _inverse_softplus(rate: float) -> float:
+    return math.log(max(math.expm1(rate), _RATE_FLOOR))
+
+
+def _sync_size_attributes(module: nn.Module) -> None:
+    """Keep the size attributes of standard modules equal to their tensors' shapes."""
+    if isinstance(module, nn.Linear):
+        module.out_features, module.in_features = module.weight.shape
+    elif isinstance(module, nn.modules.batchnorm._NormBase):
+        tensor = module.weight if module.weight is not None else module.running_mean
+        if tensor is not None:
+            module.num_features = tensor.shape[0]
+    elif isinstance(module, PyGLinear) and not is_lazy(module.weight):
+        module.out_channels, module.in_channels = module.weight.shape

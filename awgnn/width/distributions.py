@@ -1,0 +1,94 @@
+"""Families of decreasing distributions over neuron indices.
+
+A width distribution assigns every neuron index ``j = 0, 1, 2, ...`` an
+unnormalised mass that decreases with ``j``, parameterised by a positive rate.
+It decides two things for an adaptive layer (METHOD.md section 3):
+
+* the *truncation width* ``D``: how many neurons exist, from the ``k``-quantile;
+* the *importances* ``f(0..D-1)``: the mass renormalised over the kept support.
+
+A new family (power law, sigmoidal, ...) is one subclass of
+:class:`WidthDistribution` implementing its four methods.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor
+
+from awgnn.width.validation import check_finite_positive, check_quantile
+
+
+class WidthDistribution(ABC):
+    """A decreasing distribution over neuron indices with one positive rate."""
+
+    @abstractmethod
+    def unnormalised_mass(self, index: Tensor, rate: Tensor) -> Tensor:
+        """Mass of each neuron index, differentiable with respect to ``rate``."""
+
+    @abstractmethod
+    def truncation_width(self, rate: float, k: float) -> int:
+        """Number of neurons kept at quantile ``k`` for ``rate``."""
+
+    @abstractmethod
+    def min_rate(self, max_width: int, k: float) -> float:
+        """Smallest rate whose truncation width does not exceed ``max_width``."""
+
+    @abstractmethod
+    def rate_for_width(self, width: int, k: float) -> float:
+        """A rate whose truncation width is exactly ``width``."""
+
+    def check_max_width(self, max_width: int) -> None:
+        """Raise ``ValueError`` if this family cannot be capped at ``max_width``."""
+
+
+class DiscretisedExponential(WidthDistribution):
+    r"""Exponential distribution discretised over neuron indices (AWN).
+
+    .. math::
+        \tilde p(j) = e^{-\lambda j}\,(1 - e^{-\lambda}) + \varepsilon,
+        \qquad D = \left\lfloor -\ln(1-k)/\lambda + \text{offset} \right\rfloor
+
+    ``floor`` (:math:`\varepsilon`, default ``1e-6``) keeps every neuron's mass
+    positive; ``offset`` (default 2) makes the smallest width 2. Both defaults
+    are those of the AWN reference release.
+    """
+
+    def __init__(self, floor: float = 1e-6, offset: int = 2) -> None:
+        if not (math.isfinite(floor) and floor >= 0):
+            raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
+        if not (isinstance(offset, int) and offset >= 1):
+            raise ValueError(f"offset must be an integer >= 1, got {offset!r}")
+        self.floor = floor
+        self.offset = offset
+
+    def unnormalised_mass(self, index: Tensor, rate: Tensor) -> Tensor:
+        return torch.exp(-rate * index) * (-torch.expm1(-rate)) + self.floor
+
+    def truncation_width(self, rate: float, k: float) -> int:
+        check_finite_positive("rate", rate)
+        check_quantile(k)
+        return math.floor(-math.log1p(-k) / rate + self.offset)
+
+    def min_rate(self, max_width: int, k: float) -> float:
+        self.check_max_width(max_width)
+        return -math.log1p(-k) / (max_width - self.offset)
+
+    def rate_for_width(self, width: int, k: float) -> float:
+        if not (isinstance(width, int) and width >= self.offset):
+            raise ValueError(
+                f"width must be an integer >= {self.offset} for "
+                f"{type(self).__name__}, got {width!r}")
+        # Aim at the middle of the interval of rates that floor to `width`.
+        return -math.log1p(-k) / (width - self.offset + 0.5)
+
+    def check_max_width(self, max_width: int) -> None:
+        if max_width <= self.offset:
+            raise ValueError(
+                f"max_width must be > {self.offset} for {type(self).__name__} "
+                f"(its smallest width is {self.offset}), got {max_width}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(floor={self.floor:g}, offset={self.offset})"

@@ -1,0 +1,138 @@
+"""A linear map whose input and/or output size may follow an adaptive width."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.parameter import Parameter, UninitializedParameter, is_lazy
+
+from awgnn.width.activations import activation_gain
+from awgnn.width.adaptive_width import AdaptiveWidth
+from awgnn.width.validation import check_int_at_least
+
+Size = int | AdaptiveWidth
+
+
+class AdaptiveLinear(nn.Module):
+    r"""Affine map :math:`y = x W^\top + b` whose sizes may follow adaptive widths.
+
+    This is the building block of adaptive layers; it does not apply the
+    activation or the importance scaling, which belong to the layer that owns
+    the width (:class:`AdaptiveMLP`, the convolutions).
+
+    * ``out_features`` an :class:`AdaptiveWidth`: the rows of :math:`W` and
+      the entries of :math:`b` grow and shrink with it.
+    * ``in_features`` an :class:`AdaptiveWidth`: the columns of :math:`W`
+      follow it. The input is then importance-scaled, and :math:`W` starts as
+      "Kaiming+", :math:`W_{ij} \sim \mathcal N(0, 2 / \sum_j f(j)^2)` with the
+      input width's importances :math:`f` (METHOD.md section 5).
+    * otherwise, with ``nonlinearity`` given, Kaiming-normal with that
+      activation's gain; with neither, PyTorch's default initialisation.
+      Biases always keep PyTorch's default.
+
+    ``in_features=-1`` infers the input size at the first forward (run one
+    forward before building the optimizer, as with PyG's lazy layers).
+
+    Shapes:
+        - **input:** :math:`(*, F_{in})`
+        - **output:** :math:`(*, F_{out})`
+    """
+
+    def __init__(
+        self,
+        in_features: Size,
+        out_features: Size,
+        bias: bool = True,
+        nonlinearity: str | None = None,
+    ) -> None:
+        super().__init__()
+        if nonlinearity is not None:
+            activation_gain(nonlinearity)
+        self.nonlinearity = nonlinearity
+        # Widths are owned (registered) by the enclosing layer; keep plain references.
+        object.__setattr__(self, "input_width", in_features if isinstance(in_features, AdaptiveWidth) else None)
+        object.__setattr__(self, "output_width", out_features if isinstance(out_features, AdaptiveWidth) else None)
+        in_size = _size(in_features, "in_features", minimum=-1)
+        out_size = _size(out_features, "out_features", minimum=1)
+        if in_size == 0:
+            raise ValueError("in_features must be -1 (lazy) or an integer >= 1, got 0")
+        self._out_size = out_size
+        if in_size > 0:
+            self.weight = Parameter(torch.empty(out_size, in_size))
+        else:
+            self.weight = UninitializedParameter()
+            self._lazy_hook = self.register_forward_pre_hook(self._materialise)
+        self.bias = Parameter(torch.empty(out_size)) if bias else None
+        if self.output_width is not None:
+            self.output_width.follow_linear_output(self)
+        if self.input_width is not None:
+            self.input_width.follow_linear_input(self)
+        self.reset_parameters()
+
+    @property
+    def in_features(self) -> int:
+        return -1 if is_lazy(self.weight) else self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        if not is_lazy(self.weight):
+            return self.weight.shape[0]
+        return self.output_width.width if self.output_width is not None else self._out_size
+
+    def reset_parameters(self) -> None:
+        fan_in = self.in_features
+        if fan_in <= 0:
+            return
+        with torch.no_grad():
+            if self.input_width is not None:
+                f = self.input_width.importances().to(self.weight)
+                self.weight.normal_(0.0, math.sqrt(2.0 / float(f.square().sum())))
+            elif self.nonlinearity is not None:
+                self.weight.normal_(0.0, activation_gain(self.nonlinearity) / math.sqrt(fan_in))
+            else:
+                nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+            if self.bias is not None:
+                bound = 1.0 / math.sqrt(fan_in)
+                self.bias.uniform_(-bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    @torch.no_grad()
+    def _materialise(self, module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
+        self._finish_lazy((self.out_features, inputs[0].shape[-1]))
+        self.reset_parameters()
+
+    def _finish_lazy(self, shape: tuple[int, int]) -> None:
+        self.weight.materialize(shape)
+        self._lazy_hook.remove()
+        del self._lazy_hook
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        saved = state_dict.get(prefix + "weight")
+        if saved is not None and is_lazy(self.weight) and not is_lazy(saved):
+            self._finish_lazy(tuple(saved.shape))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def to_static(self) -> nn.Linear:
+        """A plain :class:`torch.nn.Linear` with this layer's current weights."""
+        if is_lazy(self.weight):
+            raise RuntimeError("cannot freeze a lazy AdaptiveLinear: run one forward first")
+        static = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                           device=self.weight.device, dtype=self.weight.dtype)
+        with torch.no_grad():
+            static.weight.copy_(self.weight)
+            if self.bias is not None:
+                static.bias.copy_(self.bias)
+        return static
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+
+
+def _size(value: Size, name: str, minimum: int) -> int:
+    if isinstance(value, AdaptiveWidth):
+        return value.width
+    return check_int_at_least(name, value, minimum)

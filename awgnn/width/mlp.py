@@ -1,0 +1,106 @@
+"""Multi-layer perceptron whose hidden (and optionally output) widths are learned."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from awgnn.width.activations import check_activation, make_activation
+from awgnn.width.adaptive_width import AdaptiveWidth
+from awgnn.width.linear import AdaptiveLinear, Size
+from awgnn.width.validation import check_choice
+
+NORMS: tuple[str, ...] = ("batch_norm",)
+
+
+class AdaptiveMLP(nn.Sequential):
+    r"""MLP with learned widths (METHOD.md section 3).
+
+    .. math::
+        h^{(l)} = f_l \odot \sigma\big(W_l h^{(l-1)} + b_l\big), \quad l = 1..L,
+        \qquad y = g\big(W_{L+1} h^{(L)} + b_{L+1}\big)
+
+    Each hidden layer whose size is an :class:`AdaptiveWidth` scales its
+    neurons by their importances :math:`f_l` after the activation
+    :math:`\sigma`; a hidden layer given as an ``int`` has that fixed width
+    and no scaling. The output map :math:`g` is, in order, the optional
+    ``output_norm``, the optional ``output_activation`` and, when
+    ``out_features`` is an :class:`AdaptiveWidth`, its importance scaling.
+
+    Args:
+        in_features: input size, or ``-1`` to infer it at the first forward.
+        out_features: output size, fixed (``int``) or learned (:class:`AdaptiveWidth`).
+        hidden: sizes of the hidden layers; default one learned width,
+            ``[AdaptiveWidth()]``.
+        activation: hidden activation (see :data:`awgnn.width.ACTIVATION_NAMES`).
+        output_norm: ``"batch_norm"`` or ``None``.
+        output_activation: activation after the output layer, or ``None``.
+
+    Shapes:
+        - **input:** :math:`(N, F_{in})`
+        - **output:** :math:`(N, F_{out})`
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: Size,
+        hidden: Sequence[Size] | None = None,
+        activation: str = "relu",
+        output_norm: str | None = None,
+        output_activation: str | None = None,
+    ) -> None:
+        check_activation(activation)
+        if output_activation is not None:
+            check_activation(output_activation)
+        if output_norm is not None:
+            check_choice("output_norm", output_norm, NORMS)
+        hidden = [AdaptiveWidth()] if hidden is None else list(hidden)
+        _check_distinct_widths([*hidden, out_features])
+        layers: list[nn.Module] = []
+        previous: Size = in_features
+        for size in hidden:
+            layers.append(AdaptiveLinear(previous, size, nonlinearity=activation))
+            layers.append(make_activation(activation))
+            if isinstance(size, AdaptiveWidth):
+                layers.append(size)
+            previous = size
+        layers.append(AdaptiveLinear(previous, out_features, nonlinearity=output_activation))
+        if output_norm is not None:
+            norm = nn.BatchNorm1d(_initial_size(out_features))
+            if isinstance(out_features, AdaptiveWidth):
+                out_features.follow_batch_norm(norm)
+            layers.append(norm)
+        if output_activation is not None:
+            layers.append(make_activation(output_activation))
+        if isinstance(out_features, AdaptiveWidth):
+            layers.append(out_features)
+        super().__init__(*layers)
+
+    @property
+    def widths(self) -> list[AdaptiveWidth]:
+        """The learned widths, from input to output."""
+        return [m for m in self if isinstance(m, AdaptiveWidth)]
+
+    def reset_parameters(self) -> None:
+        for module in self:
+            if isinstance(module, AdaptiveWidth):
+                module.reset_parameters()
+        for module in self:
+            if not isinstance(module, AdaptiveWidth) and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def to_static(self) -> nn.Sequential:
+        """Plain ``nn.Sequential`` of the (already frozen) layers."""
+        return nn.Sequential(*self)
+
+
+def _initial_size(size: Size) -> int:
+    return size.width if isinstance(size, AdaptiveWidth) else size
+
+
+def _check_distinct_widths(sizes: Sequence[Size]) -> None:
+    widths = [s for s in sizes if isinstance(s, AdaptiveWidth)]
+    if len({id(w) for w in widths}) != len(widths) or any(w.followers for w in widths):
+        raise ValueError("each layer needs its own AdaptiveWidth; one instance was "
+                         "given twice or already belongs to another layer")
