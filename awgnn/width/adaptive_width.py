@@ -17,6 +17,7 @@ from awgnn.width.distributions import DiscretisedExponential, WidthDistribution
 from awgnn.width.resize import (
     OPTIMIZER_STATE_POLICIES,
     OptimizerStatePolicy,
+    check_state_carryable,
     resize_optimizer_state_,
     resized,
 )
@@ -247,6 +248,9 @@ class AdaptiveWidth(nn.Module):
     def _resize_followers(
         self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
     ) -> None:
+        if optimizer is not None and optimizer_state == "carry":
+            for follower in self._followers:
+                check_state_carryable(optimizer, getattr(follower.module, follower.name))
         for follower in self._followers:
             tensor = getattr(follower.module, follower.name)
             if tensor is None or is_lazy(tensor):

@@ -54,6 +54,12 @@ def freeze(model: nn.Module) -> nn.Module:
     """
     frozen = copy.deepcopy(model)
     widths = adaptive_widths(frozen)
+    for name, width in widths:
+        if not any(f.role == "consumer" for f in width.followers):
+            raise ValueError(
+                f"cannot freeze adaptive width {name!r}: it has no consumer to fold its "
+                "importances into (the model's output is importance-scaled); make the layer "
+                "that reads it follow it, e.g. width.follow_linear_input(head)")
     importances = [w.importances() for _, w in widths]
     for (_, width), f in zip(widths, importances):
         _fold_into_consumers(width, f)

@@ -59,15 +59,19 @@ def resize_optimizer_state_(
         del optimizer.state[param]
         return
     for key, value in state.items():
-        if not isinstance(value, Tensor) or value.dim() == 0:
-            continue
-        if value.shape != old_shape:
+        if isinstance(value, Tensor) and value.dim() > 0:
+            state[key] = resized(value, dim, size, fill=0.0)
+
+
+def check_state_carryable(optimizer: Optimizer, param: Tensor) -> None:
+    """Raise if ``optimizer`` keeps state for ``param`` that is not per-element."""
+    for key, value in optimizer.state.get(param, {}).items():
+        if isinstance(value, Tensor) and value.dim() > 0 and value.shape != param.shape:
             raise RuntimeError(
                 f"{type(optimizer).__name__} keeps state {key!r} of shape "
-                f"{tuple(value.shape)} for a parameter of shape {tuple(old_shape)}; "
+                f"{tuple(value.shape)} for a parameter of shape {tuple(param.shape)}; "
                 "awgnn can carry only per-element optimizer state across a resize. "
                 "Use optimizer_state='reset' with this optimizer.")
-        state[key] = resized(value, dim, size, fill=0.0)
 
 
 def check_optimizer_state_shapes(optimizer: Optimizer, params: dict[str, Tensor]) -> None:
