@@ -81,11 +81,9 @@ def _fold_into_consumers(width: AdaptiveWidth, f: torch.Tensor) -> None:
 
 
 def _to_static(module: nn.Module) -> nn.Module:
-    _replace_children(module)
-    return module.to_static() if hasattr(module, "to_static") else module
-
-
-def _replace_children(module: nn.Module) -> None:
-    for name, child in list(module.named_children()):
-        setattr(module, name, _to_static(child))
+    # Outermost first: an owner converts itself while its parts are still adaptive.
+    static = module.to_static() if hasattr(module, "to_static") else module
+    for name, child in list(static.named_children()):
+        setattr(static, name, _to_static(child))
+    return static
 

@@ -82,6 +82,16 @@ class AdaptiveMLP(nn.Sequential):
         """The learned widths, from input to output."""
         return [m for m in self if isinstance(m, AdaptiveWidth)]
 
+    @property
+    def linears(self) -> list[AdaptiveLinear]:
+        """The linear maps, from input to output."""
+        return [m for m in self if isinstance(m, AdaptiveLinear)]
+
+    @property
+    def output_width(self) -> AdaptiveWidth | None:
+        """The learned output width, or ``None`` when the output size is fixed."""
+        return self.linears[-1].output_width
+
     def reset_parameters(self) -> None:
         for module in self:
             if isinstance(module, AdaptiveWidth):
@@ -91,7 +101,7 @@ class AdaptiveMLP(nn.Sequential):
                 module.reset_parameters()
 
     def to_static(self) -> nn.Sequential:
-        """Plain ``nn.Sequential`` of the (already frozen) layers."""
+        """Plain ``nn.Sequential`` of the same layers (freezing converts them next)."""
         return nn.Sequential(*self)
 
 

@@ -1,0 +1,16 @@
+"""Graph classifiers: the AWN paper's GIN, an adaptive GCN, their fixed-width
+counterparts, and the GIN of the fair-comparison protocol."""
+from awgnn.models.base import BlockReadoutClassifier, StaticClassifier
+from awgnn.models.fair_gin import FairGIN
+from awgnn.models.gcn import AdaptiveGCNClassifier, GCNClassifier
+from awgnn.models.gin import AdaptiveGINClassifier, GINClassifier
+
+__all__ = [
+    "AdaptiveGCNClassifier",
+    "AdaptiveGINClassifier",
+    "BlockReadoutClassifier",
+    "FairGIN",
+    "GCNClassifier",
+    "GINClassifier",
+    "StaticClassifier",
+]

@@ -1,0 +1,72 @@
+"""The GIN of the fair-comparison protocol (Errica et al., ICLR 2020; PROTOCOL.md section 4)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+from torch_geometric.nn import GINConv
+
+from awgnn.models.base import POOLINGS, BlockReadoutClassifier
+from awgnn.models.gin import per_layer
+
+
+class FairGIN(BlockReadoutClassifier):
+    r"""GIN as run in the fair-comparison benchmark (the protocol's fixed-width grid).
+
+    * layer 0, node-wise: ``Linear, BN, ReLU, Linear, BN, ReLU`` to ``hidden_units[0]``;
+    * one :class:`~torch_geometric.nn.GINConv` per entry :math:`h` of
+      ``hidden_units``, wrapping ``Linear, BN, ReLU, Linear, BN, ReLU`` to :math:`h`;
+    * a linear head per layer on the pooled node states, logits summed; dropout on
+      each head's output. Layer 0 applies its head before pooling, as the
+      reference code does (the same for mean pooling, not for sum: with sum
+      pooling its bias counts once per node).
+
+    Args:
+        in_channels: node feature size.
+        num_classes: number of graph classes.
+        hidden_units: width of each GIN layer, e.g. ``[64, 64, 64, 64]``.
+        train_eps: trainable :math:`\epsilon`.
+        pooling: ``"mean"`` or ``"sum"``.
+        dropout: dropout on the heads' outputs.
+        gc_eval_dropout: keep dropout active on layer 0's head at evaluation,
+            as the reference code does by accident (off by default).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_units: Sequence[int] = (64, 64, 64, 64),
+        *,
+        train_eps: bool = False,
+        pooling: str = "mean",
+        dropout: float = 0.0,
+        gc_eval_dropout: bool = False,
+    ) -> None:
+        units = per_layer("hidden_units", hidden_units, len(hidden_units)) if hidden_units else []
+        if not units:
+            raise ValueError("hidden_units must hold at least one width")
+        widths = [units[0], *units]
+        input_block = batch_norm_mlp(in_channels, units[0])
+        blocks = [GINConv(batch_norm_mlp(a, b), train_eps=train_eps) for a, b in zip(widths, units)]
+        heads = [nn.Linear(width, num_classes) for width in widths]
+        super().__init__(input_block, blocks, heads, pooling, dropout)
+        self.hidden_units = widths
+        self.gc_eval_dropout = gc_eval_dropout
+
+    def read_out(self, index: int, h: Tensor, batch: Tensor, num_graphs: int | None) -> Tensor:
+        if index > 0:
+            return super().read_out(index, h, batch, num_graphs)
+        logits = POOLINGS[self.pooling](self.heads[0](h), batch, num_graphs)
+        return nn.functional.dropout(logits, self.dropout, self.training or self.gc_eval_dropout)
+
+    def layer_widths(self) -> dict[str, int]:
+        return {f"block{l}": width for l, width in enumerate(self.hidden_units)}
+
+
+def batch_norm_mlp(in_channels: int, out_channels: int) -> nn.Sequential:
+    """``Linear, BN, ReLU, Linear, BN, ReLU``."""
+    return nn.Sequential(
+        nn.Linear(in_channels, out_channels), nn.BatchNorm1d(out_channels), nn.ReLU(),
+        nn.Linear(out_channels, out_channels), nn.BatchNorm1d(out_channels), nn.ReLU(),
+    )
