@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import List, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import global_add_pool, global_mean_pool
-from torch_geometric.typing import Adj
 
 from awgnn.width.validation import check_choice
 
-POOLINGS = {"mean": global_mean_pool, "sum": global_add_pool}
+POOLINGS = ("mean", "sum")
 
 
 class BlockReadoutClassifier(nn.Module, ABC):
@@ -48,7 +49,7 @@ class BlockReadoutClassifier(nn.Module, ABC):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        check_choice("pooling", pooling, tuple(POOLINGS))
+        check_choice("pooling", pooling, POOLINGS)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if len(heads) != len(blocks) + (input_block is not None):
@@ -58,22 +59,30 @@ class BlockReadoutClassifier(nn.Module, ABC):
         self.heads = nn.ModuleList(heads)
         self.pooling = pooling
         self.dropout = dropout
+        # Per head: pool its output instead of its input; keep dropout on at evaluation.
+        self.head_before_pooling = [False] * len(heads)
+        self.eval_dropout = [False] * len(heads)
 
-    def forward(self, x: Tensor, edge_index: Adj, batch: Tensor | None = None,
-                num_graphs: int | None = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
+                num_graphs: Optional[int] = None) -> Tensor:
         """Logits per graph; pass ``num_graphs`` to avoid a device synchronisation."""
         if batch is None:
-            batch = x.new_zeros(x.size(0), dtype=torch.long)
+            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
             num_graphs = 1
         states = self.node_states(x, edge_index)
-        logits = self.read_out(0, states[0], batch, num_graphs)
-        for index, h in enumerate(states[1:], start=1):
-            logits = logits + self.read_out(index, h, batch, num_graphs)
+        logits = torch.zeros(0, device=x.device)
+        for index, head in enumerate(self.heads):
+            if self.head_before_pooling[index]:
+                out = self.pool(head(states[index]), batch, num_graphs)
+            else:
+                out = head(self.pool(states[index], batch, num_graphs))
+            out = F.dropout(out, self.dropout, self.training or self.eval_dropout[index])
+            logits = out if index == 0 else logits + out
         return logits
 
-    def node_states(self, x: Tensor, edge_index: Adj) -> list[Tensor]:
+    def node_states(self, x: Tensor, edge_index: Tensor) -> List[Tensor]:
         """The node states that are read out: input block first, then every block."""
-        states = []
+        states: List[Tensor] = []
         h = x
         if self.input_block is not None:
             h = self.input_block(h)
@@ -83,9 +92,10 @@ class BlockReadoutClassifier(nn.Module, ABC):
             states.append(h)
         return states
 
-    def read_out(self, index: int, h: Tensor, batch: Tensor, num_graphs: int | None) -> Tensor:
-        pooled = POOLINGS[self.pooling](h, batch, num_graphs)
-        return nn.functional.dropout(self.heads[index](pooled), self.dropout, self.training)
+    def pool(self, h: Tensor, batch: Tensor, num_graphs: Optional[int]) -> Tensor:
+        if self.pooling == "sum":
+            return global_add_pool(h, batch, num_graphs)
+        return global_mean_pool(h, batch, num_graphs)
 
     @abstractmethod
     def layer_widths(self) -> dict[str, int]:
@@ -101,12 +111,18 @@ class BlockReadoutClassifier(nn.Module, ABC):
 
 
 class StaticClassifier(BlockReadoutClassifier):
-    """A frozen adaptive classifier: static layers, widths recorded when it was frozen."""
+    """A frozen adaptive classifier: static layers, widths recorded when it was frozen.
+
+    It scripts, compiles and exports to ONNX like the upstream layers it holds.
+    """
+
+    __jit_ignored_attributes__ = ["recorded_widths"]
 
     def __init__(self, model: BlockReadoutClassifier) -> None:
         super().__init__(model.input_block, list(model.blocks), list(model.heads), model.pooling,
                          model.dropout)
-        self._layer_widths = model.layer_widths()
+        self.recorded_widths = model.layer_widths()
 
+    @torch.jit.unused
     def layer_widths(self) -> dict[str, int]:
-        return dict(self._layer_widths)
+        return dict(self.recorded_widths)

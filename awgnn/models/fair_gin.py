@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
+from torch import nn
 from torch_geometric.nn import GINConv
 
-from awgnn.models.base import POOLINGS, BlockReadoutClassifier
+from awgnn.models.base import BlockReadoutClassifier
 from awgnn.models.gin import per_layer
 
 
@@ -52,13 +52,8 @@ class FairGIN(BlockReadoutClassifier):
         heads = [nn.Linear(width, num_classes) for width in widths]
         super().__init__(input_block, blocks, heads, pooling, dropout)
         self.hidden_units = widths
-        self.gc_eval_dropout = gc_eval_dropout
-
-    def read_out(self, index: int, h: Tensor, batch: Tensor, num_graphs: int | None) -> Tensor:
-        if index > 0:
-            return super().read_out(index, h, batch, num_graphs)
-        logits = POOLINGS[self.pooling](self.heads[0](h), batch, num_graphs)
-        return nn.functional.dropout(logits, self.dropout, self.training or self.gc_eval_dropout)
+        self.head_before_pooling[0] = True
+        self.eval_dropout[0] = gc_eval_dropout
 
     def layer_widths(self) -> dict[str, int]:
         return {f"block{l}": width for l, width in enumerate(self.hidden_units)}

@@ -83,6 +83,7 @@ def _fold_into_consumers(width: AdaptiveWidth, f: torch.Tensor) -> None:
 def _to_static(module: nn.Module) -> nn.Module:
     # Outermost first: an owner converts itself while its parts are still adaptive.
     static = module.to_static() if hasattr(module, "to_static") else module
+    static.training = module.training
     for name, child in list(static.named_children()):
         setattr(static, name, _to_static(child))
     return static
