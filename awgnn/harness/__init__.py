@@ -1,0 +1,1 @@
+"""Benchmark harness: data, splits, the fair-comparison protocol and its command line."""

@@ -1,0 +1,292 @@
+"""Experiment configuration: one YAML file, validated as a whole before any training.
+
+A configuration names one dataset, the protocol's settings and one or more
+models, each with a grid. Every grid value is a list of candidates (a scalar is
+shorthand for one candidate; a value that is itself a list, such as
+``hidden_units``, is written as a list of lists). Grid points are enumerated in
+the order the keys and candidates are written, which is also the order ties
+are broken in.
+
+Errors are :class:`ConfigError`: one line naming the file, the key and what
+was expected.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from awgnn.harness.registry import MODEL_CLASSES, ModelSpec
+from awgnn.width.resize import OPTIMIZER_STATE_POLICIES
+
+
+class ConfigError(ValueError):
+    """An invalid experiment configuration; the message is one line for the user."""
+
+
+TRAINING_KEYS: dict[str, tuple[str, Any]] = {
+    # key: (what is expected, default)
+    "batch_size": ("an integer >= 1", 32),
+    "lr": ("a number > 0", 0.01),
+    "weight_decay": ("a number >= 0", 0.0),
+    "scheduler_step": ("an integer >= 1 or null (no learning-rate schedule)", None),
+    "scheduler_gamma": ("a number in (0, 1]", 0.5),
+    "monitor": ("'val_accuracy' or 'val_loss'", "val_accuracy"),
+    "loss": ("'elbo' or 'cross_entropy' (default: elbo for adaptive models)", None),
+    "optimizer_state": ("'carry' or 'reset'", "carry"),
+    "weight_prior_std": ("a number > 0", 10.0),
+    "n_observations": ("an integer >= 1, or null for the real training-set size", None),
+    "rate_prior_mean": ("a number > 0 or null", None),
+    "rate_prior_std": ("a number > 0 or null", None),
+}
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: str
+    features: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    outer_folds: int = 10
+    holdout: float = 0.1
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    final_runs: int = 3
+    tie_break: str = "first"
+    max_epochs: int = 1000
+    patience: int = 500
+    seed: int = 0
+    device: str = "auto"
+    loader: str = "memory"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    model_class: str
+    grid: dict[str, list[Any]]
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every grid point, in the written order of keys and candidates."""
+        keys = list(self.grid)
+        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODEL_CLASSES[self.model_class]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    dataset: DatasetConfig
+    splits: SplitConfig
+    protocol: ProtocolConfig
+    models: tuple[ModelConfig, ...]
+    source: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        content = asdict(self)
+        content.pop("source")
+        return content
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the results (not the file's path or layout)."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment file; raise :class:`ConfigError` on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    return parse_config(content, source=str(path), default_name=path.stem)
+
+
+def parse_config(content: Any, source: str = "<config>", default_name: str = "experiment") -> ExperimentConfig:
+    reader = _Reader(source)
+    section = reader.mapping(content, "", {"name", "dataset", "splits", "protocol", "models"}, required={"dataset", "models"})
+    name = reader.string(section.get("name", default_name), "name")
+    config = ExperimentConfig(
+        name=name,
+        dataset=_dataset(reader, section["dataset"]),
+        splits=_splits(reader, section.get("splits", {})),
+        protocol=_protocol(reader, section.get("protocol", {})),
+        models=_models(reader, section["models"]),
+        source=source,
+    )
+    return config
+
+
+def _dataset(reader: _Reader, value: Any) -> DatasetConfig:
+    if isinstance(value, str):
+        value = {"name": value}
+    section = reader.mapping(value, "dataset", {"name", "features"}, required={"name"})
+    features = section.get("features")
+    return DatasetConfig(
+        name=reader.string(section["name"], "dataset.name"),
+        features=None if features is None else reader.string(features, "dataset.features"),
+    )
+
+
+def _splits(reader: _Reader, value: Any) -> SplitConfig:
+    section = reader.mapping(value, "splits", {"outer_folds", "holdout", "seed"})
+    defaults = SplitConfig()
+    return SplitConfig(
+        outer_folds=reader.integer(section.get("outer_folds", defaults.outer_folds), "splits.outer_folds", 1),
+        holdout=reader.fraction(section.get("holdout", defaults.holdout), "splits.holdout"),
+        seed=reader.integer(section.get("seed", defaults.seed), "splits.seed", 0),
+    )
+
+
+def _protocol(reader: _Reader, value: Any) -> ProtocolConfig:
+    keys = {f for f in ProtocolConfig.__dataclass_fields__}
+    section = reader.mapping(value, "protocol", keys)
+    d = ProtocolConfig()
+    return ProtocolConfig(
+        final_runs=reader.integer(section.get("final_runs", d.final_runs), "protocol.final_runs", 1),
+        tie_break=reader.choice(section.get("tie_break", d.tie_break), "protocol.tie_break", ("first", "last")),
+        max_epochs=reader.integer(section.get("max_epochs", d.max_epochs), "protocol.max_epochs", 1),
+        patience=reader.integer(section.get("patience", d.patience), "protocol.patience", 1),
+        seed=reader.integer(section.get("seed", d.seed), "protocol.seed", 0),
+        device=reader.choice(section.get("device", d.device), "protocol.device", ("auto", "cpu", "cuda")),
+        loader=reader.choice(section.get("loader", d.loader), "protocol.loader", ("memory", "pyg")),
+    )
+
+
+def _models(reader: _Reader, value: Any) -> tuple[ModelConfig, ...]:
+    section = reader.mapping(value, "models", None)
+    if not section:
+        raise ConfigError(f"{reader.source}: models: expected at least one model, got none")
+    return tuple(_model(reader, name, spec) for name, spec in section.items())
+
+
+def _model(reader: _Reader, name: Any, value: Any) -> ModelConfig:
+    where = f"models.{name}"
+    reader.string(name, "models (model names)")
+    section = reader.mapping(value, where, {"class", "grid"}, required={"class"})
+    model_class = reader.choice(section["class"], f"{where}.class", tuple(MODEL_CLASSES))
+    spec = MODEL_CLASSES[model_class]
+    allowed = set(TRAINING_KEYS) | set(spec.arguments)
+    grid_section = reader.mapping(section.get("grid", {}), f"{where}.grid", allowed)
+    grid = {key: _candidates(reader, values, f"{where}.grid.{key}") for key, values in grid_section.items()}
+    for key, values in grid.items():
+        if key in TRAINING_KEYS:
+            for candidate in values:
+                _check_training_value(reader, key, candidate, f"{where}.grid.{key}")
+    return ModelConfig(name=name, model_class=model_class, grid=grid)
+
+
+def _candidates(reader: _Reader, values: Any, where: str) -> list[Any]:
+    if not isinstance(values, list):
+        return [values]
+    if not values:
+        raise ConfigError(f"{reader.source}: {where}: expected at least one candidate value, got an empty list")
+    return values
+
+
+def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> None:
+    expected = TRAINING_KEYS[key][0]
+    checks = {
+        "batch_size": lambda v: _is_int(v) and v >= 1,
+        "lr": lambda v: _is_number(v) and v > 0,
+        "weight_decay": lambda v: _is_number(v) and v >= 0,
+        "scheduler_step": lambda v: v is None or (_is_int(v) and v >= 1),
+        "scheduler_gamma": lambda v: _is_number(v) and 0 < v <= 1,
+        "monitor": lambda v: v in ("val_accuracy", "val_loss"),
+        "loss": lambda v: v in ("elbo", "cross_entropy"),
+        "optimizer_state": lambda v: v in OPTIMIZER_STATE_POLICIES,
+        "weight_prior_std": lambda v: _is_number(v) and v > 0,
+        "n_observations": lambda v: v is None or (_is_int(v) and v >= 1),
+        "rate_prior_mean": lambda v: v is None or (_is_number(v) and v > 0),
+        "rate_prior_std": lambda v: v is None or (_is_number(v) and v > 0),
+    }
+    if not checks[key](value):
+        raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")
+
+
+def training_settings(point: dict[str, Any], adaptive: bool) -> dict[str, Any]:
+    """The training keys of a grid point, with defaults filled in."""
+    settings = {key: point.get(key, default) for key, (_, default) in TRAINING_KEYS.items()}
+    if settings["loss"] is None:
+        settings["loss"] = "elbo" if adaptive else "cross_entropy"
+    return settings
+
+
+def model_arguments(point: dict[str, Any]) -> dict[str, Any]:
+    """The model-constructor keys of a grid point."""
+    return {key: value for key, value in point.items() if key not in TRAINING_KEYS}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+class _Reader:
+    """Type checks that raise one-line errors naming the file and the key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, expected: str, value: Any) -> ConfigError:
+        return ConfigError(f"{self.source}: {where or 'top level'}: expected {expected}, got {value!r}")
+
+    def mapping(self, value: Any, where: str, allowed: set[str] | None,
+                required: set[str] = frozenset()) -> dict[str, Any]:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise self.fail(where, "a mapping of keys to values", value)
+        if allowed is not None:
+            unknown = sorted(set(map(str, value)) - allowed)
+            if unknown:
+                prefix = f"{where}." if where else ""
+                raise ConfigError(f"{self.source}: {prefix}{unknown[0]}: unknown key; expected one of "
+                                  f"{', '.join(sorted(allowed))}")
+        missing = sorted(required - set(value))
+        if missing:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(f"{self.source}: {prefix}{missing[0]}: missing required key")
+        return value
+
+    def string(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, "a non-empty string", value)
+        return value
+
+    def integer(self, value: Any, where: str, minimum: int) -> int:
+        if not _is_int(value) or value < minimum:
+            raise self.fail(where, f"an integer >= {minimum}", value)
+        return value
+
+    def fraction(self, value: Any, where: str) -> float:
+        if not _is_number(value) or not 0 < value < 1:
+            raise self.fail(where, "a number in the open interval (0, 1)", value)
+        return float(value)
+
+    def choice(self, value: Any, where: str, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            raise self.fail(where, f"one of {', '.join(map(repr, choices))}", value)
+        return value
+

@@ -1,0 +1,324 @@
+"""Graph-classification datasets with the node features of the fair-comparison protocol.
+
+Layout of a data root (the same as the shared offline data folder)::
+
+    <data_root>/TUDataset/<NAME>/raw/<NAME>_A.txt, ...   PyG's TUDataset layout
+    <data_root>/splits/fair_comparison/<VARIANT_DIR>/<NAME>_splits.json
+    <data_root>/OGB/ogbg_molhiv/...                      PyG layout of the ogb package
+
+Node features follow PROTOCOL.md section 3: chemical sets use one-hot node
+labels (ENZYMES adds its 18 continuous attributes); social sets have no node
+labels and get either a constant 1 or the node degree as one raw scalar, each a
+separate experiment with its own official split file. Graphs are never
+filtered, so indices are raw TU positions and match the split files.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import Any, Literal
+
+import torch
+from torch_geometric.data import Data, Dataset
+from torch_geometric.datasets import TUDataset
+from torch_geometric.transforms import BaseTransform, Constant
+from torch_geometric.utils import degree
+
+from awgnn.harness.splits import Fold
+
+Kind = Literal["chemical", "social"]
+FeatureVariant = Literal["labels", "constant", "degree"]
+Metric = Literal["accuracy", "rocauc"]
+
+# OGB datasets behind the same interface, with their official metric.
+OGB_DATASETS: Mapping[str, Metric] = MappingProxyType({"ogbg-molhiv": "rocauc"})
+
+_OFFICIAL_SPLITS_DIR = Path("splits", "fair_comparison")
+_SOCIAL_SPLIT_DIRS: Mapping[FeatureVariant, str] = MappingProxyType(
+    {"constant": "COLLABORATIVE_1", "degree": "COLLABORATIVE_DEGREE"}
+)
+
+
+@dataclass(frozen=True)
+class TUDatasetSpec:
+    """What the protocol expects of one TU dataset (PROTOCOL.md tables 2.1 and 3).
+
+    ``split_file`` is the gnn-comparison file's name (``None`` for MUTAG, which
+    has none); social sets keep one file per feature variant, in
+    ``COLLABORATIVE_1`` (constant) and ``COLLABORATIVE_DEGREE`` (degree).
+    """
+
+    name: str
+    kind: Kind
+    num_graphs: int
+    num_classes: int
+    num_features: int
+    split_file: str | None
+    use_node_attr: bool = False
+
+    @property
+    def feature_variants(self) -> tuple[FeatureVariant, ...]:
+        """The node-feature variants this dataset is run with; the first is the default."""
+        return ("degree", "constant") if self.kind == "social" else ("labels",)
+
+    def resolve_features(self, features: str | None) -> FeatureVariant:
+        """``features`` checked against this dataset, ``None`` meaning the default variant."""
+        if features is None:
+            return self.feature_variants[0]
+        if features not in self.feature_variants:
+            raise ValueError(
+                f"features for {self.kind} dataset {self.name} must be one of "
+                f"{', '.join(map(repr, self.feature_variants))} or None, got {features!r}"
+            )
+        return features
+
+    def split_path(self, features: FeatureVariant) -> Path | None:
+        """The official split file relative to the data root, if the dataset has one."""
+        if self.split_file is None:
+            return None
+        folder = _SOCIAL_SPLIT_DIRS[features] if self.kind == "social" else "CHEMICAL"
+        return _OFFICIAL_SPLITS_DIR / folder / self.split_file
+
+
+TU_DATASETS: Mapping[str, TUDatasetSpec] = MappingProxyType({
+    spec.name: spec
+    for spec in (
+        # name, kind, graphs, classes, node-feature columns, official split file
+        TUDatasetSpec("MUTAG", "chemical", 188, 2, 7, None),
+        TUDatasetSpec("NCI1", "chemical", 4110, 2, 37, "NCI1_splits.json"),
+        # PyG's PROTEINS lists the graphs of PROTEINS_full in the same order; node labels only.
+        TUDatasetSpec("PROTEINS", "chemical", 1113, 2, 3, "PROTEINS_full_splits.json"),
+        TUDatasetSpec("DD", "chemical", 1178, 2, 89, "DD_splits.json"),
+        # The only dataset using continuous node attributes: 18 attributes + 3 one-hot labels.
+        TUDatasetSpec("ENZYMES", "chemical", 600, 6, 21, "ENZYMES_splits.json", use_node_attr=True),
+        TUDatasetSpec("IMDB-BINARY", "social", 1000, 2, 1, "IMDB-BINARY_splits.json"),
+        TUDatasetSpec("IMDB-MULTI", "social", 1500, 3, 1, "IMDB-MULTI_splits.json"),
+        TUDatasetSpec("REDDIT-BINARY", "social", 2000, 2, 1, "REDDIT-BINARY_splits.json"),
+        TUDatasetSpec("COLLAB", "social", 5000, 3, 1, "COLLAB_splits.json"),
+        TUDatasetSpec("REDDIT-MULTI-5K", "social", 4999, 5, 1, "REDDIT-MULTI-5K_splits.json"),
+    )
+})
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A dataset ready for the harness, with what models and metrics need to know.
+
+    ``labels`` are the graph labels in raw order (for stratification and class
+    counts). ``predefined_split`` and ``evaluator`` are set for OGB datasets,
+    which come with their own scaffold split and metric.
+    """
+
+    name: str
+    features: str
+    dataset: Dataset
+    num_features: int
+    num_classes: int
+    labels: torch.Tensor
+    metric: Metric
+    predefined_split: Fold | None = None
+    evaluator: Any = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class OGBDataset:
+    """An OGB graph-property dataset with its scaffold split and official evaluator."""
+
+    dataset: Dataset
+    split: Fold
+    evaluator: Any
+
+
+def resolve_data_root(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """The data root: ``cli_value``, else ``$AWGNN_DATA``, else the user cache folder.
+
+    The cache folder is ``$XDG_CACHE_HOME/awgnn/data`` (``~/.cache/awgnn/data``
+    when unset), where PyG downloads missing datasets on machines with network.
+    """
+    if cli_value is not None:
+        return Path(cli_value).expanduser()
+    if os.environ.get("AWGNN_DATA"):
+        return Path(os.environ["AWGNN_DATA"]).expanduser()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home).expanduser() / "awgnn" / "data"
+
+
+def tu_dataset_spec(name: str) -> TUDatasetSpec:
+    """The table entry of a supported TU dataset; ``ValueError`` listing them otherwise."""
+    try:
+        return TU_DATASETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown TU dataset {name!r}; expected one of {', '.join(TU_DATASETS)} (names are case-sensitive)"
+        ) from None
+
+
+def official_split_path(root: str | os.PathLike[str], name: str, features: str | None = None) -> Path | None:
+    """Where the gnn-comparison split file of ``name`` with ``features`` lives under ``root``.
+
+    ``None`` when the protocol has no file for the dataset (MUTAG); the path is
+    returned whether or not the file exists.
+    """
+    spec = tu_dataset_spec(name)
+    relative = spec.split_path(spec.resolve_features(features))
+    return None if relative is None else Path(root) / relative
+
+
+class DegreeFeature(BaseTransform):
+    """Replace node features by the in-degree as one raw float scalar, shape ``(n, 1)``.
+
+    Not one-hot (PROTOCOL.md 3). The TU social graphs store both directions of
+    every edge and have no self-loops (checked for IMDB-B, IMDB-M and REDDIT-B),
+    so in-degree equals networkx's degree.
+    """
+
+    def forward(self, data: Data) -> Data:
+        data.x = degree(data.edge_index[1], data.num_nodes, dtype=torch.float).view(-1, 1)
+        return data
+
+
+def _feature_transform(features: FeatureVariant) -> BaseTransform:
+    return DegreeFeature() if features == "degree" else Constant(value=1.0, cat=False)
+
+
+class _SocialTUDataset(TUDataset):
+    """A TUDataset whose processed cache is kept apart per node-feature variant.
+
+    PyG only warns when a processed folder was built with another
+    ``pre_transform`` and then reuses it; a folder per variant
+    (``processed_degree``, ``processed_constant``) makes mixing impossible.
+    """
+
+    def __init__(self, root: str, name: str, features: FeatureVariant) -> None:
+        self.features = features
+        super().__init__(root, name, pre_transform=_feature_transform(features))
+
+    @property
+    def processed_dir(self) -> str:
+        return os.path.join(self.root, self.name, f"processed_{self.features}")
+
+
+def load_tu_dataset(
+    name: str,
+    root: str | os.PathLike[str],
+    features: str | None = None,
+    *,
+    download: bool = True,
+) -> TUDataset:
+    """A TU dataset from ``<root>/TUDataset/<name>`` with the protocol's node features.
+
+    ``features``: ``None`` or ``"labels"`` for chemical sets; ``"degree"``
+    (default) or ``"constant"`` for social sets. The raw files are read
+    without network when present; otherwise PyG downloads them when
+    ``download`` is true. The number of graphs, classes and feature columns
+    is checked against :data:`TU_DATASETS`.
+
+    Raises ``ValueError`` for an unknown dataset or feature variant or a
+    dataset that does not match the table, and ``FileNotFoundError`` when the
+    raw files are missing and cannot be downloaded.
+    """
+    spec = tu_dataset_spec(name)
+    resolved = spec.resolve_features(features)
+    tu_root = Path(root) / "TUDataset"
+    raw_dir = tu_root / name / "raw"
+    required = [raw_dir / f"{name}_{part}.txt" for part in ("A", "graph_indicator", "graph_labels")]
+    if not all(path.is_file() for path in required) and not download:
+        raise FileNotFoundError(
+            f"{name}: raw TU files missing in {raw_dir}; expected {', '.join(p.name for p in required)} "
+            f"(copy the dataset folder there or allow download)"
+        )
+    try:
+        if spec.kind == "social":
+            dataset = _SocialTUDataset(str(tu_root), name, resolved)
+        else:
+            dataset = TUDataset(str(tu_root), name, use_node_attr=spec.use_node_attr)
+    except OSError as exc:
+        raise FileNotFoundError(
+            f"{name}: raw TU files missing in {raw_dir} and the download failed ({exc}); expected "
+            f"{', '.join(p.name for p in required)} there"
+        ) from exc
+    _check_against_spec(dataset, spec, raw_dir)
+    return dataset
+
+
+def _check_against_spec(dataset: TUDataset, spec: TUDatasetSpec, raw_dir: Path) -> None:
+    found = {"graphs": len(dataset), "classes": dataset.num_classes, "node-feature columns": dataset.num_features}
+    expected = {"graphs": spec.num_graphs, "classes": spec.num_classes, "node-feature columns": spec.num_features}
+    wrong = [f"{found[key]} {key} (expected {expected[key]})" for key in found if found[key] != expected[key]]
+    if dataset.y is None or wrong:
+        problem = "no graph labels" if dataset.y is None else ", ".join(wrong)
+        raise ValueError(
+            f"{spec.name} loaded from {raw_dir} has {problem}; the raw files may be incomplete or another "
+            f"dataset's, or {Path(dataset.processed_dir)} is stale (delete it to rebuild)"
+        )
+
+
+def load_ogb_dataset(
+    name: str = "ogbg-molhiv",
+    *,
+    root: str | os.PathLike[str],
+    download: bool = True,
+) -> OGBDataset:
+    """An OGB graph-property dataset from ``<root>/OGB``, with its scaffold split and evaluator.
+
+    Needs the optional ``ogb`` package (``pip install awgnn[ogb]``), imported
+    only here. Raises ``FileNotFoundError`` naming the expected folder when the
+    files are absent and ``download`` is false or the download fails.
+    """
+    if name not in OGB_DATASETS:
+        raise ValueError(f"unknown OGB dataset {name!r}; expected one of {', '.join(OGB_DATASETS)}")
+    graphproppred = _import_ogb_graphproppred()
+    ogb_root = Path(root) / "OGB"
+    folder = ogb_root / name.replace("-", "_")
+    if not folder.is_dir() and not download:
+        raise FileNotFoundError(f"{name}: dataset folder {folder} not found; expected the OGB files there "
+                                f"(or allow download)")
+    try:
+        dataset = graphproppred.PygGraphPropPredDataset(name=name, root=str(ogb_root))
+    except OSError as exc:
+        raise FileNotFoundError(
+            f"{name}: dataset folder {folder} not found and the download failed ({exc}); "
+            f"expected the OGB files there"
+        ) from exc
+    split = dataset.get_idx_split()
+    fold = Fold(test=_index_tuple(split["test"]), train=_index_tuple(split["train"]),
+                validation=_index_tuple(split["valid"]))
+    return OGBDataset(dataset, fold, graphproppred.Evaluator(name))
+
+
+def _import_ogb_graphproppred() -> ModuleType:
+    try:
+        return importlib.import_module("ogb.graphproppred")
+    except ImportError as exc:
+        raise ImportError("OGB datasets need the optional ogb package: pip install awgnn[ogb]") from exc
+
+
+def _index_tuple(indices: torch.Tensor) -> tuple[int, ...]:
+    return tuple(indices.tolist())
+
+
+def load_dataset(
+    name: str,
+    root: str | os.PathLike[str],
+    features: str | None = None,
+    *,
+    download: bool = True,
+) -> LoadedDataset:
+    """Load a TU or OGB dataset (names starting with ``ogbg-``) behind one interface."""
+    if name.startswith("ogbg-"):
+        if features is not None:
+            raise ValueError(f"features must be None for OGB dataset {name}, which has its own atom features, "
+                             f"got {features!r}")
+        ogb = load_ogb_dataset(name, root=root, download=download)
+        labels = ogb.dataset.y.view(-1).clone().long()
+        return LoadedDataset(name, "ogb", ogb.dataset, ogb.dataset.num_features, ogb.dataset.num_classes, labels,
+                             OGB_DATASETS[name], ogb.split, ogb.evaluator)
+    spec = tu_dataset_spec(name)
+    resolved = spec.resolve_features(features)
+    dataset = load_tu_dataset(name, root, resolved, download=download)
+    labels = dataset.y.clone()  # a copy, so that no caller can edit the dataset's targets through it
+    return LoadedDataset(name, resolved, dataset, spec.num_features, spec.num_classes, labels, "accuracy")

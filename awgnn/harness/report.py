@@ -1,0 +1,262 @@
+"""Summaries of an experiment's results: JSON, Markdown, plots and a terminal table.
+
+Everything is rebuilt from the run records in the results folder, so a report
+can be made at any time, also of an unfinished experiment.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from awgnn.harness.atomic import write_json_atomically
+from awgnn.harness.config import parse_config
+from awgnn.harness.protocol import SELECTION, RunKey, summarise
+from awgnn.harness.runner import ExperimentResults
+from awgnn.harness.store import EXPERIMENT_FILE, ResultStore
+
+# A fold whose score is within this margin of the majority-class rate is flagged.
+CHANCE_MARGIN = 0.01
+
+
+def load_results(folder: str | Path) -> ExperimentResults:
+    """The results of the experiment stored in ``folder``."""
+    store = ResultStore(folder)
+    experiment = store.experiment()
+    config = parse_config(experiment["config"], source=experiment["source"])
+    return ExperimentResults(config, store, experiment["num_folds"])
+
+
+def experiment_folders(root: str | Path) -> list[Path]:
+    """``root`` itself if it holds an experiment, else every experiment folder below it."""
+    root = Path(root)
+    if (root / EXPERIMENT_FILE).is_file():
+        return [root]
+    return sorted(path.parent for path in root.rglob(EXPERIMENT_FILE))
+
+
+def summary(results: ExperimentResults) -> dict[str, Any]:
+    """Mean ± std per model with per-fold details, learned widths and cost."""
+    experiment = results.store.experiment()
+    config = results.config
+    return {
+        "experiment": config.name,
+        "source": config.source,
+        "dataset": {"name": config.dataset.name, "features": config.dataset.features},
+        "metric": experiment["metric"],
+        "std": "population standard deviation over outer folds (ddof=0)",
+        "tie_break": config.protocol.tie_break,
+        "splits_source": experiment["splits_source"],
+        "chance_level": experiment["chance_level"],
+        "versions": experiment["versions"],
+        "machine": experiment["machine"],
+        "models": {model.name: _model_summary(results, model.name, experiment["chance_level"])
+                   for model in config.models},
+    }
+
+
+def _model_summary(results: ExperimentResults, name: str, chance_level: float) -> dict[str, Any]:
+    model = results.model(name)
+    points = model.points()
+    folds, fold_results = [], []
+    for fold in range(results.num_folds):
+        result = results.fold_result(name, fold)
+        if result is None:
+            continue
+        fold_results.append(result)
+        finals = [results.store.read(k) for k in results.final_keys(name, fold)]
+        selection = [results.store.read(RunKey(name, fold, SELECTION, i)) for i in range(len(points))]
+        folds.append({
+            "fold": fold + 1,
+            "selected_config": result.selection.config_id + 1,
+            "config": points[result.selection.config_id],
+            "tied_configs": [i + 1 for i in result.selection.tied],
+            "val_score": result.selection.val_score,
+            "test_scores": list(result.test_scores),
+            "score": result.score,
+            "train_score": _mean(r["train_score"] for r in finals),
+            "layer_widths": [r["layer_widths"] for r in finals],
+            "total_width": _mean(r["total_width"] for r in finals),
+            "num_parameters": _mean(r["num_parameters"] for r in finals),
+            "seconds": sum(r["seconds"] for r in finals + selection),
+            "failed_runs": sum(r["status"] != "ok" for r in finals + selection),
+            "seeds": [r["seed"] for r in finals],
+            "at_chance": result.score is not None and result.score <= chance_level + CHANCE_MARGIN,
+        })
+    widths = [f["total_width"] for f in folds]
+    return {
+        "class": model.model_class,
+        "adaptive": model.spec.adaptive,
+        "grid_size": len(points),
+        **summarise(fold_results),
+        "total_width": {"mean": _mean(widths), "std": float(np.std(widths)) if widths else None},
+        "num_parameters": _mean(f["num_parameters"] for f in folds),
+        "seconds": sum(f["seconds"] for f in folds),
+        "failed_runs": sum(f["failed_runs"] for f in folds),
+        "folds_at_chance": [f["fold"] for f in folds if f["at_chance"]],
+        "per_fold": folds,
+    }
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(statistics.fmean(values)) if values else None
+
+
+def write_report(results: ExperimentResults) -> dict[str, Any]:
+    """Write ``summary.json``, ``report.md`` and ``plots/`` into the results folder."""
+    content = summary(results)
+    root = results.store.root
+    write_json_atomically(root / "summary.json", content)
+    plots = write_plots(results, content, root / "plots")
+    (root / "report.md").write_text(markdown(content, [p.relative_to(root) for p in plots]))
+    return content
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def score_text(model: dict[str, Any]) -> str:
+    if model["mean"] is None:
+        return "-"
+    return f"{percent(model['mean'])} ± {percent(model['std'])}"
+
+
+def markdown(content: dict[str, Any], plots: Sequence[Path]) -> str:
+    """The experiment's report in Markdown."""
+    dataset = content["dataset"]
+    lines = [
+        f"# {content['experiment']}: {dataset['name']}"
+        + (f" ({dataset['features']} features)" if dataset["features"] else ""),
+        "",
+        f"Configuration `{content['source']}`; splits: {content['splits_source']}.",
+        f"Score: {content['metric']} in %, mean ± {content['std']}; ties in model selection go to the "
+        f"{content['tie_break']} configuration in grid order.",
+        f"Software: {', '.join(f'{k} {v}' for k, v in content['versions'].items())}; machine: {content['machine']}; "
+        f"report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        "",
+        "| model | class | score | folds | grid | total width | parameters | run time [s] | failed runs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, model in content["models"].items():
+        width = model["total_width"]
+        width_text = "-" if width["mean"] is None else f"{width['mean']:.0f} ± {width['std']:.0f}"
+        params = "-" if model["num_parameters"] is None else f"{model['num_parameters']:,.0f}"
+        lines.append(f"| {name} | {model['class']} | {score_text(model)} | {model['folds_scored']}/{model['folds']} "
+                     f"| {model['grid_size']} | {width_text} | {params} | {model['seconds']:.0f} "
+                     f"| {model['failed_runs']} |")
+    for name, model in content["models"].items():
+        lines += ["", f"## {name}", "",
+                  "| fold | selected config | tied | val | test runs | fold score | train | learned widths "
+                  "(mean of final runs) | total width | seconds |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for fold in model["per_fold"]:
+            widths = _mean_widths(fold["layer_widths"])
+            lines.append(
+                f"| {fold['fold']} | {fold['selected_config']}: `{json.dumps(fold['config'])}` "
+                f"| {', '.join(map(str, fold['tied_configs']))} | {percent(fold['val_score'])} "
+                f"| {', '.join(percent(s) for s in fold['test_scores'])} | {percent(fold['score'])} "
+                f"| {percent(fold['train_score'])} | {widths} | {fold['total_width']:.0f} | {fold['seconds']:.0f} |")
+        if model["folds_at_chance"]:
+            lines += ["", f"**Folds at chance level** (majority-class rate {percent(content['chance_level'])}%): "
+                          f"{', '.join(map(str, model['folds_at_chance']))}."]
+    lines += ["", "Different outer folds may select different configurations: model selection is repeated "
+                  "inside every fold, and the spread of the winners is part of the risk estimate."]
+    lines += [""] + [f"![{p.stem}]({p.as_posix()})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def _mean_widths(runs: list[dict[str, int]]) -> str:
+    """Mean width per layer over runs (a layer missing from a run, e.g. fewer blocks, is skipped)."""
+    layers = list(dict.fromkeys(key for run in runs for key in run))
+    if not layers:
+        return "-"
+    return ", ".join(f"{key} {statistics.fmean(r[key] for r in runs if key in r):.0f}" for key in layers)
+
+
+def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Path) -> list[Path]:
+    """Width per layer over epochs, test score per fold, and score against total width."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, model in content["models"].items():
+        if not model["adaptive"] or not model["per_fold"]:
+            continue
+        figure, axes = plt.subplots(figsize=(6, 4))
+        for fold in range(results.num_folds):
+            for key in results.final_keys(name, fold):
+                if results.store.has(key):
+                    _plot_widths(axes, results.store.read(key)["history"])
+        axes.set(xlabel="epoch", ylabel="width", title=f"{name}: learned width per layer (final runs)")
+        handles, labels = axes.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        axes.legend(unique.values(), unique.keys(), fontsize="small")
+        paths.append(_save(figure, folder / f"widths_{name}.png"))
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for name, model in content["models"].items():
+        folds = [f["fold"] for f in model["per_fold"]]
+        axes.plot(folds, [100 * (f["score"] or 0) for f in model["per_fold"]], "o-", label=name)
+    axes.set(xlabel="outer fold", ylabel=f"test {content['metric']} [%]", title="test score per fold")
+    axes.legend(fontsize="small")
+    paths.append(_save(figure, folder / "fold_scores.png"))
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for name, model in content["models"].items():
+        marker = "o" if model["adaptive"] else "s"
+        axes.scatter([f["total_width"] for f in model["per_fold"]],
+                     [100 * (f["score"] or 0) for f in model["per_fold"]], marker=marker,
+                     label=f"{name} ({'adaptive' if model['adaptive'] else 'fixed'})")
+    axes.set(xlabel="total width", ylabel=f"test {content['metric']} [%]", title="score against total width")
+    axes.legend(fontsize="small")
+    paths.append(_save(figure, folder / "score_vs_width.png"))
+    return paths
+
+
+def _plot_widths(axes, history: list[dict[str, Any]]) -> None:
+    if not history:
+        return
+    epochs = [h["epoch"] for h in history]
+    for index, layer in enumerate(history[0]["widths"]):
+        axes.plot(epochs, [h["widths"][layer] for h in history], color=f"C{index}", alpha=0.6, label=layer)
+
+
+def _save(figure, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def table(contents: Sequence[dict[str, Any]]) -> str:
+    """One line per model and dataset: the terminal summary of ``awgnn report``."""
+    rows = [("dataset", "model", "score (%)", "folds", "total width", "learned widths", "params")]
+    for content in contents:
+        dataset = content["dataset"]["name"] + (f" [{content['dataset']['features']}]"
+                                                if content["dataset"]["features"] else "")
+        for name, model in content["models"].items():
+            width = model["total_width"]["mean"]
+            learned = "-"
+            if model["adaptive"] and model["per_fold"]:
+                runs = [w for fold in model["per_fold"] for w in fold["layer_widths"]]
+                learned = _mean_widths(runs)
+            params = "-" if model["num_parameters"] is None else f"{model['num_parameters']:,.0f}"
+            rows.append((dataset, name, score_text(model), f"{model['folds_scored']}/{model['folds']}",
+                         "-" if width is None else f"{width:.0f}", learned, params))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+

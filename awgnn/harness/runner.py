@@ -1,0 +1,232 @@
+"""Runs an experiment: validate everything, then schedule the protocol's runs.
+
+Model-selection runs of every fold are scheduled first; as soon as a fold's
+selection is complete, its winner's final runs follow. Finished runs found in
+the results folder are reused untouched, so the same command resumes an
+interrupted experiment.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_geometric
+from tqdm.auto import tqdm
+
+import awgnn
+from awgnn.harness.config import ConfigError, ExperimentConfig, ModelConfig, model_arguments, training_settings
+from awgnn.harness.data import LoadedDataset, load_dataset, official_split_path
+from awgnn.harness.executors import Executor
+from awgnn.harness.protocol import SELECTION, FoldResult, RunKey, Selection, final_keys, select_best, selection_keys
+from awgnn.harness.registry import MODEL_CLASSES
+from awgnn.harness.splits import Splits, load_or_create_splits
+from awgnn.harness.store import ResultStore
+from awgnn.harness.train import RunSettings, train_run
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs to execute one run (picklable, sent to other processes)."""
+
+    key: RunKey
+    model_class: str
+    point: dict[str, Any]
+    dataset: str
+    features: str | None
+    data_root: str
+    train: tuple[int, ...]
+    validation: tuple[int, ...]
+    test: tuple[int, ...] | None
+    settings: RunSettings
+    seed: int
+
+
+def execute_task(task: RunTask) -> dict[str, Any]:
+    """Run one task in a worker; an exception becomes an ``{"error": traceback}`` outcome."""
+    torch.set_num_threads(1)
+    try:
+        data = load_dataset(task.dataset, task.data_root, task.features, download=False)
+        spec = MODEL_CLASSES[task.model_class]
+        record = train_run(data, task.train, task.validation, task.test, spec, model_arguments(task.point),
+                           training_settings(task.point, spec.adaptive), task.settings, task.seed)
+    except Exception:
+        return {"error": traceback.format_exc()}
+    return {**record, "model": task.key.model, "fold": task.key.fold, "kind": task.key.kind,
+            "config_id": task.key.config_id, "repeat": task.key.repeat, "config": task.point}
+
+
+def provenance() -> dict[str, Any]:
+    """Software versions and machine, stored with every experiment."""
+    return {"versions": {"awgnn": awgnn.__version__, "torch": torch.__version__,
+                         "torch_geometric": torch_geometric.__version__, "python": platform.python_version()},
+            "machine": f"{platform.platform()} ({platform.processor() or platform.machine()})"}
+
+
+class ExperimentResults:
+    """The protocol's view of a results folder: selections and fold results from run records."""
+
+    def __init__(self, config: ExperimentConfig, store: ResultStore, num_folds: int) -> None:
+        self.config = config
+        self.store = store
+        self.num_folds = num_folds
+
+    def model(self, name: str) -> ModelConfig:
+        return next(m for m in self.config.models if m.name == name)
+
+    def selection(self, model: str, fold: int) -> Selection | None:
+        """The fold's winning configuration, once every selection run is stored."""
+        keys = selection_keys(model, fold, len(self.model(model).points()))
+        if not all(self.store.has(k) for k in keys):
+            return None
+        return select_best([self.store.read(k)["val_score"] for k in keys], self.config.protocol.tie_break)
+
+    def final_keys(self, model: str, fold: int) -> list[RunKey]:
+        selection = self.selection(model, fold)
+        if selection is None:
+            return []
+        return final_keys(model, fold, selection.config_id, self.config.protocol.final_runs)
+
+    def fold_result(self, model: str, fold: int) -> FoldResult | None:
+        """The fold's outcome once all its runs are stored, else ``None``."""
+        finals = self.final_keys(model, fold)
+        if not finals or not all(self.store.has(k) for k in finals):
+            return None
+        return FoldResult(fold, self.selection(model, fold), tuple(self.store.read(k)["test_score"] for k in finals))
+
+    def stored_keys(self) -> Iterator[RunKey]:
+        for model in self.config.models:
+            for fold in range(self.num_folds):
+                keys = selection_keys(model.name, fold, len(model.points())) + self.final_keys(model.name, fold)
+                yield from (k for k in keys if self.store.has(k))
+
+    def total_runs(self) -> int:
+        protocol = self.config.protocol
+        return sum(self.num_folds * (len(m.points()) + protocol.final_runs) for m in self.config.models)
+
+    def folds_complete(self) -> int:
+        return sum(1 for model in self.config.models for fold in range(self.num_folds)
+                   if self.fold_result(model.name, fold) is not None)
+
+
+class Experiment:
+    """One configuration, its data, its splits and its results folder."""
+
+    def __init__(self, config: ExperimentConfig, data_root: str | Path, results: str | Path) -> None:
+        self.config = config
+        self.data_root = Path(data_root)
+        self.store = ResultStore(results)
+        self.data: LoadedDataset | None = None
+        self.splits: Splits | None = None
+
+    @property
+    def results(self) -> ExperimentResults:
+        return ExperimentResults(self.config, self.store, len(self.splits))
+
+    # -- before any training --------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Check data, splits and every grid point, then claim the results folder.
+
+        Raises :class:`ConfigError` (one line) on the first problem. Loading the
+        data here also builds PyG's processed files once, before workers start.
+        """
+        dataset = self.config.dataset
+        try:
+            self.data = load_dataset(dataset.name, self.data_root, dataset.features)
+        except (ValueError, FileNotFoundError, ImportError) as error:
+            raise ConfigError(f"{self.config.source}: dataset: {error}") from None
+        for model in self.config.models:
+            for config_id, point in enumerate(model.points()):
+                self._check_point(model, config_id, point)
+        self.store.check(self.config)
+        self.splits = self._splits()
+        self.store.claim(self.config, {**provenance(), "num_folds": len(self.splits),
+                                       "splits_source": self.splits.source, "metric": self.data.metric,
+                                       "chance_level": self.chance_level()})
+
+    def chance_level(self) -> float:
+        """Score of always predicting the majority class (0.5 for ROC-AUC)."""
+        if self.data.metric != "accuracy":
+            return 0.5
+        return float(self.data.labels.bincount().max()) / len(self.data.labels)
+
+    def _splits(self) -> Splits:
+        if self.data.predefined_split is not None:
+            return Splits.single(self.data.predefined_split, len(self.data.labels), source="predefined")
+        s = self.config.splits
+        official = official_split_path(self.data_root, self.data.name, self.data.features)
+        try:
+            return load_or_create_splits(self.data.labels, official=official, cache=self.store.root / "splits.json",
+                                         n_outer=s.outer_folds, holdout=s.holdout, seed=s.seed,
+                                         max_folds=s.outer_folds)
+        except (ValueError, FileNotFoundError) as error:
+            raise ConfigError(f"{self.config.source}: splits: {error}") from None
+
+    def _check_point(self, model: ModelConfig, config_id: int, point: dict[str, Any]) -> None:
+        try:
+            model.spec.cls(self.data.num_features, self.data.num_classes, **model_arguments(point))
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"{self.config.source}: models.{model.name}.grid, configuration {config_id + 1} "
+                              f"{point}: {error}") from None
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def run(self, executor: Executor, progress: bool = True) -> list[str]:
+        """Execute every missing run; return the error reports of runs that raised."""
+        results = self.results
+        errors: list[str] = []
+        runs = tqdm(total=results.total_runs(), initial=sum(1 for _ in results.stored_keys()), desc="runs",
+                    unit="run", disable=not progress, file=sys.stderr)
+        folds = tqdm(total=len(self.config.models) * results.num_folds, initial=results.folds_complete(),
+                     desc="folds", unit="fold", disable=not progress, file=sys.stderr)
+        pending: dict[Any, RunTask] = {}
+        submitted: set[RunKey] = set()
+        try:
+            while True:
+                for task in self._ready_tasks(results, submitted):
+                    submitted.add(task.key)
+                    pending[executor.submit(task)] = task
+                if not pending:
+                    break
+                for handle, outcome in executor.wait(pending):
+                    task = pending.pop(handle)
+                    if "error" in outcome:
+                        errors.append(f"{task.key.relative_path}: {outcome['error']}")
+                    else:
+                        self.store.write(task.key, outcome)
+                    runs.update(1)
+                    folds.update(results.folds_complete() - folds.n)
+        except BaseException:
+            executor.shutdown(cancel=True)
+            raise
+        finally:
+            runs.close()
+            folds.close()
+        executor.shutdown(cancel=False)
+        return errors
+
+    def _ready_tasks(self, results: ExperimentResults, submitted: set[RunKey]) -> list[RunTask]:
+        tasks = []
+        for model in self.config.models:
+            points = model.points()
+            for fold in range(results.num_folds):
+                keys = selection_keys(model.name, fold, len(points)) + results.final_keys(model.name, fold)
+                tasks += [self._task(model.model_class, key, points[key.config_id]) for key in keys
+                          if key not in submitted and not self.store.has(key)]
+        return tasks
+
+    def _task(self, model_class: str, key: RunKey, point: dict[str, Any]) -> RunTask:
+        fold = self.splits[key.fold]
+        protocol = self.config.protocol
+        return RunTask(
+            key=key, model_class=model_class, point=point, dataset=self.config.dataset.name,
+            features=self.config.dataset.features, data_root=str(self.data_root), train=fold.train,
+            validation=fold.validation, test=None if key.kind == SELECTION else fold.test,
+            settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
+            seed=key.seed(protocol.seed))

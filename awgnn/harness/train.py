@@ -1,0 +1,245 @@
+"""One training run of the protocol: train, early-stop, restore the best epoch, score."""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.loader import DataLoader
+
+from awgnn.harness.batching import GraphStore, InMemoryLoader
+from awgnn.harness.data import LoadedDataset
+from awgnn.harness.registry import ModelSpec
+from awgnn.width import ELBOLoss, auto_update_widths
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Protocol settings shared by every run of an experiment."""
+
+    max_epochs: int
+    patience: int
+    device: str
+    loader: str
+
+
+class NonFiniteLoss(ArithmeticError):
+    """The training loss became NaN or infinite."""
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a generator for the data order."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("protocol.device is 'cuda' but no CUDA device is available")
+    return torch.device(device)
+
+
+def train_run(
+    data: LoadedDataset,
+    train_index: Sequence[int],
+    validation_index: Sequence[int],
+    test_index: Sequence[int] | None,
+    spec: ModelSpec,
+    model_arguments: dict[str, Any],
+    training: dict[str, Any],
+    settings: RunSettings,
+    seed: int,
+) -> dict[str, Any]:
+    """Train one configuration and return its record (metrics at the best epoch, history, cost).
+
+    The monitored validation quantity decides the best epoch (a later equal value
+    wins, as in the reference code); the best weights are restored and the
+    train, validation and (if given) test sets are scored with them. A NaN or
+    infinite loss ends the run with ``status: "nan"`` instead of raising.
+    """
+    started = time.perf_counter()
+    generator = seed_everything(seed)
+    device = resolve_device(settings.device)
+    model = spec.cls(data.num_features, data.num_classes, **model_arguments).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
+    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, training["scheduler_step"], training["scheduler_gamma"])
+                 if training["scheduler_step"] else None)
+    if spec.adaptive:
+        auto_update_widths(model, optimizer, optimizer_state=training["optimizer_state"])
+    objective = _objective(training, n_observations=len(train_index))
+    loaders = _Loaders(data, settings.loader, training["batch_size"], generator, device)
+    train_loader = loaders.make(train_index, shuffle=True)
+    validation_loader = loaders.make(validation_index, shuffle=False)
+
+    stopper = EarlyStopping(training["monitor"], settings.patience)
+    history: list[dict[str, Any]] = []
+    status = "ok"
+    best_state = copy.deepcopy(model.state_dict())
+    try:
+        for epoch in range(settings.max_epochs):
+            train_loss, train_score = _train_epoch(model, train_loader, optimizer, objective, data)
+            if scheduler is not None:
+                scheduler.step()
+            val_loss, val_score = evaluate(model, validation_loader, data)
+            history.append({"epoch": epoch, "train_loss": train_loss, "train_score": train_score,
+                            "val_loss": val_loss, "val_score": val_score, "widths": model.layer_widths()})
+            if stopper.update(epoch, val_loss, val_score):
+                best_state = copy.deepcopy(model.state_dict())
+            if stopper.should_stop(epoch):
+                break
+    except NonFiniteLoss:
+        status = "nan"
+
+    model.load_state_dict(best_state)
+    record = {
+        "status": status,
+        "seed": seed,
+        "epochs": len(history),
+        "best_epoch": stopper.best_epoch,
+        "train_score": evaluate(model, loaders.make(train_index, shuffle=False), data)[1],
+        "val_score": evaluate(model, validation_loader, data)[1],
+        "test_score": (evaluate(model, loaders.make(test_index, shuffle=False), data)[1]
+                       if test_index is not None else None),
+        "layer_widths": model.layer_widths(),
+        "total_width": model.total_width(),
+        "num_parameters": model.num_parameters(),
+        "n_observations": objective.n_observations if isinstance(objective, ELBOLoss) else len(train_index),
+        "history": history,
+        "device": str(device),
+    }
+    if status == "nan":
+        record["val_score"] = record["test_score"] = None
+    record["seconds"] = time.perf_counter() - started
+    return record
+
+
+class EarlyStopping:
+    """Patience on validation accuracy (``>=`` improves) or loss (``<=`` improves)."""
+
+    def __init__(self, monitor: str, patience: int) -> None:
+        self.monitor = monitor
+        self.patience = patience
+        self.best_epoch = -1
+        self.best_value = -math.inf if monitor == "val_accuracy" else math.inf
+
+    def update(self, epoch: int, val_loss: float, val_score: float) -> bool:
+        """Record an epoch; return whether it is the new best."""
+        if self.monitor == "val_accuracy":
+            improved = val_score >= self.best_value
+            value = val_score
+        else:
+            improved = val_loss <= self.best_value
+            value = val_loss
+        if improved:
+            self.best_epoch, self.best_value = epoch, value
+        return improved
+
+    def should_stop(self, epoch: int) -> bool:
+        return epoch - self.best_epoch >= self.patience
+
+
+def _objective(training: dict[str, Any], n_observations: int):
+    if training["loss"] == "cross_entropy":
+        return None
+    return ELBOLoss(
+        training["n_observations"] or n_observations,
+        weight_prior_std=training["weight_prior_std"],
+        rate_prior_mean=training["rate_prior_mean"],
+        rate_prior_std=training["rate_prior_std"],
+    )
+
+
+def _train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
+                 objective: ELBOLoss | None, data: LoadedDataset) -> tuple[float, float]:
+    model.train()
+    total_loss, outputs, targets = 0.0, [], []
+    for batch in loader:
+        optimizer.zero_grad()
+        logits = model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
+        target = _target(batch)
+        loss = F.cross_entropy(logits, target) if objective is None else objective(model, logits, target).total
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"loss {loss.item()}")
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.detach() * batch.num_graphs
+        outputs.append(logits.detach())
+        targets.append(target)
+    count = sum(len(t) for t in targets)
+    return float(total_loss) / count, score(torch.cat(outputs), torch.cat(targets), data)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, data: LoadedDataset) -> tuple[float, float]:
+    """Mean cross-entropy and the dataset's metric over ``loader``."""
+    model.eval()
+    outputs, targets = [], []
+    for batch in loader:
+        outputs.append(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs))
+        targets.append(_target(batch))
+    logits, target = torch.cat(outputs), torch.cat(targets)
+    return F.cross_entropy(logits, target).item(), score(logits, target, data)
+
+
+def score(logits: Tensor, target: Tensor, data: LoadedDataset) -> float:
+    """Accuracy, or ROC-AUC through the dataset's OGB evaluator."""
+    if data.metric == "accuracy":
+        return (logits.argmax(-1) == target).float().mean().item()
+    positive = logits.softmax(-1)[:, 1:2]
+    result = data.evaluator.eval({"y_true": target.view(-1, 1).cpu().numpy(),
+                                  "y_pred": positive.cpu().numpy()})
+    return float(result[data.metric])
+
+
+def _target(batch) -> Tensor:
+    return batch.y.view(-1).long()
+
+
+class _Loaders:
+    """Builds the train/evaluation loaders of one run, in memory or with PyG's DataLoader."""
+
+    def __init__(self, data: LoadedDataset, kind: str, batch_size: int, generator: torch.Generator,
+                 device: torch.device) -> None:
+        self.kind = kind
+        self.batch_size = batch_size
+        self.generator = generator
+        self.device = device
+        self.data = data
+        self.store = None
+
+    def make(self, index: Sequence[int], shuffle: bool) -> Iterable:
+        if self.kind == "memory":
+            if self.store is None:
+                self.store = GraphStore.from_dataset(self.data.dataset).to(self.device)
+            return InMemoryLoader(self.store, list(index), self.batch_size, shuffle=shuffle,
+                                  generator=self.generator)
+        subset = self.data.dataset[list(index)]
+        return _OnDevice(DataLoader(subset, self.batch_size, shuffle=shuffle, generator=self.generator),
+                         self.device)
+
+
+class _OnDevice:
+    """Moves each batch of a PyG ``DataLoader`` to the run's device."""
+
+    def __init__(self, loader: DataLoader, device: torch.device) -> None:
+        self.loader = loader
+        self.device = device
+
+    def __iter__(self):
+        for batch in self.loader:
+            yield batch.to(self.device)
+
+    def __len__(self) -> int:
+        return len(self.loader)
