@@ -17,6 +17,18 @@ def shared_data_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def processed_cache_home(tmp_path_factory: pytest.TempPathFactory):
+    """Processed datasets go to a per-session cache, not the user's ~/.cache (subprocesses inherit it)."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root with the test datasets and all split files, copied once per session.

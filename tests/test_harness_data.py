@@ -17,6 +17,7 @@ from awgnn.harness.data import (
     load_ogb_dataset,
     load_tu_dataset,
     official_split_path,
+    processed_cache,
     resolve_data_root,
 )
 from awgnn.harness.splits import read_official_splits
@@ -207,3 +208,11 @@ def test_unknown_ogb_dataset_and_ogb_feature_variants_are_refused(tmp_path):
         load_ogb_dataset("ogbg-molpcba", root=tmp_path)
     with pytest.raises(ValueError, match="features must be None for OGB dataset ogbg-molhiv"):
         load_dataset("ogbg-molhiv", tmp_path, "degree")
+
+
+def test_data_root_is_only_read(data_root, no_download):
+    before = sorted((p.relative_to(data_root), p.stat().st_mtime_ns) for p in data_root.rglob("*"))
+    dataset = load_tu_dataset("PROTEINS", data_root)
+    after = sorted((p.relative_to(data_root), p.stat().st_mtime_ns) for p in data_root.rglob("*"))
+    assert before == after
+    assert Path(dataset.processed_dir).is_relative_to(processed_cache(data_root))

@@ -96,9 +96,14 @@ class ExperimentConfig:
     source: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        content = asdict(self)
-        content.pop("source")
-        return content
+        """The configuration in the YAML schema (``parse_config`` reads it back)."""
+        return {
+            "name": self.name,
+            "dataset": asdict(self.dataset),
+            "splits": asdict(self.splits),
+            "protocol": asdict(self.protocol),
+            "models": {m.name: {"class": m.model_class, "grid": m.grid} for m in self.models},
+        }
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the results (not the file's path or layout)."""

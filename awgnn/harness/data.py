@@ -14,6 +14,7 @@ filtered, so indices are raw TU positions and match the split files.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 from collections.abc import Mapping
@@ -185,21 +186,37 @@ def _feature_transform(features: FeatureVariant) -> BaseTransform:
     return DegreeFeature() if features == "degree" else Constant(value=1.0, cat=False)
 
 
-class _SocialTUDataset(TUDataset):
-    """A TUDataset whose processed cache is kept apart per node-feature variant.
+def processed_cache(root: str | os.PathLike[str]) -> Path:
+    """Where the processed tensors of the datasets under ``root`` are kept.
 
-    PyG only warns when a processed folder was built with another
-    ``pre_transform`` and then reuses it; a folder per variant
-    (``processed_degree``, ``processed_constant``) makes mixing impossible.
+    ``$XDG_CACHE_HOME/awgnn/processed/<hash of root>`` (``~/.cache`` when
+    unset): the data root itself is only read, so it may be a shared,
+    read-only folder.
+    """
+    key = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home).expanduser() / "awgnn" / "processed" / key
+
+
+class _CachedTUDataset(TUDataset):
+    """A TUDataset reading raw files from the data root, its processed files kept in the cache.
+
+    The processed folder is named per node-feature variant (``processed_labels``,
+    ``processed_degree``, ``processed_constant``): PyG only warns when a folder
+    was built with another ``pre_transform`` and then reuses it, so separate
+    folders make mixing variants impossible.
     """
 
-    def __init__(self, root: str, name: str, features: FeatureVariant) -> None:
+    def __init__(self, root: str, name: str, features: FeatureVariant, use_node_attr: bool,
+                 processed_root: Path) -> None:
         self.features = features
-        super().__init__(root, name, pre_transform=_feature_transform(features))
+        self.processed_root = processed_root
+        pre_transform = None if features == "labels" else _feature_transform(features)
+        super().__init__(root, name, pre_transform=pre_transform, use_node_attr=use_node_attr)
 
     @property
     def processed_dir(self) -> str:
-        return os.path.join(self.root, self.name, f"processed_{self.features}")
+        return os.path.join(self.processed_root, self.name, f"processed_{self.features}")
 
 
 def load_tu_dataset(
@@ -210,6 +227,8 @@ def load_tu_dataset(
     download: bool = True,
 ) -> TUDataset:
     """A TU dataset from ``<root>/TUDataset/<name>`` with the protocol's node features.
+
+    The raw files are only read; processed tensors go to :func:`processed_cache`.
 
     ``features``: ``None`` or ``"labels"`` for chemical sets; ``"degree"``
     (default) or ``"constant"`` for social sets. The raw files are read
@@ -232,10 +251,7 @@ def load_tu_dataset(
             f"(copy the dataset folder there or allow download)"
         )
     try:
-        if spec.kind == "social":
-            dataset = _SocialTUDataset(str(tu_root), name, resolved)
-        else:
-            dataset = TUDataset(str(tu_root), name, use_node_attr=spec.use_node_attr)
+        dataset = _CachedTUDataset(str(tu_root), name, resolved, spec.use_node_attr, processed_cache(root))
     except OSError as exc:
         raise FileNotFoundError(
             f"{name}: raw TU files missing in {raw_dir} and the download failed ({exc}); expected "
@@ -303,12 +319,16 @@ def _index_tuple(indices: torch.Tensor) -> tuple[int, ...]:
 
 def load_dataset(
     name: str,
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None = None,
     features: str | None = None,
     *,
     download: bool = True,
 ) -> LoadedDataset:
-    """Load a TU or OGB dataset (names starting with ``ogbg-``) behind one interface."""
+    """Load a TU or OGB dataset (names starting with ``ogbg-``) behind one interface.
+
+    ``root`` defaults to :func:`resolve_data_root` (``$AWGNN_DATA``, else the cache folder).
+    """
+    root = resolve_data_root(root)
     if name.startswith("ogbg-"):
         if features is not None:
             raise ValueError(f"features must be None for OGB dataset {name}, which has its own atom features, "

@@ -1,0 +1,29 @@
+"""Train the AWN paper's adaptive GIN on MUTAG: its layers learn their own width."""
+import torch
+from torch_geometric.loader import DataLoader
+
+import awgnn
+from awgnn.harness import load_dataset
+from awgnn.models import AdaptiveGINClassifier
+
+torch.manual_seed(0)
+data = load_dataset("MUTAG")  # from $AWGNN_DATA, else downloaded to ~/.cache/awgnn/data
+dataset = data.dataset.shuffle()
+train, test = dataset[:150], dataset[150:]
+model = AdaptiveGINClassifier(data.num_features, data.num_classes, num_layers=3)
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+awgnn.auto_update_widths(model, optimizer)  # the one extra line: every step also resizes
+elbo = awgnn.ELBOLoss(n_observations=len(train))
+
+for epoch in range(1, 31):
+    model.train()
+    for batch in DataLoader(train, batch_size=32, shuffle=True):
+        optimizer.zero_grad()
+        logits = model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
+        elbo(model, logits, batch.y).total.backward()
+        optimizer.step()
+    model.eval()
+    batch = next(iter(DataLoader(test, batch_size=len(test))))
+    with torch.no_grad():
+        accuracy = (model(batch.x, batch.edge_index, batch.batch).argmax(-1) == batch.y).float().mean()
+    print(f"epoch {epoch:2d}  test accuracy {accuracy:.3f}  widths {model.layer_widths()}")

@@ -1,0 +1,31 @@
+"""Every shipped configuration is valid and runs the published protocol's grids."""
+from pathlib import Path
+
+import pytest
+
+from awgnn.harness.config import load_config, model_arguments
+from awgnn.harness.data import TU_DATASETS
+
+CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").rglob("*.yaml"))
+DATASETS = {"NCI1", "PROTEINS", "DD", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY", "COLLAB",
+            "REDDIT-MULTI-5K"}
+GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "gcn_adaptive": 6, "gcn_fixed": 12}
+
+
+def test_one_config_per_model_and_dataset():
+    names = {(path.parent.name, path.stem) for path in CONFIGS if path.parent.name in GRID_SIZES}
+    assert names == {(model, dataset) for model in GRID_SIZES for dataset in DATASETS}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_config_is_valid_and_every_grid_point_builds(path):
+    config = load_config(path)
+    spec = TU_DATASETS[config.dataset.name]
+    if path.parent.name in GRID_SIZES:
+        assert len(config.models) == 1
+        assert len(config.models[0].points()) == GRID_SIZES[path.parent.name]
+        assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 3)
+        assert (config.protocol.max_epochs, config.protocol.patience) == (1000, 500)
+    for model in config.models:
+        for point in model.points():
+            model.spec.cls(spec.num_features, spec.num_classes, **model_arguments(point))
