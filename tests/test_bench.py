@@ -121,6 +121,15 @@ def test_tiny_experiment_is_complete_and_deterministic(tmp_path, data_root, caps
     assert capsys.readouterr().out.count("MUTAG") == 4, "both experiments, both models"
 
 
+def test_pyg_loader_option_runs_the_same_protocol(tmp_path, data_root):
+    content = {**TINY, "protocol": {**TINY["protocol"], "loader": "pyg"},
+               "models": {"gin": TINY["models"]["gin"]}}
+    results = tmp_path / "results"
+    assert bench(write_config(tmp_path, content), data_root, results) == 0
+    assert len(run_records(results)) == 2 * (2 + 1)
+    assert json.loads((results / "summary.json").read_text())["models"]["gin"]["folds_scored"] == 2
+
+
 def test_nan_loss_is_reported_in_the_run_not_raised(tmp_path, data_root):
     content = {**TINY, "models": {"bad": {"class": "AdaptiveGINClassifier",
                                           "grid": {"num_layers": 2, "weight_prior_std": [1e-300, 10.0]}}}}

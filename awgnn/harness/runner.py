@@ -84,7 +84,7 @@ class ExperimentResults:
         keys = selection_keys(model, fold, len(self.model(model).points()))
         if not all(self.store.has(k) for k in keys):
             return None
-        return select_best([self.store.read(k)["val_score"] for k in keys], self.config.protocol.tie_break)
+        return select_best([self.store.scores(k)["val_score"] for k in keys], self.config.protocol.tie_break)
 
     def final_keys(self, model: str, fold: int) -> list[RunKey]:
         selection = self.selection(model, fold)
@@ -97,7 +97,8 @@ class ExperimentResults:
         finals = self.final_keys(model, fold)
         if not finals or not all(self.store.has(k) for k in finals):
             return None
-        return FoldResult(fold, self.selection(model, fold), tuple(self.store.read(k)["test_score"] for k in finals))
+        return FoldResult(fold, self.selection(model, fold),
+                          tuple(self.store.scores(k)["test_score"] for k in finals))
 
     def stored_keys(self) -> Iterator[RunKey]:
         for model in self.config.models:

@@ -35,6 +35,7 @@ class ResultStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._scores: dict[RunKey, dict[str, Any]] = {}
 
     def check(self, config: ExperimentConfig) -> None:
         """Refuse a folder that holds another experiment's results."""
@@ -68,6 +69,13 @@ class ResultStore:
 
     def read(self, key: RunKey) -> dict[str, Any]:
         return json.loads(self.path(key).read_text())
+
+    def scores(self, key: RunKey) -> dict[str, Any]:
+        """The run's validation and test scores, read once (records never change)."""
+        if key not in self._scores:
+            record = self.read(key)
+            self._scores[key] = {"val_score": record["val_score"], "test_score": record["test_score"]}
+        return self._scores[key]
 
     def write(self, key: RunKey, record: dict[str, Any]) -> None:
         """Store a finished run's record, unless one is already there."""
