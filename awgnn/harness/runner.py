@@ -27,7 +27,7 @@ from awgnn.harness.protocol import SELECTION, FoldResult, RunKey, Selection, fin
 from awgnn.harness.registry import MODEL_CLASSES
 from awgnn.harness.splits import Splits, load_or_create_splits
 from awgnn.harness.store import ResultStore
-from awgnn.harness.train import RunSettings, train_run
+from awgnn.harness.train import RunSettings, fit
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     try:
         data = load_dataset(task.dataset, task.data_root, task.features, download=False)
         spec = MODEL_CLASSES[task.model_class]
-        record = train_run(data, task.train, task.validation, task.test, spec, model_arguments(task.point),
-                           training_settings(task.point, spec.adaptive), task.settings, task.seed)
+        _, record = fit(data, task.train, task.validation, task.test, spec, model_arguments(task.point),
+                        training_settings(task.point, spec.adaptive), task.settings, task.seed)
     except Exception:
         return {"error": traceback.format_exc()}
     return {**record, "model": task.key.model, "fold": task.key.fold, "kind": task.key.kind,

@@ -51,7 +51,7 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def train_run(
+def fit(
     data: LoadedDataset,
     train_index: Sequence[int],
     validation_index: Sequence[int],
@@ -61,8 +61,11 @@ def train_run(
     training: dict[str, Any],
     settings: RunSettings,
     seed: int,
-) -> dict[str, Any]:
-    """Train one configuration and return its record (metrics at the best epoch, history, cost).
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train one configuration; return the model at its best epoch and the run's record.
+
+    The record holds the metrics at the best epoch, the history (losses,
+    scores and layer widths per epoch) and the cost (parameters, seconds).
 
     The monitored validation quantity decides the best epoch (a later equal value
     wins, as in the reference code); the best weights are restored and the
@@ -122,7 +125,7 @@ def train_run(
     if status == "nan":
         record["val_score"] = record["test_score"] = None
     record["seconds"] = time.perf_counter() - started
-    return record
+    return model, record
 
 
 class EarlyStopping:

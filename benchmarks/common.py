@@ -1,0 +1,124 @@
+"""Pieces shared by the benchmark scripts: machine description, tables, splits, training.
+
+Every script prints its tables in Markdown, headed by the exact command, the
+machine and the date, so that ``benchmarks/RESULTS.md`` is assembled from
+their output verbatim.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from awgnn.harness.data import LoadedDataset, load_dataset, resolve_data_root
+from awgnn.harness.registry import MODEL_CLASSES
+from awgnn.harness.splits import Fold, generate_splits
+from awgnn.harness.config import model_arguments, training_settings
+from awgnn.harness.train import RunSettings, fit
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output"
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments every benchmark takes: data root, output folder, threads, and a smoke-test budget."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data-root", help="data folder (default: $AWGNN_DATA, else ~/.cache/awgnn/data)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUTPUT, help="folder for plots and raw numbers")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--smoke", action="store_true", help="a tiny budget that only checks the script runs")
+    return parser
+
+
+def setup(arguments: argparse.Namespace) -> Path:
+    """Apply the common arguments; return the output folder (created)."""
+    torch.set_num_threads(arguments.threads)
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    return arguments.out
+
+
+def machine() -> str:
+    """CPU model and thread count, GPU if any, and software versions."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        if names:
+            cpu = f"{names[0]} ({len(names)} logical cores)"
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    import torch_geometric
+
+    return (f"{cpu}; {gpu}; torch {torch.__version__} ({torch.get_num_threads()} thread(s)), "
+            f"torch_geometric {torch_geometric.__version__}, Python {platform.python_version()}")
+
+
+def header(title: str) -> str:
+    """Markdown heading with the command that produced the section, the machine and the date."""
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    return (f"### {title}\n\n`{command}`  \n{machine()}  \n"
+            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """``mean ± std`` (population std) of ``values``, in the values' unit."""
+    if len(values) == 1:
+        return f"{values[0]:.3g}"
+    return f"{statistics.fmean(values):.3g} ± {statistics.pstdev(values):.2g}"
+
+
+@contextmanager
+def stopwatch() -> Iterator[Callable[[], float]]:
+    """``with stopwatch() as elapsed: ...; elapsed()`` in seconds (CUDA synchronised)."""
+    def synchronise() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    synchronise()
+    start = time.perf_counter()
+    end: list[float] = []
+    try:
+        yield lambda: (end[0] if end else time.perf_counter()) - start
+    finally:
+        synchronise()
+        end.append(time.perf_counter())
+
+
+def dataset_and_split(name: str, data_root: str | None, seed: int = 0,
+                      features: str | None = None) -> tuple[LoadedDataset, Fold]:
+    """A dataset and one stratified train / validation / test split of it (80 / 10 / 10)."""
+    data = load_dataset(name, resolve_data_root(data_root), features)
+    return data, generate_splits(data.labels, n_outer=10, holdout=1 / 9, seed=seed)[0]
+
+
+def train_model(data: LoadedDataset, fold: Fold, model_class: str, epochs: int, seed: int,
+                **grid_point: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train ``model_class`` for ``epochs`` epochs (no early stop) as the harness does.
+
+    ``grid_point`` holds model arguments and training keys exactly as in a
+    configuration's grid. Returns the model at its best-validation epoch and
+    the harness's record (scores at that epoch, history with widths per epoch,
+    time).
+    """
+    spec = MODEL_CLASSES[model_class]
+    settings = RunSettings(max_epochs=epochs, patience=epochs, device="auto", loader="memory")
+    return fit(data, fold.train, fold.validation, fold.test, spec, model_arguments(grid_point),
+               training_settings(grid_point, spec.adaptive), settings, seed)
