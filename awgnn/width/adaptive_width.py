@@ -126,7 +126,7 @@ class AdaptiveWidth(nn.Module):
         self.lambda0 = self._initial_rate(lambda0, initial_width)
         self.raw_rate = Parameter(torch.empty(()))
         self._followers: list[Follower] = []
-        self.width = self._clamp(self.distribution.truncation_width(self.lambda0, self.k))[0]
+        self.width = self._initial_width()
         self.reset_parameters()
 
     def _initial_rate(self, lambda0: float | None, initial_width: int | None) -> float:
@@ -159,6 +159,9 @@ class AdaptiveWidth(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.importances()
+
+    def _initial_width(self) -> int:
+        return self._clamp(self.distribution.truncation_width(self.lambda0, self.k))[0]
 
     def _clamp(self, width: int) -> tuple[int, bool]:
         if width > self.max_width:
@@ -332,8 +335,7 @@ class AdaptiveWidth(nn.Module):
         self._cap_warned = False
         self.num_updates = 0
         self.history: list[WidthEvent] = []
-        width = self._clamp(self.distribution.truncation_width(self.lambda0, self.k))[0]
-        self.resize_(width, reason="reset")
+        self.resize_(self._initial_width(), reason="reset")
 
     def to_static(self) -> nn.Identity:
         """Frozen form: the importances have been folded into the consumers."""

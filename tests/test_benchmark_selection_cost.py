@@ -1,0 +1,16 @@
+"""The model-selection cost study runs end to end on a tiny budget."""
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_cost.py"
+
+
+def test_selection_cost_smoke(tmp_path, data_root):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root),
+                             "--out", str(tmp_path), "--workers", "1"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "| awn-gin (adaptive) | 1 | 4 |" in result.stdout
+    assert "| gin (fixed, protocol grid) | 1 | 4 |" in result.stdout
+    assert (tmp_path / "selection_cost.json").is_file()
