@@ -35,7 +35,7 @@ def write_config(folder: Path, content: dict, name: str = "tiny.yaml") -> Path:
 
 def bench(config: Path, data_root: Path, results: Path, *extra: str) -> int:
     return main(["bench", str(config), "--data-root", str(data_root), "--results", str(results), "--no-progress",
-                 *extra])
+                 "--workers", "1", *extra])
 
 
 def run_records(results: Path) -> dict[str, dict]:

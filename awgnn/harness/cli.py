@@ -7,6 +7,7 @@ folder (one line, nothing trained); 130 interrupted (finished runs are kept).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("config", help="experiment YAML file (see configs/)")
     bench.add_argument("--data-root", help="data folder (default: $AWGNN_DATA, else ~/.cache/awgnn/data)")
     bench.add_argument("--results", help="output folder of this experiment (default: results/<config name>)")
-    bench.add_argument("--workers", type=int, default=1, help="runs in parallel, one CPU thread each (default 1)")
+    bench.add_argument("--workers", type=int, default=available_cores(),
+                       help="runs in parallel, one CPU thread each (default: the usable cores, "
+                            f"{available_cores()} here)")
     bench.add_argument("--backend", choices=("local", "ray"), default="local", help="where runs execute")
     bench.add_argument("--ray-address", help="address of an existing Ray cluster (default: start a local one)")
     bench.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
@@ -40,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print and write the summary of finished runs")
     report.add_argument("results", help="an experiment's results folder, or a folder of them")
     return parser
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def main(argv: list[str] | None = None) -> int:
