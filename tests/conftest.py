@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 # Small enough to copy and process in seconds; DD and REDDIT-BINARY are left out on purpose.
 TEST_DATASETS = ("MUTAG", "NCI1", "PROTEINS", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI")
@@ -15,6 +16,15 @@ def shared_data_dir() -> Path:
     """``$AWGNN_TEST_DATA``, else ``shared/data`` beside the repository."""
     configured = os.environ.get("AWGNN_TEST_DATA")
     return Path(configured) if configured else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def single_thread():
+    """Tests use one CPU thread: tiny models gain nothing from more, and CI shares 2 cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -84,3 +84,14 @@ def test_rate_prior_std_can_be_annealed():
     assert loss.rate_prior_std == 0.1
     with pytest.raises(ValueError, match="rate_prior_std"):
         loss.rate_prior_std = float("nan")
+
+
+def test_one_loss_serves_several_models(model_and_batch):
+    model, x, y = model_and_batch
+    other = AdaptiveMLP(3, 4, hidden=[AdaptiveWidth(0.5)]).double()
+    loss = ELBOLoss(10)
+    first = loss(model, model(x), y).weight_prior
+    second = loss(other, other(x), y).weight_prior
+    expected = sum((p**2).sum() for n, p in other.named_parameters() if not n.endswith("raw_rate")) / (2 * 100 * 10)
+    torch.testing.assert_close(second, expected)
+    torch.testing.assert_close(loss(model, model(x), y).weight_prior, first)

@@ -259,3 +259,26 @@ def test_width_cannot_be_shared_between_layers():
     other = AdaptiveWidth()
     with pytest.raises(ValueError, match="its own AdaptiveWidth"):
         AdaptiveMLP(3, 2, hidden=[other, other])
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "tanh"])
+def test_fused_forward_equals_the_layers_in_sequence(activation):
+    torch.manual_seed(0)
+    model = AdaptiveMLP(4, 3, hidden=[AdaptiveWidth(0.1), 7, AdaptiveWidth(0.2)], activation=activation).double()
+    fused = {"relu": {0, 5}, "leaky_relu": {0, 5}}.get(activation, set())  # linear, act, width triples
+    assert model.fused_starts == fused
+    x = torch.randn(9, 4, dtype=torch.float64)
+    expected = x
+    for layer in model:
+        expected = layer(expected)
+    torch.testing.assert_close(model(x), expected)
+
+
+def test_resize_behind_auto_updates_is_caught_before_the_next_step():
+    model = make_mlp()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    auto_update_widths(model, optimizer)
+    train_steps(model, optimizer, steps=2)
+    model.widths[1].resize_(model.widths[1].width + 3)  # without the optimizer
+    with pytest.raises(RuntimeError, match="was not passed to awgnn.update_widths"):
+        train_steps(model, optimizer, steps=1)

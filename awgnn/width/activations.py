@@ -35,3 +35,13 @@ def make_activation(name: str) -> nn.Module:
 def activation_gain(name: str) -> float:
     """The Kaiming gain of ``name``: the std multiplier that preserves variance."""
     return _ACTIVATIONS[check_activation(name)][1]
+
+
+def is_positively_homogeneous(activation: nn.Module | None) -> bool:
+    """Whether ``activation(c * z) == c * activation(z)`` for every ``c > 0`` (ReLU, LeakyReLU).
+
+    For these, scaling a neuron's output by its importance after the
+    activation equals scaling the neuron's weights and bias before it, which
+    costs O(weights) instead of O(nodes x neurons).
+    """
+    return activation is None or isinstance(activation, (nn.ReLU, nn.LeakyReLU))

@@ -126,6 +126,7 @@ class AdaptiveWidth(nn.Module):
         self.lambda0 = self._initial_rate(lambda0, initial_width)
         self.raw_rate = Parameter(torch.empty(()))
         self._followers: list[Follower] = []
+        self.resizes = 0  # physical resizes so far, whatever caused them
         self.width = self._initial_width()
         self.reset_parameters()
 
@@ -269,6 +270,7 @@ class AdaptiveWidth(nn.Module):
                 setattr(follower.module, follower.name, new)
         for module in {id(f.module): f.module for f in self._followers}.values():
             _sync_size_attributes(module)
+        self.resizes += 1
 
     @torch.no_grad()
     def update_(

@@ -97,8 +97,16 @@ class AdaptiveLinear(nn.Module):
                 bound = 1.0 / math.sqrt(fan_in)
                 self.bias.uniform_(-bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+    def forward(self, x: Tensor, scale: Tensor | None = None) -> Tensor:
+        """:math:`x W^\top + b`, or with ``scale`` (one factor per output) ``(x W^\top + b) * scale``.
+
+        The factors multiply the weight rows and the bias, which is cheaper than
+        multiplying the output when there are more inputs than neurons.
+        """
+        if scale is None:
+            return F.linear(x, self.weight, self.bias)
+        bias = None if self.bias is None else self.bias * scale
+        return F.linear(x, self.weight * scale.unsqueeze(-1), bias)
 
     @torch.no_grad()
     def _materialise(self, module: nn.Module, inputs: tuple[Tensor, ...]) -> None:

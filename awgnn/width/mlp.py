@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
+from torch import Tensor, nn
 
-from awgnn.width.activations import check_activation, make_activation
+from awgnn.width.activations import check_activation, is_positively_homogeneous, make_activation
 from awgnn.width.adaptive_width import AdaptiveWidth
 from awgnn.width.linear import AdaptiveLinear, Size
 from awgnn.width.validation import check_choice
@@ -76,6 +76,27 @@ class AdaptiveMLP(nn.Sequential):
         if isinstance(out_features, AdaptiveWidth):
             layers.append(out_features)
         super().__init__(*layers)
+        self.fused_starts = _fusable_starts(layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The layers in order; a linear, ReLU-type activation and importance scaling run fused.
+
+        Since the activation is positively homogeneous, scaling after it equals
+        scaling the linear layer's rows and bias before it
+        (``AdaptiveLinear(x, scale=f)``): the same function, without a
+        pass over every node's activations.
+        """
+        layers = list(self)
+        index = 0
+        while index < len(layers):
+            if index in self.fused_starts:
+                linear, activation = layers[index], layers[index + 1]
+                x = activation(linear(x, scale=linear.output_width.importances()))
+                index += 3
+            else:
+                x = layers[index](x)
+                index += 1
+        return x
 
     @property
     def widths(self) -> list[AdaptiveWidth]:
@@ -103,6 +124,14 @@ class AdaptiveMLP(nn.Sequential):
     def to_static(self) -> nn.Sequential:
         """Plain ``nn.Sequential`` of the same layers (freezing converts them next)."""
         return nn.Sequential(*self)
+
+
+def _fusable_starts(layers: Sequence[nn.Module]) -> frozenset[int]:
+    """Positions of ``linear, ReLU-type activation, the linear's own width`` triples."""
+    return frozenset(
+        i for i in range(len(layers) - 2)
+        if isinstance(layers[i], AdaptiveLinear) and layers[i].output_width is not None
+        and layers[i + 2] is layers[i].output_width and is_positively_homogeneous(layers[i + 1]))
 
 
 def _initial_size(size: Size) -> int:

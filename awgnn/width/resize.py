@@ -74,21 +74,16 @@ def check_state_carryable(optimizer: Optimizer, param: Tensor) -> None:
                 "Use optimizer_state='reset' with this optimizer.")
 
 
-def check_optimizer_state_shapes(optimizer: Optimizer, params: dict[str, Tensor]) -> None:
-    """Raise if ``optimizer`` holds state whose shape no longer matches its parameter.
+def stale_state_key(optimizer: Optimizer, param: Tensor) -> str | None:
+    """The key of a per-element state entry of ``param`` whose shape no longer matches it, if any.
 
-    That happens when widths changed (a resize, ``reset_parameters()``, a
+    That happens when a width changed (a resize, ``reset_parameters()``, a
     checkpoint load) without this optimizer being passed along.
     """
-    for name, param in params.items():
-        for key, value in optimizer.state.get(param, {}).items():
-            if isinstance(value, Tensor) and _is_stale_copy(value, param):
-                raise RuntimeError(
-                    f"optimizer state {key!r} of parameter {name!r} has shape "
-                    f"{tuple(value.shape)} but the parameter has shape {tuple(param.shape)}: "
-                    "its width changed while this optimizer was not passed to "
-                    "awgnn.update_widths. Build the optimizer after loading or "
-                    "resetting a model, and pass it to every width update.")
+    for key, value in optimizer.state.get(param, {}).items():
+        if isinstance(value, Tensor) and _is_stale_copy(value, param):
+            return key
+    return None
 
 
 def _is_stale_copy(value: Tensor, param: Tensor) -> bool:

@@ -17,7 +17,7 @@ from torch.optim import Optimizer
 from torch.utils.hooks import RemovableHandle
 
 from awgnn.width.adaptive_width import AdaptiveWidth, WidthChange
-from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy, check_optimizer_state_shapes
+from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy, stale_state_key
 from awgnn.width.validation import check_choice
 
 
@@ -58,10 +58,15 @@ def update_widths(
     """
     check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
     widths = adaptive_widths(model)
+    if optimizer is not None:
+        check_optimizer_state(optimizer, model, widths)
+    return _update(widths, optimizer, optimizer_state)
+
+
+def _update(widths: list[tuple[str, AdaptiveWidth]], optimizer: Optimizer | None,
+            optimizer_state: OptimizerStatePolicy) -> list[WidthChange]:
     if not widths:
         return []
-    if optimizer is not None:
-        check_optimizer_state_shapes(optimizer, dict(model.named_parameters()))
     # One host synchronisation for all rates instead of one per layer.
     rates = torch.stack([w.rate.detach().float() for _, w in widths]).tolist()
     changes = []
@@ -72,17 +77,44 @@ def update_widths(
     return changes
 
 
+def check_optimizer_state(optimizer: Optimizer, model: nn.Module, widths: list[tuple[str, AdaptiveWidth]]) -> None:
+    """Raise if a width changed while ``optimizer`` was not passed along (its state is stale)."""
+    for _, width in widths:
+        for follower in width.followers:
+            param = getattr(follower.module, follower.name)
+            key = stale_state_key(optimizer, param) if isinstance(param, nn.Parameter) else None
+            if key is not None:
+                name = next(n for n, p in model.named_parameters() if p is param)
+                raise RuntimeError(
+                    f"optimizer state {key!r} of parameter {name!r} has shape "
+                    f"{tuple(optimizer.state[param][key].shape)} but the parameter has shape "
+                    f"{tuple(param.shape)}: its width changed while this optimizer was not passed to "
+                    "awgnn.update_widths. Build the optimizer after loading or resetting a model, "
+                    "and pass it to every width update.")
+
+
 class _UpdateAfterStep:
+    """The step hooks of :func:`auto_update_widths`, with the model's widths looked up once."""
+
     def __init__(self, model: nn.Module, optimizer_state: OptimizerStatePolicy) -> None:
         self.model = model
+        self.widths = adaptive_widths(model)
         self.optimizer_state = optimizer_state
         self.last_changes: list[WidthChange] = []
+        self.resizes_seen: int | None = None  # None: check the optimizer before the first step
+
+    def _resizes(self) -> int:
+        return sum(width.resizes for _, width in self.widths)
 
     def check(self, optimizer: Optimizer, args: tuple, kwargs: dict) -> None:
-        check_optimizer_state_shapes(optimizer, dict(self.model.named_parameters()))
+        # A full check only when something other than these hooks resized a layer.
+        if self._resizes() != self.resizes_seen:
+            check_optimizer_state(optimizer, self.model, self.widths)
+            self.resizes_seen = self._resizes()
 
     def update(self, optimizer: Optimizer, args: tuple, kwargs: dict) -> None:
-        self.last_changes = update_widths(self.model, optimizer, optimizer_state=self.optimizer_state)
+        self.last_changes = _update(self.widths, optimizer, self.optimizer_state)
+        self.resizes_seen = self._resizes()
 
 
 class WidthUpdateHandle:
@@ -112,8 +144,9 @@ def auto_update_widths(
 
     Uses the optimizer's own step hooks, so the optimizer keeps its type and LR
     schedulers, gradient clipping and AMP grad scalers work unchanged (a step
-    skipped by a grad scaler updates no width). Before each step it checks that
-    no width changed behind the optimizer's back.
+    skipped by a grad scaler updates no width). Before a step it checks the
+    optimizer's state whenever a width changed behind its back. The model's
+    adaptive layers are looked up here, once: attach after building the model.
     """
     check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
     hook = _UpdateAfterStep(model, optimizer_state)

@@ -11,7 +11,7 @@ from torch_geometric.utils import spmm
 
 from awgnn.nn.conv.utils import max_width_repr
 from awgnn.width import AdaptiveLinear, AdaptiveWidth
-from awgnn.width.activations import make_activation
+from awgnn.width.activations import is_positively_homogeneous, make_activation
 from awgnn.width.linear import Size as Width
 
 
@@ -88,6 +88,7 @@ class AdaptiveGCNConv(MessagePassing):
             out.follow(self, "bias", 0, role="producer")
         self.act = make_activation(act) if act is not None else None
         self.width = out if isinstance(out, AdaptiveWidth) else None
+        self.fused = is_positively_homogeneous(self.act)
         self.reset_parameters()
 
     @property
@@ -114,14 +115,17 @@ class AdaptiveGCNConv(MessagePassing):
                              "normalisation needs a square adjacency: bipartite input is not supported")
         if self.normalize:
             edge_index, edge_weight = self._normalised(x, edge_index, edge_weight)
-        x = self.lin(x)
+        # With a ReLU-type activation the importances scale the weights and the bias
+        # before it, the same function without a pass over every node's channels.
+        scale = self.width.importances() if self.width is not None and self.fused else None
+        x = self.lin(x, scale=scale)
         # propagate_type: (x: Tensor, edge_weight: OptTensor)
         out = self.propagate(edge_index, x=x, edge_weight=edge_weight)
         if self.bias is not None:
-            out = out + self.bias
+            out = out + (self.bias if scale is None else self.bias * scale)
         if self.act is not None:
             out = self.act(out)
-        if self.width is not None:
+        if self.width is not None and not self.fused:
             out = self.width(out)
         return out
 
