@@ -300,3 +300,25 @@ def test_update_widths_in_a_gcn_stack_keeps_optimizer_state():
     state = optimizer.state[second.lin.weight]["exp_avg"]
     assert torch.equal(state[:, :old], moments) and torch.count_nonzero(state[:, old:]) == 0
     assert torch.count_nonzero(optimizer.state[first.bias]["exp_avg"][old:]) == 0
+
+
+def test_symbolic_widths_avoid_a_recompile_per_resize():
+    """The README's option (b): resizes do not each trigger a compilation."""
+    import torch._dynamo
+
+    compilations = []
+
+    def counting_backend(graph_module, example_inputs):
+        compilations.append(graph_module)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    conv = AdaptiveGINConv(8, 6)
+    x, edge_index = graph()
+    with torch._dynamo.config.patch(force_parameter_static_shapes=False, allow_unspec_int_on_nn_module=True):
+        compiled = torch.compile(conv, backend=counting_backend, dynamic=True)
+        for width in (117, 120, 125, 131, 140):
+            conv.hidden_width.resize_(width)
+            torch.testing.assert_close(compiled(x, edge_index), conv(x, edge_index))
+    assert len(compilations) <= 2, f"{len(compilations)} compilations for 5 widths"
+    torch._dynamo.reset()
