@@ -7,26 +7,42 @@ their output verbatim.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
 import shlex
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import matplotlib
 import torch
 
-from awgnn.harness.data import LoadedDataset, load_dataset, resolve_data_root
-from awgnn.harness.registry import MODEL_CLASSES
-from awgnn.harness.splits import Fold, generate_splits
 from awgnn.harness.config import model_arguments, training_settings
+from awgnn.harness.data import LoadedDataset, load_dataset, resolve_data_root
+from awgnn.harness.executors import single_thread
+from awgnn.harness.ladder import LADDER_LEVELS, ladder_dataset
+from awgnn.harness.registry import MODEL_CLASSES
+from awgnn.harness.report import save_figure
+from awgnn.harness.splits import Fold, generate_splits
 from awgnn.harness.train import RunSettings, fit
 
+matplotlib.use("Agg")  # benchmark plots are files; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["DEFAULT_OUTPUT", "LADDER_PREFIX", "base_parser", "dataset_and_split", "header", "ladder_and_split",
+           "machine", "markdown_table", "mean_std", "plt", "run_jobs", "save_figure", "setup", "stopwatch",
+           "task_and_split", "train_model"]
+
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output"
+LADDER_PREFIX = "ladder-"
+
+Job = TypeVar("Job")
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -107,6 +123,36 @@ def dataset_and_split(name: str, data_root: str | None, seed: int = 0,
     """A dataset and one stratified train / validation / test split of it (80 / 10 / 10)."""
     data = load_dataset(name, resolve_data_root(data_root), features)
     return data, generate_splits(data.labels, n_outer=10, holdout=1 / 9, seed=seed)[0]
+
+
+def ladder_and_split(level: int, num_graphs: int = 1000, seed: int = 0) -> tuple[LoadedDataset, Fold]:
+    """Ladder level ``level`` generated from ``seed``, with one stratified split drawn from the same seed
+    in the proportions of :func:`dataset_and_split`."""
+    data = ladder_dataset(level, num_graphs, seed)
+    return data, generate_splits(data.labels, n_outer=10, holdout=1 / 9, seed=seed)[0]
+
+
+def task_and_split(task: str, data_root: str | None) -> tuple[LoadedDataset, Fold]:
+    """A TU dataset by name, or ``ladder-<level>`` (1000 graphs, seed 0), with one 80/10/10 split."""
+    if not task.startswith(LADDER_PREFIX):
+        return dataset_and_split(task, data_root)
+    level = task[len(LADDER_PREFIX):]
+    if not level.isdigit():
+        raise ValueError(f"a ladder task is {LADDER_PREFIX}<level> with level in 0..{LADDER_LEVELS - 1}, "
+                         f"got {task!r}")
+    return ladder_and_split(int(level))
+
+
+def run_jobs(function: Callable[[Job], Any], jobs: Sequence[Job], workers: int) -> list[Any]:
+    """``[function(job) for job in jobs]``, on a pool of ``workers`` spawned single-threaded processes.
+
+    Jobs start in the order given, so put the longest first for the workers to finish together.
+    """
+    if workers <= 1:
+        return [function(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=single_thread) as pool:
+        return list(pool.map(function, jobs))
 
 
 def train_model(data: LoadedDataset, fold: Fold, model_class: str, epochs: int, seed: int,

@@ -52,13 +52,22 @@ from itertools import chain, repeat, takewhile
 from pathlib import Path
 from typing import Any, TypeVar
 
-import matplotlib
 import torch
 import torch._dynamo
 import torch._functorch.config
 import torch._inductor.config
 import torch.nn.functional as F
-from common import base_parser, dataset_and_split, header, markdown_table, mean_std, setup, stopwatch
+from common import (
+    base_parser,
+    dataset_and_split,
+    header,
+    markdown_table,
+    mean_std,
+    plt,
+    save_figure,
+    setup,
+    stopwatch,
+)
 from torch import Tensor, nn
 from torch._dynamo.utils import counters
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -72,8 +81,6 @@ from awgnn.models import AdaptiveGCNClassifier, AdaptiveGINClassifier
 from awgnn.width.adaptive_width import AdaptiveWidth
 from awgnn.width.training import WidthUpdateHandle, adaptive_widths
 
-matplotlib.use("Agg")  # plots are files; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
 
 MODEL_CLASSES = {"GIN": AdaptiveGINClassifier, "GCN": AdaptiveGCNClassifier}
 COMPILED_MODEL = "GIN"  # the adaptive GCN adds self-loops inside forward, a graph break (PYG.md section 5)
@@ -624,9 +631,7 @@ def plot(results: Sequence[Mapping[str, Any]], path: Path) -> None:
         axis.set_ylabel("graphs / s")
         axis.set_title(f"{mode} throughput")
         axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def positive_int(text: str) -> int:

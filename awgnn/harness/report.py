@@ -201,7 +201,7 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
         handles, labels = axes.get_legend_handles_labels()
         unique = dict(zip(labels, handles))
         axes.legend(unique.values(), unique.keys(), fontsize="small")
-        paths.append(_save(figure, folder / f"widths_{name}.png"))
+        paths.append(save_figure(figure, folder / f"widths_{name}.png"))
 
     figure, axes = plt.subplots(figsize=(6, 4))
     for name, model in content["models"].items():
@@ -209,7 +209,7 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
         axes.plot(folds, [100 * (f["score"] or 0) for f in model["per_fold"]], "o-", label=name)
     axes.set(xlabel="outer fold", ylabel=f"test {content['metric']} [%]", title="test score per fold")
     axes.legend(fontsize="small")
-    paths.append(_save(figure, folder / "fold_scores.png"))
+    paths.append(save_figure(figure, folder / "fold_scores.png"))
 
     figure, axes = plt.subplots(figsize=(6, 4))
     for name, model in content["models"].items():
@@ -219,7 +219,7 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
                      label=f"{name} ({'adaptive' if model['adaptive'] else 'fixed'})")
     axes.set(xlabel="total width", ylabel=f"test {content['metric']} [%]", title="score against total width")
     axes.legend(fontsize="small")
-    paths.append(_save(figure, folder / "score_vs_width.png"))
+    paths.append(save_figure(figure, folder / "score_vs_width.png"))
     return paths
 
 
@@ -231,7 +231,7 @@ def _plot_widths(axes, history: list[dict[str, Any]]) -> None:
         axes.plot(epochs, [h["widths"][layer] for h in history], color=f"C{index}", alpha=0.6, label=layer)
 
 
-def _save(figure, path: Path) -> Path:
+def save_figure(figure, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     figure.tight_layout()

@@ -92,7 +92,7 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     try:
         for epoch in range(settings.max_epochs):
-            train_loss, train_score = _train_epoch(model, train_loader, optimizer, objective, data)
+            train_loss, train_score = train_epoch(model, train_loader, optimizer, objective, data)
             if scheduler is not None:
                 scheduler.step()
             val_loss, val_score = evaluate(model, validation_loader, data)
@@ -164,8 +164,13 @@ def _objective(training: dict[str, Any], n_observations: int):
     )
 
 
-def _train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
-                 objective: ELBOLoss | None, data: LoadedDataset) -> tuple[float, float]:
+def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
+                objective: ELBOLoss | None, data: LoadedDataset) -> tuple[float, float]:
+    """One pass over ``loader`` with an optimizer step per batch; mean loss and the metric on the fly.
+
+    ``objective`` ``None`` trains on plain cross-entropy. Raises :class:`NonFiniteLoss`
+    as soon as a batch's loss is NaN or infinite.
+    """
     model.train()
     total_loss, outputs, targets = 0.0, [], []
     for batch in loader:

@@ -6,6 +6,7 @@ from awgnn.width.export import freeze, truncate_
 from awgnn.width.linear import AdaptiveLinear
 from awgnn.width.loss import ELBOLoss, ELBOTerms
 from awgnn.width.mlp import AdaptiveMLP
+from awgnn.width.schedules import RatePriorAnnealing
 from awgnn.width.training import (
     WidthUpdateHandle,
     adaptive_widths,
@@ -24,6 +25,7 @@ __all__ = [
     "ELBOLoss",
     "ELBOTerms",
     "Follower",
+    "RatePriorAnnealing",
     "WidthChange",
     "WidthDistribution",
     "WidthEvent",
