@@ -6,14 +6,16 @@ mean epoch time, the time spent producing batches ("collation") and its share
 of the epoch, then the speed-ups. Both runs start from the same weights and
 iterate over all graphs, reshuffled every epoch.
 
-Example (the data root must be writable; PyG writes processed/ folders)::
+The table goes to stdout and, with the per-epoch numbers, to ``collation.json``
+in ``--out``. Example (a few minutes on one CPU thread)::
 
-    cp -r shared/data /tmp/awgnn-data
-    python benchmarks/collation.py --data-root /tmp/awgnn-data --dataset NCI1
+    python benchmarks/collation.py --data-root ../shared/data --dataset NCI1
 """
 from __future__ import annotations
 
-import argparse
+import json
+import statistics
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import global_mean_pool
 from torch_geometric.nn.models import GIN
+
+from common import base_parser, header, markdown_table, setup
 
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.data import load_dataset, resolve_data_root
@@ -90,31 +94,23 @@ def run(name: str, loader: Iterable[Batch], in_channels: int, num_classes: int, 
     timings = []
     for epoch in range(epochs):
         timings.append(train_epoch(model, optimizer, loader, device))
-        print(f"  {name} epoch {epoch + 1}: {timings[-1].epoch_s:.3f} s", flush=True)
+        print(f"  {name} epoch {epoch + 1}: {timings[-1].epoch_s:.3f} s", file=sys.stderr, flush=True)
     return timings
 
 
-def mean(values: Iterable[float]) -> float:
-    values = list(values)
-    return sum(values) / len(values)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", help="writable data root (default: $AWGNN_DATA or the user cache)")
-    parser.add_argument("--dataset", default="NCI1")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="NCI1", help="TU dataset (default NCI1)")
+    parser.add_argument("--batch-size", type=int, default=32, help="graphs per batch (default 32)")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loader (default 3)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-
-    torch.set_num_threads(args.threads)
+    if args.smoke:
+        args.dataset, args.epochs = "MUTAG", 1
+    out = setup(args)
     device = torch.device(args.device)
     data = load_dataset(args.dataset, resolve_data_root(args.data_root))
-    print(f"{data.name} ({len(data.dataset)} graphs, {data.num_features} features), batch size {args.batch_size}, "
-          f"{args.threads} thread(s), {device}, torch {torch.__version__}")
 
     tick = time.perf_counter()
     store = GraphStore.from_dataset(data.dataset).to(device)
@@ -130,16 +126,24 @@ def main() -> None:
     results = {name: run(name, loader, data.num_features, data.num_classes, args.epochs, args.seed, device)
                for name, loader in loaders.items()}
 
-    print(f"\nmean over {args.epochs} epochs; InMemoryLoader store built once in {setup_s:.3f} s")
-    print(f"{'loader':<16} {'epoch [s]':>10} {'collation [s]':>14} {'collation share':>16} {'train loss':>11}")
+    print(header(f"Collation share of a GIN-64 training epoch: {data.name} ({len(data.dataset)} graphs), "
+                 f"batch {args.batch_size}, {device}"))
+    rows = []
     for name, timings in results.items():
-        epoch_s, collation_s = mean(t.epoch_s for t in timings), mean(t.collation_s for t in timings)
-        print(f"{name:<16} {epoch_s:>10.3f} {collation_s:>14.3f} {collation_s / epoch_s:>15.1%} "
-              f"{timings[-1].loss:>11.4f}")
+        epoch_s = statistics.fmean(t.epoch_s for t in timings)
+        collation_s = statistics.fmean(t.collation_s for t in timings)
+        rows.append((name, f"{epoch_s:.3f}", f"{collation_s:.3f}", f"{collation_s / epoch_s:.1%}",
+                     f"{timings[-1].loss:.4f}"))
+    print(markdown_table(("loader", "epoch (s)", "collation (s)", "collation share", "final train loss"), rows))
     baseline, fast = results["PyG DataLoader"], results["InMemoryLoader"]
-    epoch_speedup = mean(t.epoch_s for t in baseline) / mean(t.epoch_s for t in fast)
-    collation_speedup = mean(t.collation_s for t in baseline) / mean(t.collation_s for t in fast)
-    print(f"speed-up: epoch {epoch_speedup:.2f}x, collation {collation_speedup:.1f}x")
+    epoch_speedup = statistics.fmean(t.epoch_s for t in baseline) / statistics.fmean(t.epoch_s for t in fast)
+    collation_speedup = (statistics.fmean(t.collation_s for t in baseline)
+                         / statistics.fmean(t.collation_s for t in fast))
+    print(f"\nMean over {args.epochs} epoch(s); the InMemoryLoader store is built once, in {setup_s:.3f} s. "
+          f"Speed-up: epoch {epoch_speedup:.2f}x, collation {collation_speedup:.1f}x.")
+    (out / "collation.json").write_text(json.dumps({
+        "arguments": {key: str(value) for key, value in vars(args).items()}, "store_setup_s": setup_s,
+        "epochs": {name: [vars(t) for t in timings] for name, timings in results.items()}}, indent=1))
 
 
 if __name__ == "__main__":
