@@ -282,7 +282,7 @@ def run_protocol(name: str, data_root: Path, out: Path, workers: int) -> dict[st
 
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per ladder level (default 5)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per ladder level (default 10)")
     parser.add_argument("--epochs", type=int, default=50, help="training epochs per ladder run (default 50)")
     parser.add_argument("--num-graphs", type=int, default=1000, help="graphs per ladder level (default 1000)")
     parser.add_argument("--lambda0", type=float, default=LADDER_POINT["lambda0"],
