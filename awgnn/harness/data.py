@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 import torch
 from torch_geometric.data import Data, Dataset
+from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+from torch_geometric.data.storage import GlobalStorage
 from torch_geometric.datasets import TUDataset
 from torch_geometric.transforms import BaseTransform, Constant
 from torch_geometric.utils import degree
@@ -182,6 +184,36 @@ class DegreeFeature(BaseTransform):
         return data
 
 
+class OneHotColumns(BaseTransform):
+    """Integer categorical node features ``[num_nodes, C]`` to the concatenation of their one-hot codes.
+
+    OGB molecules carry 9 categorical atom features; the classifiers take
+    float features, and one-hot codes are what the protocol gives the
+    chemical TU sets. ``sizes[c]`` is the number of categories of column ``c``.
+    """
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        self.sizes = tuple(int(size) for size in sizes)
+        self.offsets = torch.tensor([0, *self.sizes[:-1]]).cumsum(0)
+
+    @property
+    def num_features(self) -> int:
+        return sum(self.sizes)
+
+    def forward(self, data: Data) -> Data:
+        columns = data.x.long()
+        if columns.dim() != 2 or columns.size(1) != len(self.sizes):
+            raise ValueError(f"expected integer node features of shape [num_nodes, {len(self.sizes)}], "
+                             f"got {tuple(data.x.shape)}")
+        x = torch.zeros(columns.size(0), self.num_features)
+        x.scatter_(1, columns + self.offsets, 1.0)
+        data.x = x
+        return data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(sizes={list(self.sizes)})"
+
+
 def _feature_transform(features: FeatureVariant) -> BaseTransform:
     return DegreeFeature() if features == "degree" else Constant(value=1.0, cat=False)
 
@@ -273,6 +305,10 @@ def _check_against_spec(dataset: TUDataset, spec: TUDatasetSpec, raw_dir: Path) 
         )
 
 
+# The classes a pickled PyG InMemoryDataset refers to (the same list PyG allows for its own files).
+_PYG_DATA_CLASSES = [DataEdgeAttr, DataTensorAttr, GlobalStorage]
+
+
 def load_ogb_dataset(
     name: str = "ogbg-molhiv",
     *,
@@ -294,16 +330,25 @@ def load_ogb_dataset(
         raise FileNotFoundError(f"{name}: dataset folder {folder} not found; expected the OGB files there "
                                 f"(or allow download)")
     try:
-        dataset = graphproppred.PygGraphPropPredDataset(name=name, root=str(ogb_root))
+        # ogb reads back its processed file with torch.load, which since torch 2.6 refuses
+        # PyG's data classes unless they are allow-listed.
+        with torch.serialization.safe_globals(_PYG_DATA_CLASSES):
+            dataset = graphproppred.PygGraphPropPredDataset(name=name, root=str(ogb_root))
     except OSError as exc:
         raise FileNotFoundError(
             f"{name}: dataset folder {folder} not found and the download failed ({exc}); "
             f"expected the OGB files there"
         ) from exc
+    dataset.transform = OneHotColumns(_atom_feature_dims())
     split = dataset.get_idx_split()
     fold = Fold(test=_index_tuple(split["test"]), train=_index_tuple(split["train"]),
                 validation=_index_tuple(split["valid"]))
     return OGBDataset(dataset, fold, graphproppred.Evaluator(name))
+
+
+def _atom_feature_dims() -> list[int]:
+    """The number of categories of each of OGB's atom features."""
+    return importlib.import_module("ogb.utils.features").get_atom_feature_dims()
 
 
 def _import_ogb_graphproppred() -> ModuleType:
@@ -335,8 +380,8 @@ def load_dataset(
                              f"got {features!r}")
         ogb = load_ogb_dataset(name, root=root, download=download)
         labels = ogb.dataset.y.view(-1).clone().long()
-        return LoadedDataset(name, "ogb", ogb.dataset, ogb.dataset.num_features, ogb.dataset.num_classes, labels,
-                             OGB_DATASETS[name], ogb.split, ogb.evaluator)
+        return LoadedDataset(name, "ogb", ogb.dataset, ogb.dataset.transform.num_features,
+                             ogb.dataset.num_classes, labels, OGB_DATASETS[name], ogb.split, ogb.evaluator)
     spec = tu_dataset_spec(name)
     resolved = spec.resolve_features(features)
     dataset = load_tu_dataset(name, root, resolved, download=download)
