@@ -28,7 +28,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import global_mean_pool
 from torch_geometric.nn.models import GIN
 
-from common import base_parser, header, markdown_table, setup
+from common import base_parser, header, markdown_table, positive_int, setup
 
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.data import load_dataset, resolve_data_root
@@ -101,8 +101,8 @@ def run(name: str, loader: Iterable[Batch], in_channels: int, num_classes: int, 
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="NCI1", help="TU dataset (default NCI1)")
-    parser.add_argument("--batch-size", type=int, default=32, help="graphs per batch (default 32)")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loader (default 3)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="graphs per batch (default 32)")
+    parser.add_argument("--epochs", type=positive_int, default=3, help="timed epochs per loader (default 3)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

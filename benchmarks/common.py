@@ -24,7 +24,7 @@ import matplotlib
 import torch
 
 from awgnn.harness.config import model_arguments, training_settings
-from awgnn.harness.data import LoadedDataset, load_dataset, resolve_data_root
+from awgnn.harness.data import OGB_DATASETS, TU_DATASETS, LoadedDataset, load_dataset, resolve_data_root
 from awgnn.harness.executors import single_thread
 from awgnn.harness.ladder import LADDER_LEVELS, ladder_dataset
 from awgnn.harness.registry import MODEL_CLASSES
@@ -36,8 +36,8 @@ matplotlib.use("Agg")  # benchmark plots are files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["DEFAULT_OUTPUT", "LADDER_PREFIX", "base_parser", "dataset_and_split", "header", "ladder_and_split",
-           "machine", "markdown_table", "mean_std", "plt", "run_jobs", "save_figure", "setup", "stopwatch",
-           "task_and_split", "train_model"]
+           "machine", "markdown_table", "mean_std", "plt", "positive_int", "run_jobs", "save_figure", "setup",
+           "stopwatch", "task_and_split", "task_name", "train_model"]
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output"
 LADDER_PREFIX = "ladder-"
@@ -50,9 +50,34 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data-root", help="data folder (default: $AWGNN_DATA, else ~/.cache/awgnn/data)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUTPUT, help="folder for plots and raw numbers")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--smoke", action="store_true", help="a tiny budget that only checks the script runs")
     return parser
+
+
+def positive_int(text: str) -> int:
+    """Argument type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def task_name(text: str) -> str:
+    """Argument type: a TU or OGB dataset name, or ``ladder-<level>``."""
+    if text.startswith(LADDER_PREFIX):
+        level = text[len(LADDER_PREFIX):]
+        if level.isdigit() and int(level) < LADDER_LEVELS:
+            return text
+        raise argparse.ArgumentTypeError(f"a ladder task is {LADDER_PREFIX}<level> with level in "
+                                         f"0..{LADDER_LEVELS - 1}, got {text!r}")
+    if text in TU_DATASETS or text in OGB_DATASETS:
+        return text
+    raise argparse.ArgumentTypeError(f"expected a dataset ({', '.join([*TU_DATASETS, *OGB_DATASETS])}) "
+                                     f"or {LADDER_PREFIX}<level>, got {text!r}")
 
 
 def setup(arguments: argparse.Namespace) -> Path:
@@ -134,13 +159,9 @@ def ladder_and_split(level: int, num_graphs: int = 1000, seed: int = 0) -> tuple
 
 def task_and_split(task: str, data_root: str | None) -> tuple[LoadedDataset, Fold]:
     """A TU dataset by name, or ``ladder-<level>`` (1000 graphs, seed 0), with one 80/10/10 split."""
-    if not task.startswith(LADDER_PREFIX):
-        return dataset_and_split(task, data_root)
-    level = task[len(LADDER_PREFIX):]
-    if not level.isdigit():
-        raise ValueError(f"a ladder task is {LADDER_PREFIX}<level> with level in 0..{LADDER_LEVELS - 1}, "
-                         f"got {task!r}")
-    return ladder_and_split(int(level))
+    if task.startswith(LADDER_PREFIX):
+        return ladder_and_split(int(task_name(task)[len(LADDER_PREFIX):]))
+    return dataset_and_split(task, data_root)
 
 
 def run_jobs(function: Callable[[Job], Any], jobs: Sequence[Job], workers: int) -> list[Any]:

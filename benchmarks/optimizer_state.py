@@ -39,10 +39,12 @@ from common import (
     markdown_table,
     mean_std,
     plt,
+    positive_int,
     run_jobs,
     save_figure,
     setup,
     task_and_split,
+    task_name,
     train_model,
 )
 
@@ -151,13 +153,14 @@ def plot_curves(runs: list[dict[str, Any]], tasks: list[str], path: Path) -> Non
 
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=["NCI1", f"{LADDER_PREFIX}0", f"{LADDER_PREFIX}2",
+    parser.add_argument("--tasks", nargs="+", type=task_name, default=["NCI1", f"{LADDER_PREFIX}0", f"{LADDER_PREFIX}2",
                                                        f"{LADDER_PREFIX}4"],
                         help=f"TU datasets and/or ladder levels ({LADDER_PREFIX}<level>)")
-    parser.add_argument("--epochs", type=int, default=60, help="training epochs per run (default 60)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per task and policy (default 3)")
-    parser.add_argument("--early-epoch", type=int, default=10, help="epoch of the early training loss (default 10)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded training runs")
+    parser.add_argument("--epochs", type=positive_int, default=60, help="training epochs per run (default 60)")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per task and policy (default 3)")
+    parser.add_argument("--early-epoch", type=positive_int, default=10,
+                        help="epoch of the early training loss (default 10)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="parallel single-threaded training runs")
     arguments = parser.parse_args()
     if arguments.smoke:
         arguments.tasks, arguments.epochs, arguments.seeds, arguments.workers = ["MUTAG"], 2, 1, 1

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import base_parser, header, markdown_table, setup
+from common import base_parser, header, markdown_table, positive_int, setup
 
 from awgnn.harness.config import load_config, parse_config
 from awgnn.harness.data import resolve_data_root
@@ -65,11 +65,11 @@ def run_study(content: dict[str, Any], data_root: Path, results: Path, workers: 
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="MUTAG", help="dataset (default MUTAG: the 128-point grid is costly)")
-    parser.add_argument("--folds", type=int, default=3, help="outer folds (the protocol: 10)")
-    parser.add_argument("--epochs", type=int, default=60, help="maximum epochs per run (the protocol: 1000)")
-    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience (the protocol: 500)")
-    parser.add_argument("--final-runs", type=int, default=3, help="final runs per fold (the protocol: 3)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded runs")
+    parser.add_argument("--folds", type=positive_int, default=3, help="outer folds (the protocol: 10)")
+    parser.add_argument("--epochs", type=positive_int, default=60, help="maximum epochs per run (the protocol: 1000)")
+    parser.add_argument("--patience", type=positive_int, default=20, help="early-stopping patience (the protocol: 500)")
+    parser.add_argument("--final-runs", type=positive_int, default=3, help="final runs per fold (the protocol: 3)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="parallel single-threaded runs")
     arguments = parser.parse_args()
     out = setup(arguments)
     if arguments.smoke:

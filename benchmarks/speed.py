@@ -64,6 +64,7 @@ from common import (
     markdown_table,
     mean_std,
     plt,
+    positive_int,
     save_figure,
     setup,
     stopwatch,
@@ -632,13 +633,6 @@ def plot(results: Sequence[Mapping[str, Any]], path: Path) -> None:
         axis.set_title(f"{mode} throughput")
         axis.legend()
     save_figure(figure, path)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:

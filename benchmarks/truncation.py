@@ -49,11 +49,13 @@ from common import (
     markdown_table,
     mean_std,
     plt,
+    positive_int,
     run_jobs,
     save_figure,
     setup,
     stopwatch,
     task_and_split,
+    task_name,
     train_model,
 )
 
@@ -333,14 +335,16 @@ def without_states(trained: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="*", default=["NCI1", "PROTEINS", HARDEST_LADDER],
+    parser.add_argument("--tasks", nargs="+", type=task_name, default=["NCI1", "PROTEINS", HARDEST_LADDER],
                         help=f"TU datasets and/or ladder levels ({LADDER_PREFIX}<level>) "
                              f"(default NCI1 PROTEINS {HARDEST_LADDER}, the hardest level)")
-    parser.add_argument("--epochs", type=int, default=100, help="training epochs per run (default 100)")
-    parser.add_argument("--seeds", type=int, default=2, help="training seeds per task (default 2)")
-    parser.add_argument("--draws", type=int, default=5, help="random removals per kept fraction (default 5)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed passes per model, best kept (default 10)")
-    parser.add_argument("--compression-task", default="NCI1", help="task of the online-compression study")
+    parser.add_argument("--epochs", type=positive_int, default=100, help="training epochs per run (default 100)")
+    parser.add_argument("--seeds", type=positive_int, default=2, help="training seeds per task (default 2)")
+    parser.add_argument("--draws", type=positive_int, default=5, help="random removals per kept fraction (default 5)")
+    parser.add_argument("--repeats", type=positive_int, default=10,
+                        help="timed passes per model, best kept (default 10)")
+    parser.add_argument("--compression-task", type=task_name, default="NCI1",
+                        help="task of the online-compression study (default NCI1)")
     parser.add_argument("--anneal-mean", type=float, default=0.05,
                         help="rate the prior pulls towards (default 0.05: about 48 neurons a layer)")
     parser.add_argument("--anneal-std", type=float, nargs=2, default=[0.03, 0.006], metavar=("INITIAL", "FINAL"),
@@ -348,7 +352,7 @@ def parse_arguments() -> argparse.Namespace:
                              "(default 0.03 0.006; the reference shrinks it by 90%%)")
     parser.add_argument("--anneal-window", type=float, nargs=2, default=[0.2, 0.6], metavar=("START", "END"),
                         help="tightening window as fractions of the epochs (default 0.2 0.6)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded training runs")
+    parser.add_argument("--workers", type=positive_int, default=2, help="parallel single-threaded training runs")
     arguments = parser.parse_args()
     arguments.fractions = FRACTIONS
     if arguments.smoke:

@@ -59,6 +59,7 @@ from common import (
     markdown_table,
     mean_std,
     plt,
+    positive_int,
     run_jobs,
     save_figure,
     setup,
@@ -282,25 +283,27 @@ def run_protocol(name: str, data_root: Path, out: Path, workers: int) -> dict[st
 
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10, help="seeds per ladder level (default 10)")
-    parser.add_argument("--epochs", type=int, default=50, help="training epochs per ladder run (default 50)")
-    parser.add_argument("--num-graphs", type=int, default=1000, help="graphs per ladder level (default 1000)")
+    parser.add_argument("--seeds", type=positive_int, default=10, help="seeds per ladder level (default 10)")
+    parser.add_argument("--epochs", type=positive_int, default=50, help="training epochs per ladder run (default 50)")
+    parser.add_argument("--num-graphs", type=positive_int, default=1000,
+                        help="graphs per ladder level (default 1000)")
     parser.add_argument("--lambda0", type=float, default=LADDER_POINT["lambda0"],
                         help=f"initial rate of every ladder layer (default {LADDER_POINT['lambda0']}: "
                              f"6 neurons; the paper's 0.02 gives 117)")
-    parser.add_argument("--workers", type=int, default=2, help="training processes, one thread each (default 2)")
+    parser.add_argument("--workers", type=positive_int, default=2,
+                        help="training processes, one thread each (default 2)")
     parser.add_argument("--full", action="store_true",
                         help="real data: the full protocol of configs/awn_gin (days) instead of the reduced budget")
     arguments = parser.parse_args()
-    for name in ("seeds", "epochs", "workers"):
-        if getattr(arguments, name) < 1:
-            parser.error(f"--{name} must be at least 1, got {getattr(arguments, name)}")
     if arguments.smoke and arguments.full:
         parser.error("--smoke and --full exclude each other")
+    # The fewest graphs every level accepts.
+    fewest = MIN_GRAPHS_PER_CLASS * ladder_level(LADDER_LEVELS - 1).num_classes
     if arguments.smoke:
-        # The fewest graphs every level accepts, a couple of epochs, one seed.
-        top_classes = ladder_level(LADDER_LEVELS - 1).num_classes
-        arguments.num_graphs, arguments.epochs, arguments.seeds = MIN_GRAPHS_PER_CLASS * top_classes, 2, 1
+        arguments.num_graphs, arguments.epochs, arguments.seeds = fewest, 2, 1
+    if arguments.num_graphs < fewest:
+        parser.error(f"--num-graphs must be at least {fewest} ({MIN_GRAPHS_PER_CLASS} per class of the top level), "
+                     f"got {arguments.num_graphs}")
     return arguments
 
 
