@@ -1,6 +1,7 @@
 """The compression benchmarks run end to end on a tiny budget, and random removal is what it claims."""
 import copy
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,15 @@ def test_truncation_smoke(tmp_path, data_root):
     assert "| annealed rate prior |" in stdout and "| no rate prior |" in stdout
     for name in ("truncation.json", "truncation_MUTAG.png", "online_compression.png"):
         assert (tmp_path / name).is_file()
+    report = json.loads((tmp_path / "truncation.json").read_text())
+    full, half = report["sweeps"]["MUTAG"][0]
+    # Keeping every neuron leaves the model as trained, whichever neurons a random draw "keeps".
+    assert full["fraction"] == 1.0 and all(a == full["tail_accuracy"] for a in full["random_accuracy"])
+    assert list(full["layer_widths"].values()) == list(report["trained"][0]["record"]["layer_widths"].values())
+    assert half["fraction"] == 0.5 and half["num_parameters"] < full["num_parameters"]
+    assert half["layer_widths"] == {name: max(1, round(0.5 * w)) for name, w in full["layer_widths"].items()}
+    assert sorted(run["annealed"] for run in report["compression"]) == [False, True]
+    assert all(len(run["curve"]) == 2 for run in report["compression"])
 
 
 def test_optimizer_state_smoke(tmp_path, data_root):
@@ -35,6 +45,11 @@ def test_optimizer_state_smoke(tmp_path, data_root):
     assert "| carry |" in stdout and "| reset |" in stdout
     for name in ("optimizer_state.json", "optimizer_state.png"):
         assert (tmp_path / name).is_file()
+    runs = json.loads((tmp_path / "optimizer_state.json").read_text())["runs"]
+    assert sorted(run["optimizer_state"] for run in runs) == ["carry", "reset"]
+    for run in runs:
+        assert len(run["record"]["history"]) == 2 and run["optimizer_steps"] > 0
+        assert 0 <= run["resize_events"] <= run["optimizer_steps"] * len(run["record"]["layer_widths"])
 
 
 def load_truncation_module():

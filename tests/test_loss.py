@@ -44,6 +44,16 @@ def test_weight_prior_covers_everything_but_rates(model_and_batch):
     assert all(w.raw_rate.grad.abs().item() > 0 for w in model.widths)
 
 
+def test_frozen_parameters_carry_no_prior_even_when_frozen_after_the_first_call(model_and_batch):
+    model, x, y = model_and_batch
+    loss = ELBOLoss(7)
+    before = loss(model, model(x), y).weight_prior
+    first = model.linears[0]
+    first.weight.requires_grad_(False)
+    after = loss(model, model(x), y).weight_prior
+    torch.testing.assert_close(before - after, first.weight.detach().square().sum() / (2 * 10.0**2 * 7))
+
+
 def test_no_rate_prior_by_default(model_and_batch):
     model, x, y = model_and_batch
     terms = ELBOLoss(100)(model, model(x), y)

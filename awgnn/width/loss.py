@@ -82,7 +82,9 @@ class ELBOLoss:
 
     def __call__(self, model: nn.Module, prediction: Tensor, target: Tensor) -> ELBOTerms:
         data = self.data_loss(prediction, target)
-        weights, widths = self._parts(model)
+        parameters, widths = self._parts(model)
+        # Frozen parameters are not trained, so they carry no prior; read per call, as it may be toggled.
+        weights = [p for p in parameters if p.requires_grad]
         # One concatenation instead of a square and a sum per parameter: fewer, larger kernels.
         squares = torch.cat([p.reshape(-1) for p in weights]).square().sum() if weights else data.new_zeros(())
         weight_prior = squares / (2 * self.weight_prior_std**2 * self.n_observations)
@@ -90,7 +92,7 @@ class ELBOLoss:
         return ELBOTerms(data + weight_prior + rate_prior, data, weight_prior, rate_prior)
 
     def _parts(self, model: nn.Module) -> tuple[list[Tensor], list[AdaptiveWidth]]:
-        """The prior's parameters (all but the rates) and the widths, looked up once per model.
+        """The parameters under the weight prior (all but the rates) and the widths, looked up once per model.
 
         Resizing keeps every parameter's identity, so the lists stay valid while
         training; a model given for the first time is looked up again.

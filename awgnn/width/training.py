@@ -108,9 +108,10 @@ class _UpdateAfterStep:
 
     def check(self, optimizer: Optimizer, args: tuple, kwargs: dict) -> None:
         # A full check only when something other than these hooks resized a layer.
-        if self._resizes() != self.resizes_seen:
+        resizes = self._resizes()
+        if resizes != self.resizes_seen:
             check_optimizer_state(optimizer, self.model, self.widths)
-            self.resizes_seen = self._resizes()
+            self.resizes_seen = resizes
 
     def update(self, optimizer: Optimizer, args: tuple, kwargs: dict) -> None:
         self.last_changes = _update(self.widths, optimizer, self.optimizer_state)
