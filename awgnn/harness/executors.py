@@ -2,9 +2,14 @@
 
 Every executor takes tasks (:class:`~awgnn.harness.runner.RunTask`) and
 returns a handle per task; ``wait`` blocks until at least one of the given
-handles is done and returns ``(handle, outcome)`` pairs. An outcome is the
-run's record, or a dict with an ``"error"`` traceback when the run raised.
-Each run uses one CPU thread, so ``workers`` runs share the machine's cores.
+handles is done and returns ``(handle, outcome)`` pairs. An outcome holds the
+task's run records, or an ``"error"`` traceback when the task raised.
+Each task uses one CPU thread, so ``workers`` tasks share the machine's cores.
+
+Scheduling never touches CUDA: a run places itself on the configured device
+(``protocol.device``) where it executes, so several worker processes can share
+one GPU, each with its own CUDA context. Workers are spawned, not forked,
+because a forked child cannot use CUDA once its parent has.
 """
 from __future__ import annotations
 

@@ -12,12 +12,17 @@ For every model and outer fold ``k`` (PROTOCOL.md section 1):
    on the same inner-train/validation split, and the fold score is the mean of
    their test scores at their best-validation epochs.
 
+Grid points that differ only in the early-stopping monitor (the fair GIN
+grid's ``monitor`` axis) train the same model from the same seed, so their
+selection runs share one training (:func:`shared_trainings`).
+
 The reported number is the mean and population standard deviation (ddof=0)
 of the fold scores. Everything here is pure: it plans runs and reduces their
 records, so it is tested on fake scores.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +65,20 @@ def selection_keys(model: str, fold: int, num_configs: int) -> list[RunKey]:
 
 def final_keys(model: str, fold: int, config_id: int, final_runs: int) -> list[RunKey]:
     return [RunKey(model, fold, FINAL, config_id, repeat) for repeat in range(final_runs)]
+
+
+def shared_trainings(points: Sequence[dict[str, Any]]) -> list[tuple[int, ...]]:
+    """Config ids of grid points grouped by what they train: equal points but for ``monitor``.
+
+    Each group's selection runs are one training, seeded by the group's first
+    config id (:meth:`RunKey.seed`), so a point without a twin keeps its own
+    seed. Groups and their members are in grid order.
+    """
+    groups: dict[str, list[int]] = {}
+    for config_id, point in enumerate(points):
+        trained = {key: value for key, value in point.items() if key != "monitor"}
+        groups.setdefault(json.dumps(trained, sort_keys=True, default=str), []).append(config_id)
+    return [tuple(group) for group in groups.values()]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Runs an experiment: validate everything, then schedule the protocol's runs.
 
 Model-selection runs of every fold are scheduled first; as soon as a fold's
-selection is complete, its winner's final runs follow. Finished runs found in
-the results folder are reused untouched, so the same command resumes an
-interrupted experiment.
+selection is complete, its winner's final runs follow. Selection runs whose
+grid points differ only in the early-stopping monitor are one task: one
+training, one record per run. Finished runs found in the results folder are
+reused untouched, so the same command resumes an interrupted experiment.
 """
 from __future__ import annotations
 
@@ -23,20 +24,37 @@ import awgnn
 from awgnn.harness.config import ConfigError, ExperimentConfig, ModelConfig, model_arguments, training_settings
 from awgnn.harness.data import LoadedDataset, load_dataset, official_split_path
 from awgnn.harness.executors import Executor
-from awgnn.harness.protocol import SELECTION, FoldResult, RunKey, Selection, final_keys, select_best, selection_keys
+from awgnn.harness.protocol import (
+    SELECTION,
+    FoldResult,
+    RunKey,
+    Selection,
+    final_keys,
+    select_best,
+    selection_keys,
+    shared_trainings,
+)
 from awgnn.harness.registry import MODEL_CLASSES
 from awgnn.harness.splits import Splits, load_or_create_splits
 from awgnn.harness.store import ResultStore
-from awgnn.harness.train import RunSettings, fit
+from awgnn.harness.train import RunSettings, fit_monitors
+
+# Marks a results folder whose selection runs share trainings across monitors. A folder written before
+# sharing lacks it and keeps one training and seed per grid point, so that resuming it stays consistent.
+SHARED_TRAININGS = "shared_trainings"
 
 
 @dataclass(frozen=True)
 class RunTask:
-    """Everything a worker needs to execute one run (picklable, sent to other processes)."""
+    """One training and the runs it serves (picklable, sent to other processes).
 
-    key: RunKey
+    ``keys`` and ``points`` name the runs, one per early-stopping monitor:
+    grid points equal but for ``monitor``, trained once from ``seed``.
+    """
+
+    keys: tuple[RunKey, ...]
     model_class: str
-    point: dict[str, Any]
+    points: tuple[dict[str, Any], ...]
     dataset: str
     features: str | None
     data_root: str
@@ -48,17 +66,19 @@ class RunTask:
 
 
 def execute_task(task: RunTask) -> dict[str, Any]:
-    """Run one task in a worker; an exception becomes an ``{"error": traceback}`` outcome."""
+    """Run one task in a worker: ``{"records": [one per key]}``, or ``{"error": traceback}`` if it raised."""
     torch.set_num_threads(1)
     try:
         data = load_dataset(task.dataset, task.data_root, task.features, download=False)
         spec = MODEL_CLASSES[task.model_class]
-        _, record = fit(data, task.train, task.validation, task.test, spec, model_arguments(task.point),
-                        training_settings(task.point, spec.adaptive), task.settings, task.seed)
+        monitors = [training_settings(point, spec.adaptive)["monitor"] for point in task.points]
+        results = fit_monitors(data, task.train, task.validation, task.test, spec, model_arguments(task.points[0]),
+                               training_settings(task.points[0], spec.adaptive), task.settings, task.seed, monitors)
     except Exception:
         return {"error": traceback.format_exc()}
-    return {**record, "model": task.key.model, "fold": task.key.fold, "kind": task.key.kind,
-            "config_id": task.key.config_id, "repeat": task.key.repeat, "config": task.point}
+    return {"records": [{**record, "model": key.model, "fold": key.fold, "kind": key.kind,
+                         "config_id": key.config_id, "repeat": key.repeat, "config": point}
+                        for key, point, (_, record) in zip(task.keys, task.points, results)]}
 
 
 def provenance() -> dict[str, Any]:
@@ -124,6 +144,7 @@ class Experiment:
         self.store = ResultStore(results)
         self.data: LoadedDataset | None = None
         self.splits: Splits | None = None
+        self.shares_trainings = True
 
     @property
     def results(self) -> ExperimentResults:
@@ -149,7 +170,8 @@ class Experiment:
         self.splits = self._splits()
         self.store.claim(self.config, {**provenance(), "num_folds": len(self.splits),
                                        "splits_source": self.splits.source, "metric": self.data.metric,
-                                       "chance_level": self.chance_level()})
+                                       "chance_level": self.chance_level(), SHARED_TRAININGS: True})
+        self.shares_trainings = self.store.experiment().get(SHARED_TRAININGS, False)
 
     def chance_level(self) -> float:
         """Score of always predicting the majority class (0.5 for ROC-AUC)."""
@@ -191,17 +213,18 @@ class Experiment:
         try:
             while True:
                 for task in self._ready_tasks(results, submitted):
-                    submitted.add(task.key)
+                    submitted.update(task.keys)
                     pending[executor.submit(task)] = task
                 if not pending:
                     break
                 for handle, outcome in executor.wait(pending):
                     task = pending.pop(handle)
                     if "error" in outcome:
-                        errors.append(f"{task.key.relative_path}: {outcome['error']}")
+                        errors.append(f"{', '.join(k.relative_path for k in task.keys)}: {outcome['error']}")
                     else:
-                        self.store.write(task.key, outcome)
-                    runs.update(1)
+                        for key, record in zip(task.keys, outcome["records"], strict=True):
+                            self.store.write(key, record)
+                    runs.update(len(task.keys))
                     folds.update(results.folds_complete() - folds.n)
         except BaseException:
             executor.shutdown(cancel=True)
@@ -216,18 +239,27 @@ class Experiment:
         tasks = []
         for model in self.config.models:
             points = model.points()
+            groups = (shared_trainings(points) if self.shares_trainings
+                      else [(config_id,) for config_id in range(len(points))])
             for fold in range(results.num_folds):
-                keys = selection_keys(model.name, fold, len(points)) + results.final_keys(model.name, fold)
-                tasks += [self._task(model.model_class, key, points[key.config_id]) for key in keys
-                          if key not in submitted and not self.store.has(key)]
+                trainings = [[RunKey(model.name, fold, SELECTION, config_id) for config_id in group]
+                             for group in groups]
+                trainings += [[key] for key in results.final_keys(model.name, fold)]
+                for keys in trainings:
+                    missing = [key for key in keys if key not in submitted and not self.store.has(key)]
+                    if missing:
+                        tasks.append(self._task(model.model_class, missing, points, seed_key=keys[0]))
         return tasks
 
-    def _task(self, model_class: str, key: RunKey, point: dict[str, Any]) -> RunTask:
-        fold = self.splits[key.fold]
+    def _task(self, model_class: str, keys: list[RunKey], points: list[dict[str, Any]],
+              seed_key: RunKey) -> RunTask:
+        """The training of ``keys`` (one fold), seeded from ``seed_key``, its group's first run."""
+        fold = self.splits[seed_key.fold]
         protocol = self.config.protocol
         return RunTask(
-            key=key, model_class=model_class, point=point, dataset=self.config.dataset.name,
-            features=self.config.dataset.features, data_root=str(self.data_root), train=fold.train,
-            validation=fold.validation, test=None if key.kind == SELECTION else fold.test,
+            keys=tuple(keys), model_class=model_class, points=tuple(points[key.config_id] for key in keys),
+            dataset=self.config.dataset.name, features=self.config.dataset.features,
+            data_root=str(self.data_root), train=fold.train, validation=fold.validation,
+            test=None if seed_key.kind == SELECTION else fold.test,
             settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
-            seed=key.seed(protocol.seed))
+            seed=seed_key.seed(protocol.seed))

@@ -19,6 +19,10 @@ from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.data import LoadedDataset
 from awgnn.harness.registry import ModelSpec
 from awgnn.width import ELBOLoss, auto_update_widths
+from awgnn.width.validation import check_choice
+
+# What early stopping can watch (a configuration's ``monitor``).
+MONITORS = ("val_accuracy", "val_loss")
 
 
 @dataclass(frozen=True)
@@ -67,12 +71,48 @@ def fit(
     The record holds the metrics at the best epoch, the history (losses,
     scores and layer widths per epoch) and the cost (parameters, seconds).
 
-    The monitored validation quantity decides the best epoch (a later equal value
-    wins, as in the reference code); the best weights are restored and the
-    train, validation and (if given) test sets are scored with them. A NaN or
-    infinite loss ends the run with ``status: "nan"`` instead of raising.
+    The monitored validation quantity (``training["monitor"]``) decides the best
+    epoch (a later equal value wins, as in the reference code); the best weights
+    are restored and the train, validation and (if given) test sets are scored
+    with them. A NaN or infinite loss ends the run with ``status: "nan"``
+    instead of raising.
     """
-    started = time.perf_counter()
+    ((model, record),) = fit_monitors(data, train_index, validation_index, test_index, spec, model_arguments,
+                                      training, settings, seed, [training["monitor"]])
+    return model, record
+
+
+def fit_monitors(
+    data: LoadedDataset,
+    train_index: Sequence[int],
+    validation_index: Sequence[int],
+    test_index: Sequence[int] | None,
+    spec: ModelSpec,
+    model_arguments: dict[str, Any],
+    training: dict[str, Any],
+    settings: RunSettings,
+    seed: int,
+    monitors: Sequence[str],
+) -> list[tuple[nn.Module, dict[str, Any]]]:
+    """One training for several early-stopping monitors: a ``(model, record)`` per monitor, in order.
+
+    Grid points that differ only in their monitor train the same model from the
+    same seed, so one training serves them all: every monitor keeps its own
+    :class:`EarlyStopping` and best weights, the training goes on until the
+    last monitor has stopped (or ``max_epochs``, or a NaN loss), and each
+    monitor is scored when it stops, under a forked random state so that the
+    training that goes on is untouched. Each record equals the one :func:`fit`
+    returns for that monitor alone (``training["monitor"]`` is not used here),
+    except ``seconds``: the wall time of every epoch is split equally among the
+    monitors still training in it, and a monitor's scoring is charged to it
+    alone, so the records' seconds add up to the training's wall time (for one
+    monitor, the whole run).
+    """
+    if not monitors:
+        raise ValueError("monitors must name at least one early-stopping monitor, got none")
+    for monitor in monitors:
+        check_choice("monitors", monitor, MONITORS)
+    clock = _Clock()
     generator = seed_everything(seed)
     device = resolve_device(settings.device)
     model = spec.cls(data.num_features, data.num_classes, **model_arguments).to(device)
@@ -86,10 +126,41 @@ def fit(
     train_loader = loaders.make(train_index, shuffle=True)
     validation_loader = loaders.make(validation_index, shuffle=False)
 
-    stopper = EarlyStopping(training["monitor"], settings.patience)
     history: list[dict[str, Any]] = []
+    initial_state = copy.deepcopy(model.state_dict())
+    runs = [_MonitoredRun(EarlyStopping(monitor, settings.patience), initial_state) for monitor in monitors]
+
+    def finish(run: _MonitoredRun, status: str, last: bool) -> None:
+        """Score ``run`` at its best epoch; ``last``: no training follows, so the model itself is scored."""
+        scored = model if last else copy.deepcopy(model)
+        # Scoring may draw random numbers (dropout active at evaluation); a fork keeps them out of the training.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            scored.load_state_dict(run.best_state)
+            record = {
+                "status": status,
+                "seed": seed,
+                "epochs": len(history),
+                "best_epoch": run.stopper.best_epoch,
+                "train_score": evaluate(scored, loaders.make(train_index, shuffle=False), data)[1],
+                "val_score": evaluate(scored, validation_loader, data)[1],
+                "test_score": (evaluate(scored, loaders.make(test_index, shuffle=False), data)[1]
+                               if test_index is not None else None),
+                "layer_widths": scored.layer_widths(),
+                "total_width": scored.total_width(),
+                "num_parameters": scored.num_parameters(),
+                "n_observations": (objective.n_observations if isinstance(objective, ELBOLoss)
+                                   else len(train_index)),
+                "history": list(history),
+                "device": str(device),
+            }
+        if status == "nan":
+            record["val_score"] = record["test_score"] = None
+        clock.charge([run])
+        record["seconds"] = run.seconds
+        run.result = (scored, record)
+
+    training_runs = list(runs)
     status = "ok"
-    best_state = copy.deepcopy(model.state_dict())
     try:
         for epoch in range(settings.max_epochs):
             train_loss, train_score = train_epoch(model, train_loader, optimizer, objective, data)
@@ -98,34 +169,26 @@ def fit(
             val_loss, val_score = evaluate(model, validation_loader, data)
             history.append({"epoch": epoch, "train_loss": train_loss, "train_score": train_score,
                             "val_loss": val_loss, "val_score": val_score, "widths": model.layer_widths()})
-            if stopper.update(epoch, val_loss, val_score):
-                best_state = copy.deepcopy(model.state_dict())
-            if stopper.should_stop(epoch):
+            snapshot = None  # monitors improving in the same epoch share one copy of the weights
+            for run in training_runs:
+                if run.stopper.update(epoch, val_loss, val_score):
+                    snapshot = snapshot if snapshot is not None else copy.deepcopy(model.state_dict())
+                    run.best_state = snapshot
+            clock.charge(training_runs)
+            stopped = [run for run in training_runs if run.stopper.should_stop(epoch)]
+            training_runs = [run for run in training_runs if run not in stopped]
+            for run in stopped:
+                finish(run, "ok", last=not training_runs and run is stopped[-1])
+            if not training_runs:
                 break
     except NonFiniteLoss:
         status = "nan"
 
-    model.load_state_dict(best_state)
-    record = {
-        "status": status,
-        "seed": seed,
-        "epochs": len(history),
-        "best_epoch": stopper.best_epoch,
-        "train_score": evaluate(model, loaders.make(train_index, shuffle=False), data)[1],
-        "val_score": evaluate(model, validation_loader, data)[1],
-        "test_score": (evaluate(model, loaders.make(test_index, shuffle=False), data)[1]
-                       if test_index is not None else None),
-        "layer_widths": model.layer_widths(),
-        "total_width": model.total_width(),
-        "num_parameters": model.num_parameters(),
-        "n_observations": objective.n_observations if isinstance(objective, ELBOLoss) else len(train_index),
-        "history": history,
-        "device": str(device),
-    }
-    if status == "nan":
-        record["val_score"] = record["test_score"] = None
-    record["seconds"] = time.perf_counter() - started
-    return model, record
+    if training_runs:
+        clock.charge(training_runs)
+    for run in training_runs:
+        finish(run, status, last=run is training_runs[-1])
+    return [run.result for run in runs]
 
 
 class EarlyStopping:
@@ -151,6 +214,29 @@ class EarlyStopping:
 
     def should_stop(self, epoch: int) -> bool:
         return epoch - self.best_epoch >= self.patience
+
+
+class _MonitoredRun:
+    """One monitor of a training: its stopper, best weights, share of the time and, once scored, its result."""
+
+    def __init__(self, stopper: EarlyStopping, best_state: dict[str, Any]) -> None:
+        self.stopper = stopper
+        self.best_state = best_state
+        self.seconds = 0.0
+        self.result: tuple[nn.Module, dict[str, Any]] | None = None
+
+
+class _Clock:
+    """Charges the wall time since its last charge to runs, in equal shares."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def charge(self, runs: Sequence[_MonitoredRun]) -> None:
+        now = time.perf_counter()
+        for run in runs:
+            run.seconds += (now - self.last) / len(runs)
+        self.last = now
 
 
 def _objective(training: dict[str, Any], n_observations: int):
