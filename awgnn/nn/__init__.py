@@ -1,4 +1,5 @@
-"""PyTorch Geometric layers with learned widths."""
+"""PyTorch Geometric layers and models with learned widths."""
 from awgnn.nn.conv import ActivatedGCNConv, AdaptiveGCNConv, AdaptiveGINConv
+from awgnn.nn.models import AdaptiveGCN, AdaptiveGIN
 
-__all__ = ["ActivatedGCNConv", "AdaptiveGCNConv", "AdaptiveGINConv"]
+__all__ = ["ActivatedGCNConv", "AdaptiveGCN", "AdaptiveGCNConv", "AdaptiveGIN", "AdaptiveGINConv"]
