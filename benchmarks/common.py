@@ -23,12 +23,13 @@ from typing import Any, TypeVar
 import matplotlib
 import torch
 
-from awgnn.harness.config import model_arguments, training_settings
+from awgnn.harness.config import model_arguments, parse_config, training_settings
 from awgnn.harness.data import OGB_DATASETS, TU_DATASETS, LoadedDataset, load_dataset, resolve_data_root
-from awgnn.harness.executors import single_thread
+from awgnn.harness.executors import InlineExecutor, ProcessExecutor, single_thread
 from awgnn.harness.ladder import LADDER_LEVELS, ladder_dataset
 from awgnn.harness.registry import MODEL_CLASSES
 from awgnn.harness.report import save_figure
+from awgnn.harness.runner import Experiment, execute_task
 from awgnn.harness.splits import Fold, generate_splits
 from awgnn.harness.train import RunSettings, fit
 
@@ -36,8 +37,8 @@ matplotlib.use("Agg")  # benchmark plots are files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["DEFAULT_OUTPUT", "LADDER_PREFIX", "base_parser", "dataset_and_split", "header", "ladder_and_split",
-           "machine", "markdown_table", "mean_std", "plt", "positive_int", "run_jobs", "save_figure", "setup",
-           "stopwatch", "task_and_split", "task_name", "train_model"]
+           "machine", "markdown_table", "mean_std", "plt", "positive_int", "run_experiment", "run_jobs", "save_figure",
+           "setup", "stopwatch", "task_and_split", "task_name", "train_model"]
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output"
 LADDER_PREFIX = "ladder-"
@@ -174,6 +175,24 @@ def run_jobs(function: Callable[[Job], Any], jobs: Sequence[Job], workers: int) 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=single_thread) as pool:
         return list(pool.map(function, jobs))
+
+
+def run_experiment(content: dict[str, Any], source: str, data_root: Path, results: Path, workers: int,
+                   share_trainings: bool = True) -> tuple[Experiment, float]:
+    """Run the experiment configured by ``content`` through the harness; the experiment and its wall seconds.
+
+    Runs go to ``workers`` single-threaded processes (1: this process). The
+    results folder is resumable, so a rerun only trains what is missing; a
+    failed run raises.
+    """
+    experiment = Experiment(parse_config(content, source=source), data_root, results, share_trainings)
+    experiment.prepare()
+    executor = ProcessExecutor(execute_task, workers) if workers > 1 else InlineExecutor(execute_task)
+    started = time.perf_counter()  # not stopwatch(): this process must not initialise CUDA
+    errors = experiment.run(executor, progress=False)
+    if errors:
+        raise RuntimeError(f"{len(errors)} runs failed; first: {errors[0]}")
+    return experiment, time.perf_counter() - started
 
 
 def train_model(data: LoadedDataset, fold: Fold, model_class: str, epochs: int, seed: int,

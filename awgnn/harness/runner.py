@@ -136,15 +136,22 @@ class ExperimentResults:
 
 
 class Experiment:
-    """One configuration, its data, its splits and its results folder."""
+    """One configuration, its data, its splits and its results folder.
 
-    def __init__(self, config: ExperimentConfig, data_root: str | Path, results: str | Path) -> None:
+    ``share_trainings``: selection runs of grid points equal but for their
+    early-stopping monitor are one training (``False``: one training and seed
+    per grid point, for comparison). A results folder keeps the choice it was
+    created with, and one written before sharing existed does not share.
+    """
+
+    def __init__(self, config: ExperimentConfig, data_root: str | Path, results: str | Path,
+                 share_trainings: bool = True) -> None:
         self.config = config
         self.data_root = Path(data_root)
         self.store = ResultStore(results)
         self.data: LoadedDataset | None = None
         self.splits: Splits | None = None
-        self.shares_trainings = True
+        self.share_trainings = share_trainings
 
     @property
     def results(self) -> ExperimentResults:
@@ -170,8 +177,9 @@ class Experiment:
         self.splits = self._splits()
         self.store.claim(self.config, {**provenance(), "num_folds": len(self.splits),
                                        "splits_source": self.splits.source, "metric": self.data.metric,
-                                       "chance_level": self.chance_level(), SHARED_TRAININGS: True})
-        self.shares_trainings = self.store.experiment().get(SHARED_TRAININGS, False)
+                                       "chance_level": self.chance_level(),
+                                       SHARED_TRAININGS: self.share_trainings})
+        self.share_trainings = self.store.experiment().get(SHARED_TRAININGS, False)
 
     def chance_level(self) -> float:
         """Score of always predicting the majority class (0.5 for ROC-AUC)."""
@@ -239,7 +247,7 @@ class Experiment:
         tasks = []
         for model in self.config.models:
             points = model.points()
-            groups = (shared_trainings(points) if self.shares_trainings
+            groups = (shared_trainings(points) if self.share_trainings
                       else [(config_id,) for config_id in range(len(points))])
             for fold in range(results.num_folds):
                 trainings = [[RunKey(model.name, fold, SELECTION, config_id) for config_id in group]
