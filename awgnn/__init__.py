@@ -14,7 +14,7 @@ from awgnn.width import (
     width_report,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AdaptiveLinear",

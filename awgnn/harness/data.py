@@ -5,6 +5,11 @@ Layout of a data root (the same as the shared offline data folder)::
     <data_root>/TUDataset/<NAME>/raw/<NAME>_A.txt, ...   PyG's TUDataset layout
     <data_root>/splits/fair_comparison/<VARIANT_DIR>/<NAME>_splits.json
     <data_root>/OGB/ogbg_molhiv/...                      PyG layout of the ogb package
+    <data_root>/Planetoid/<Cora|CiteSeer>/raw/ind.*      PyG's Planetoid layout (node classification)
+
+MUTAG's raw files ship inside the package (``awgnn/datasets``): they are the
+default when no data root is given and the download cache has no copy, so the
+quick benchmark runs offline on any machine.
 
 Node features follow PROTOCOL.md section 3: chemical sets use one-hot node
 labels (ENZYMES adds its 18 continuous attributes); social sets have no node
@@ -27,7 +32,7 @@ import torch
 from torch_geometric.data import Data, Dataset
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
-from torch_geometric.datasets import TUDataset
+from torch_geometric.datasets import Planetoid, TUDataset
 from torch_geometric.transforms import BaseTransform, Constant
 from torch_geometric.utils import degree
 
@@ -39,6 +44,10 @@ Metric = Literal["accuracy", "rocauc"]
 
 # OGB datasets behind the same interface, with their official metric.
 OGB_DATASETS: Mapping[str, Metric] = MappingProxyType({"ogbg-molhiv": "rocauc"})
+
+# Raw TU files shipped inside the package, read when no data root is given and nothing is cached.
+EMBEDDED_DATA_ROOT = Path(__file__).resolve().parents[1] / "datasets"
+EMBEDDED_TU_DATASETS = ("MUTAG",)
 
 _OFFICIAL_SPLITS_DIR = Path("splits", "fair_comparison")
 _SOCIAL_SPLIT_DIRS: Mapping[FeatureVariant, str] = MappingProxyType(
@@ -137,15 +146,22 @@ class OGBDataset:
 
 
 def resolve_data_root(cli_value: str | os.PathLike[str] | None = None) -> Path:
-    """The data root: ``cli_value``, else ``$AWGNN_DATA``, else the user cache folder.
-
-    The cache folder is ``$XDG_CACHE_HOME/awgnn/data`` (``~/.cache/awgnn/data``
-    when unset), where PyG downloads missing datasets on machines with network.
-    """
+    """The data root: ``cli_value``, else ``$AWGNN_DATA``, else :func:`default_data_root`."""
     if cli_value is not None:
         return Path(cli_value).expanduser()
     if os.environ.get("AWGNN_DATA"):
         return Path(os.environ["AWGNN_DATA"]).expanduser()
+    return default_data_root()
+
+
+def default_data_root() -> Path:
+    """The download cache, the data root when none is given.
+
+    ``$XDG_CACHE_HOME/awgnn/data`` (``~/.cache/awgnn/data`` when unset), where
+    PyG downloads missing datasets on machines with network. MUTAG missing
+    there is read from the copy shipped in the package instead (see
+    :data:`EMBEDDED_TU_DATASETS`).
+    """
     cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache_home).expanduser() / "awgnn" / "data"
 
@@ -265,8 +281,10 @@ def load_tu_dataset(
     ``features``: ``None`` or ``"labels"`` for chemical sets; ``"degree"``
     (default) or ``"constant"`` for social sets. The raw files are read
     without network when present; otherwise PyG downloads them when
-    ``download`` is true. The number of graphs, classes and feature columns
-    is checked against :data:`TU_DATASETS`.
+    ``download`` is true. When ``root`` is :func:`default_data_root` and
+    lacks them, a dataset of :data:`EMBEDDED_TU_DATASETS` (MUTAG) is read from
+    the copy shipped in the package. The number of graphs, classes and feature
+    columns is checked against :data:`TU_DATASETS`.
 
     Raises ``ValueError`` for an unknown dataset or feature variant or a
     dataset that does not match the table, and ``FileNotFoundError`` when the
@@ -274,9 +292,10 @@ def load_tu_dataset(
     """
     spec = tu_dataset_spec(name)
     resolved = spec.resolve_features(features)
-    tu_root = Path(root) / "TUDataset"
+    root = _tu_source_root(name, Path(root))
+    tu_root = root / "TUDataset"
     raw_dir = tu_root / name / "raw"
-    required = [raw_dir / f"{name}_{part}.txt" for part in ("A", "graph_indicator", "graph_labels")]
+    required = _required_tu_files(name, raw_dir)
     if not all(path.is_file() for path in required) and not download:
         raise FileNotFoundError(
             f"{name}: raw TU files missing in {raw_dir}; expected {', '.join(p.name for p in required)} "
@@ -293,6 +312,22 @@ def load_tu_dataset(
     return dataset
 
 
+def _required_tu_files(name: str, raw_dir: Path) -> list[Path]:
+    return [raw_dir / f"{name}_{part}.txt" for part in ("A", "graph_indicator", "graph_labels")]
+
+
+def _tu_source_root(name: str, root: Path) -> Path:
+    """``root``, or the package's embedded copy for a shipped dataset that the default root lacks.
+
+    Only the default root falls back: a data root the user names is used as it is.
+    """
+    if name not in EMBEDDED_TU_DATASETS or root.resolve() != default_data_root().resolve():
+        return root
+    if all(path.is_file() for path in _required_tu_files(name, root / "TUDataset" / name / "raw")):
+        return root
+    return EMBEDDED_DATA_ROOT
+
+
 def _check_against_spec(dataset: TUDataset, spec: TUDatasetSpec, raw_dir: Path) -> None:
     found = {"graphs": len(dataset), "classes": dataset.num_classes, "node-feature columns": dataset.num_features}
     expected = {"graphs": spec.num_graphs, "classes": spec.num_classes, "node-feature columns": spec.num_features}
@@ -303,6 +338,90 @@ def _check_against_spec(dataset: TUDataset, spec: TUDatasetSpec, raw_dir: Path) 
             f"{spec.name} loaded from {raw_dir} has {problem}; the raw files may be incomplete or another "
             f"dataset's, or {Path(dataset.processed_dir)} is stale (delete it to rebuild)"
         )
+
+
+@dataclass(frozen=True)
+class PlanetoidSpec:
+    """The expected size of a Planetoid citation graph (public split)."""
+
+    name: str
+    num_nodes: int
+    num_features: int
+    num_classes: int
+    num_train: int
+
+
+PLANETOID_DATASETS: Mapping[str, PlanetoidSpec] = MappingProxyType({
+    spec.name: spec
+    for spec in (
+        PlanetoidSpec("Cora", 2708, 1433, 7, 140),
+        PlanetoidSpec("CiteSeer", 3327, 3703, 6, 120),
+        PlanetoidSpec("PubMed", 19717, 500, 3, 60),
+    )
+})
+
+
+class _CachedPlanetoid(Planetoid):
+    """A Planetoid graph reading raw files from the data root, its processed file kept in the cache."""
+
+    def __init__(self, root: str, name: str, processed_root: Path) -> None:
+        self.processed_root = processed_root
+        super().__init__(root, name, split="public")
+
+    @property
+    def processed_dir(self) -> str:
+        return os.path.join(self.processed_root, "Planetoid", self.name, "processed_public")
+
+
+def load_planetoid(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+) -> Planetoid:
+    """A Planetoid citation graph (Cora, CiteSeer, PubMed) with its public split.
+
+    Read from ``<root>/Planetoid/<name>/raw/ind.<name>.*``, the layout PyG's
+    :class:`~torch_geometric.datasets.Planetoid` downloads; ``root`` defaults
+    to :func:`resolve_data_root` (``$AWGNN_DATA``, else the download cache).
+    The raw files are only read; the processed file goes to
+    :func:`processed_cache`. Without the files PyG downloads them when
+    ``download`` is true. The graph's size and split are checked against
+    :data:`PLANETOID_DATASETS`.
+
+    Raises ``ValueError`` for an unknown name or a graph that does not match
+    the table, ``FileNotFoundError`` when the files are missing and cannot be
+    downloaded.
+    """
+    if name not in PLANETOID_DATASETS:
+        raise ValueError(f"unknown Planetoid dataset {name!r}; expected one of {', '.join(PLANETOID_DATASETS)} "
+                         "(names are case-sensitive)")
+    root = resolve_data_root(root)
+    raw_dir = root / "Planetoid" / name / "raw"
+    parts = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+    required = [raw_dir / f"ind.{name.lower()}.{part}" for part in parts]
+    if not all(path.is_file() for path in required) and not download:
+        raise FileNotFoundError(f"{name}: Planetoid files missing in {raw_dir}; expected "
+                                f"{', '.join(p.name for p in required)} (copy them there or allow download)")
+    try:
+        dataset = _CachedPlanetoid(str(root / "Planetoid"), name, processed_cache(root))
+    except OSError as exc:
+        raise FileNotFoundError(f"{name}: Planetoid files missing in {raw_dir} and the download failed ({exc}); "
+                                f"expected {', '.join(p.name for p in required)} there") from exc
+    _check_planetoid(dataset, PLANETOID_DATASETS[name], raw_dir)
+    return dataset
+
+
+def _check_planetoid(dataset: Planetoid, spec: PlanetoidSpec, raw_dir: Path) -> None:
+    data = dataset[0]
+    found = {"nodes": data.num_nodes, "feature columns": dataset.num_features, "classes": dataset.num_classes,
+             "training nodes": int(data.train_mask.sum())}
+    expected = {"nodes": spec.num_nodes, "feature columns": spec.num_features, "classes": spec.num_classes,
+                "training nodes": spec.num_train}
+    wrong = [f"{found[key]} {key} (expected {expected[key]})" for key in found if found[key] != expected[key]]
+    if wrong:
+        raise ValueError(f"{spec.name} loaded from {raw_dir} has {', '.join(wrong)}; the raw files may be another "
+                         f"dataset's, or {Path(dataset.processed_dir)} is stale (delete it to rebuild)")
 
 
 # The classes a pickled PyG InMemoryDataset refers to (the same list PyG allows for its own files).
