@@ -7,6 +7,7 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
 
 TABLE_CAPTIONS = (
+    "**Goals**",
     "**Training throughput**",
     "**Inference throughput**",
     "**Where a training step's time goes**",
