@@ -118,7 +118,7 @@ def test_sgd_momentum_carried():
     assert torch.count_nonzero(optimizer.state[weight]["momentum_buffer"][d:]) == 0
 
 
-def test_reset_policy_drops_state_of_resized_tensors_only():
+def test_reset_policy_drops_state_of_the_resized_layers_only():
     model = make_mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     train_steps(model, optimizer)
@@ -126,10 +126,11 @@ def test_reset_policy_drops_state_of_resized_tensors_only():
     untouched = model[6].weight  # follows the second width only
     untouched_state = optimizer.state[untouched]["exp_avg"].clone()
     first.resize_(first.width + 2, optimizer, "reset")
-    for param in (model[0].weight, model[0].bias, model[3].weight):
+    # As the reference, which re-creates the next layer: its bias loses its state too.
+    for param in (model[0].weight, model[0].bias, model[3].weight, model[3].bias):
         assert param not in optimizer.state
-    assert model[3].bias in optimizer.state, "the next layer's bias is not resized and keeps its state"
     assert torch.equal(optimizer.state[untouched]["exp_avg"], untouched_state)
+    assert first.raw_rate in optimizer.state
 
 
 def test_parameters_keep_identity_and_stay_in_optimizer():

@@ -18,7 +18,7 @@ from torch_geometric.loader import DataLoader
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.data import LoadedDataset
 from awgnn.harness.registry import ModelSpec
-from awgnn.width import ELBOLoss, auto_update_widths
+from awgnn.width import ELBOLoss, NonFiniteRate, auto_update_widths
 from awgnn.width.validation import check_choice
 
 # What early stopping can watch (a configuration's ``monitor``).
@@ -181,7 +181,7 @@ def fit_monitors(
                 finish(run, "ok", last=not training_runs and run is stopped[-1])
             if not training_runs:
                 break
-    except NonFiniteLoss:
+    except (NonFiniteLoss, NonFiniteRate):  # a diverged loss or width rate ends this run only
         status = "nan"
 
     if training_runs:

@@ -8,6 +8,7 @@ from torch_geometric.nn import GINConv
 
 from awgnn.models.base import BlockReadoutClassifier
 from awgnn.models.gin import per_layer
+from awgnn.width.validation import check_int_at_least
 
 
 class FairGIN(BlockReadoutClassifier):
@@ -46,6 +47,8 @@ class FairGIN(BlockReadoutClassifier):
         units = per_layer("hidden_units", hidden_units, len(hidden_units)) if hidden_units else []
         if not units:
             raise ValueError("hidden_units must hold at least one width")
+        check_int_at_least("in_channels", in_channels, 1)
+        check_int_at_least("num_classes", num_classes, 1)
         widths = [units[0], *units]
         input_block = batch_norm_mlp(in_channels, units[0])
         blocks = [GINConv(batch_norm_mlp(a, b), train_eps=train_eps) for a, b in zip(widths, units)]

@@ -9,14 +9,14 @@ from torch_geometric.nn import GCNConv
 from awgnn.models.base import BlockReadoutClassifier, StaticClassifier
 from awgnn.models.gin import per_layer
 from awgnn.nn import ActivatedGCNConv, AdaptiveGCNConv
-from awgnn.width import AdaptiveLinear, AdaptiveWidth
+from awgnn.width import AdaptiveLinear, AdaptiveWidth, AtomicLoad
 from awgnn.width.activations import make_activation
 from awgnn.width.adaptive_width import DEFAULT_LAMBDA0, DEFAULT_MAX_WIDTH
 from awgnn.width.linear import Size
 from awgnn.width.validation import check_int_at_least
 
 
-class AdaptiveGCNClassifier(BlockReadoutClassifier):
+class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
     r"""A stack of :class:`~awgnn.nn.AdaptiveGCNConv` layers with learned channels.
 
     .. math::
@@ -88,6 +88,8 @@ class GCNClassifier(BlockReadoutClassifier):
         pooling: str = "mean",
     ) -> None:
         hidden = per_layer("hidden_channels", hidden_channels, num_layers)
+        if in_channels != -1:  # GCNConv infers -1 at the first forward
+            check_int_at_least("in_channels", in_channels, 1)
         check_int_at_least("num_classes", num_classes, 1)
         sizes = [in_channels, *hidden]
         blocks = [ActivatedGCNConv(GCNConv(a, b), make_activation(activation)) for a, b in zip(sizes, hidden)]

@@ -8,14 +8,14 @@ from torch_geometric.nn import GINConv
 
 from awgnn.models.base import BlockReadoutClassifier, StaticClassifier
 from awgnn.nn import AdaptiveGINConv
-from awgnn.width import AdaptiveLinear, AdaptiveMLP, AdaptiveWidth
+from awgnn.width import AdaptiveLinear, AdaptiveMLP, AdaptiveWidth, AtomicLoad
 from awgnn.width.activations import make_activation
 from awgnn.width.adaptive_width import DEFAULT_LAMBDA0, DEFAULT_MAX_WIDTH
-from awgnn.width.linear import Size
+from awgnn.width.linear import Size, check_size
 from awgnn.width.validation import check_int_at_least
 
 
-class AdaptiveGINClassifier(BlockReadoutClassifier):
+class AdaptiveGINClassifier(AtomicLoad, BlockReadoutClassifier):
     r"""The graph classifier of the AWN paper (METHOD.md section 7).
 
     ``num_layers`` blocks, each with its own learned width :math:`D_l`:
@@ -59,6 +59,7 @@ class AdaptiveGINClassifier(BlockReadoutClassifier):
         pooling: str = "mean",
         train_eps: bool = True,
     ) -> None:
+        check_size("in_channels", in_channels, lazy=True)
         check_int_at_least("num_layers", num_layers, 1)
         check_int_at_least("num_classes", num_classes, 1)
 
@@ -122,6 +123,7 @@ class GINClassifier(BlockReadoutClassifier):
         train_eps: bool = True,
     ) -> None:
         hidden = per_layer("hidden_channels", hidden_channels, num_layers)
+        check_int_at_least("in_channels", in_channels, 1)
         check_int_at_least("num_classes", num_classes, 1)
         check_int_at_least("embedding_channels", embedding_channels, 1)
         input_block = two_layer_mlp(in_channels, hidden[0], embedding_channels, activation)

@@ -1,6 +1,7 @@
 """Width machinery: learnable widths, resizing, optimizer state, loss, truncation."""
 from awgnn.width.activations import ACTIVATION_NAMES
-from awgnn.width.adaptive_width import AdaptiveWidth, Follower, WidthChange, WidthEvent
+from awgnn.width.adaptive_width import AdaptiveWidth, Follower, NonFiniteRate, WidthChange, WidthEvent
+from awgnn.width.checkpoint import AtomicLoad
 from awgnn.width.distributions import DiscretisedExponential, WidthDistribution
 from awgnn.width.export import freeze, truncate_
 from awgnn.width.linear import AdaptiveLinear
@@ -21,10 +22,12 @@ __all__ = [
     "AdaptiveLinear",
     "AdaptiveMLP",
     "AdaptiveWidth",
+    "AtomicLoad",
     "DiscretisedExponential",
     "ELBOLoss",
     "ELBOTerms",
     "Follower",
+    "NonFiniteRate",
     "RatePriorAnnealing",
     "WidthChange",
     "WidthDistribution",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -17,20 +18,20 @@ from awgnn.width.distributions import DiscretisedExponential, WidthDistribution
 from awgnn.width.resize import (
     OPTIMIZER_STATE_POLICIES,
     OptimizerStatePolicy,
-    check_state_carryable,
-    resize_optimizer_state_,
+    drop_optimizer_state_,
     resized,
+    resized_optimizer_states,
 )
 from awgnn.width.validation import (
     check_choice,
     check_finite_positive,
     check_int_at_least,
+    check_int_between,
     check_quantile,
 )
 
 DEFAULT_LAMBDA0 = 0.02
 DEFAULT_MAX_WIDTH = 4096
-_RATE_FLOOR = 1e-6  # lower clamp of expm1(lambda0) when inverting softplus
 
 
 class Follower(NamedTuple):
@@ -49,6 +50,19 @@ class Follower(NamedTuple):
     dim: int
     role: str
     fill: float | None
+
+
+class NonFiniteRate(ArithmeticError):
+    """The rate of an adaptive width became NaN or infinite: training diverged."""
+
+
+def check_finite_rates(names: Sequence[str], rates: Sequence[float]) -> None:
+    """Raise :class:`NonFiniteRate` naming every width whose rate is NaN or infinite."""
+    bad = [f"{name or '(root)'!r} is {rate}" for name, rate in zip(names, rates) if not math.isfinite(rate)]
+    if bad:
+        raise NonFiniteRate(
+            f"the rate of adaptive width {'; '.join(bad)}: training diverged (try a lower learning "
+            "rate); no width was changed")
 
 
 @dataclass(frozen=True)
@@ -134,14 +148,13 @@ class AdaptiveWidth(nn.Module):
         if lambda0 is not None and initial_width is not None:
             raise ValueError("give either lambda0 or initial_width, not both")
         if initial_width is not None:
-            check_int_at_least("initial_width", initial_width, self.min_width)
-            rate = self.distribution.rate_for_width(initial_width, self.k)
-        else:
-            rate = check_finite_positive("lambda0", DEFAULT_LAMBDA0 if lambda0 is None else lambda0)
-        width = self.distribution.truncation_width(rate, self.k)
+            check_int_between("initial_width", initial_width, self.min_width, self.max_width)
+            return self.distribution.rate_for_width(initial_width, self.k)
+        rate = check_finite_positive("lambda0", DEFAULT_LAMBDA0 if lambda0 is None else lambda0)
+        width = self._requested_width(rate)
         if width > self.max_width:
             raise ValueError(
-                f"lambda0={rate:g} gives width {width}, above max_width={self.max_width}; "
+                f"lambda0={rate:g} gives width {width:.0f}, above max_width={self.max_width}; "
                 "raise max_width or lambda0")
         return rate
 
@@ -162,12 +175,29 @@ class AdaptiveWidth(nn.Module):
         return x * self.importances()
 
     def _initial_width(self) -> int:
-        return self._clamp(self.distribution.truncation_width(self.lambda0, self.k))[0]
+        return self.target_width(self.lambda0)
 
-    def _clamp(self, width: int) -> tuple[int, bool]:
+    def target_width(self, rate: float) -> int:
+        """The width an update at this (finite) rate gives: its truncation width within the bounds."""
+        return self._clamp(self._requested_width(rate))[0]
+
+    def _requested_width(self, rate: float) -> float:
+        """The truncation width of ``rate``; infinite when it is too large for a float.
+
+        That is the case when softplus underflowed to 0 (a very negative raw
+        rate) or for a subnormal rate, whose width overflows.
+        """
+        if rate == 0.0:
+            return math.inf
+        try:
+            return self.distribution.truncation_width(rate, self.k)
+        except OverflowError:
+            return math.inf
+
+    def _clamp(self, width: float) -> tuple[int, bool]:
         if width > self.max_width:
             return self.max_width, True
-        return max(width, self.min_width), False
+        return max(int(width), self.min_width), False
 
     # -- followers -------------------------------------------------------------------
 
@@ -236,13 +266,20 @@ class AdaptiveWidth(nn.Module):
     ) -> None:
         """Grow (append N(0, 1) neurons at the tail) or shrink (drop the tail) to ``width``.
 
-        Every follower is resized; parameters keep their identity and lose their
-        gradient. With an ``optimizer``, its state follows ``optimizer_state``
-        (``"carry"``: moments of surviving neurons kept, new ones zero;
-        ``"reset"``: the resized parameters' state is dropped).
+        ``width`` must lie in ``[min_width, max_width]``. Every follower is
+        resized; parameters keep their identity and lose their gradient. With an
+        ``optimizer``, its state follows ``optimizer_state``: ``"carry"`` keeps
+        the state of surviving neurons and gives new ones the state the
+        optimizer gives a fresh parameter; ``"reset"`` drops the whole state of
+        every parameter of each module that holds a resized tensor (the resized
+        layer, and the next layer's weight *and bias*, as the AWN reference).
         """
-        check_int_at_least("width", width, 1)
+        check_int_between("width", width, self.min_width, self.max_width)
         check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
+        self._resize_to(width, optimizer, optimizer_state, reason)
+
+    def _resize_to(self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy,
+                   reason: str) -> None:
         if width != self.width:
             self._resize_followers(width, optimizer, optimizer_state)
         self.support = width
@@ -252,23 +289,25 @@ class AdaptiveWidth(nn.Module):
     def _resize_followers(
         self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
     ) -> None:
+        tensors = [(f, getattr(f.module, f.name)) for f in self._followers]
+        tensors = [(f, t) for f, t in tensors if t is not None and not is_lazy(t)]
+        # Every new optimizer state before any change, so that a refusal leaves everything as it was.
+        states = {}
         if optimizer is not None and optimizer_state == "carry":
-            for follower in self._followers:
-                check_state_carryable(optimizer, getattr(follower.module, follower.name))
-        for follower in self._followers:
-            tensor = getattr(follower.module, follower.name)
-            if tensor is None or is_lazy(tensor):
-                continue
+            states = resized_optimizer_states(
+                optimizer, [(t, f.dim) for f, t in tensors if isinstance(t, Parameter)], width)
+        for follower, tensor in tensors:
             new = resized(tensor.detach(), follower.dim, width, follower.fill)
             if isinstance(tensor, Parameter):
-                old_shape = tensor.shape
                 _replace_data(tensor, new)
-                if optimizer is not None:
-                    resize_optimizer_state_(
-                        optimizer, tensor, old_shape, follower.dim, width, optimizer_state)
+                if id(tensor) in states:
+                    optimizer.state[tensor].update(states[id(tensor)])
             else:
                 setattr(follower.module, follower.name, new)
-        for module in {id(f.module): f.module for f in self._followers}.values():
+        modules = {id(f.module): f.module for f in self._followers}.values()
+        if optimizer is not None and optimizer_state == "reset":
+            drop_optimizer_state_(optimizer, (p for m in modules for p in m.parameters(recurse=False)))
+        for module in modules:
             _sync_size_attributes(module)
         self.resizes += 1
 
@@ -282,11 +321,15 @@ class AdaptiveWidth(nn.Module):
     ) -> WidthChange | None:
         """One width update after an optimizer step: cap, project, resize.
 
-        Returns the change, or ``None`` if the width stayed the same.
+        ``name`` (the module's qualified name) identifies the layer in warnings
+        and errors. A NaN or infinite rate raises :class:`NonFiniteRate`
+        before anything changes. Returns the change, or ``None`` if the width
+        stayed the same.
         """
-        self.num_updates += 1
         rate = self.rate.item() if rate is None else rate
-        requested = self.distribution.truncation_width(rate, self.k)
+        check_finite_rates([name], [rate])
+        self.num_updates += 1
+        requested = self._requested_width(rate)
         width, capped = self._clamp(requested)
         if capped:
             self._project_rate(name, requested)
@@ -294,20 +337,22 @@ class AdaptiveWidth(nn.Module):
         if width == self.width and self.support == self.width:
             return None
         old = self.width
-        self.resize_(width, optimizer, optimizer_state, reason="update")
+        self._resize_to(width, optimizer, optimizer_state, reason="update")
         return WidthChange(name, old, width, capped)
 
-    def _project_rate(self, name: str, requested: int) -> None:
+    def _project_rate(self, name: str, requested: float) -> None:
         # Keep the raw rate where the cap is not needed any more, so that Adam's
-        # moments do not carry the rate ever further past the boundary.
-        min_rate = self.distribution.min_rate(self.max_width, self.k)
-        self.raw_rate.clamp_(min=_inverse_softplus(min_rate))
+        # moments do not carry the rate ever further past the boundary. Aim well
+        # inside the rates that give max_width, not at their edge: a rate at the
+        # edge can round past it and shrink the layer at the next update.
+        rate = self.distribution.rate_for_width(self.max_width, self.k)
+        self.raw_rate.clamp_(min=_inverse_softplus(rate))
         if not self._cap_warned:
             self._cap_warned = True
             warnings.warn(
-                f"adaptive width {name or type(self).__name__!r} asked for {requested} "
+                f"adaptive width {name or type(self).__name__!r} asked for {requested:.0f} "
                 f"neurons, more than max_width={self.max_width}; capped, and its rate "
-                f"projected to >= {min_rate:.3g}",
+                f"projected to >= {rate:.3g}",
                 stacklevel=3,
             )
 
@@ -315,15 +360,14 @@ class AdaptiveWidth(nn.Module):
     def truncate_(self, width: int, *, renormalise: bool = False) -> None:
         """Keep only the first ``width`` neurons (post-training compression).
 
-        Without ``renormalise`` (the AWN reference behaviour) the kept neurons
-        keep their importances, normalised over the old support; with it, the
+        ``width`` must lie in ``[min_width, current width]``. Without
+        ``renormalise`` (the AWN reference behaviour) the kept neurons keep
+        their importances, normalised over the old support; with it, the
         importances are renormalised over the kept neurons.
         """
-        check_int_at_least("width", width, 1)
-        if width > self.width:
-            raise ValueError(f"cannot truncate a width of {self.width} to {width}")
+        check_int_between("width", width, self.min_width, self.width)
         support = self.support
-        self.resize_(width, reason="truncate")
+        self._resize_to(width, None, "carry", reason="truncate")
         if not renormalise:
             self.support = support
 
@@ -374,10 +418,16 @@ class AdaptiveWidth(nn.Module):
         if not isinstance(state, dict) or not {"width", "support"} <= state.keys():
             return f"extra state must be a dict with 'width' and 'support', got {state!r}"
         width, support = state["width"], state["support"]
-        if not (self.min_width <= width <= self.max_width and support >= width):
-            return (f"checkpoint width {width} (support {support}) is outside "
-                    f"[min_width={self.min_width}, max_width={self.max_width}] "
-                    "or its support is smaller than its width")
+        problem = self._checkpoint_width_problem(width)
+        if problem is None and not (isinstance(support, int) and support >= width):
+            problem = f"checkpoint support {support!r} is smaller than its width {width}"
+        return problem
+
+    def _checkpoint_width_problem(self, width: Any) -> str | None:
+        """Why a checkpoint's width cannot be loaded here (outside the bounds), or ``None``."""
+        if isinstance(width, bool) or not isinstance(width, int) or not self.min_width <= width <= self.max_width:
+            return (f"checkpoint width {width!r} is outside [min_width={self.min_width}, "
+                    f"max_width={self.max_width}]; build the model with bounds that include it")
         return None
 
     def extra_repr(self) -> str:
@@ -393,19 +443,28 @@ class _ResizeFromCheckpoint:
     """Load-state-dict pre-hook of a follower's module: match the checkpoint's width.
 
     Whichever module of a width loads first resizes it, so the order in which
-    producer and consumers are registered in a model does not matter.
+    producer and consumers are registered in a model does not matter. A width
+    outside the bounds is reported and nothing is resized, whether the load is
+    strict or not.
     """
 
     def __init__(self, width: AdaptiveWidth) -> None:
         self.width = width
 
-    def __call__(self, module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    def __call__(self, module: nn.Module, state_dict: dict[str, Any], prefix: str, local_metadata: dict,
+                 strict: bool, missing_keys: list[str], unexpected_keys: list[str],
+                 error_msgs: list[str]) -> None:
         for follower in self.width.followers:
             saved = state_dict.get(prefix + follower.name)
-            if follower.module is not module or saved is None or is_lazy(saved):
+            if follower.module is not module or not isinstance(saved, Tensor) or is_lazy(saved):
                 continue
             if saved.dim() > follower.dim:
-                self.width._match_checkpoint(saved.shape[follower.dim])
+                width = saved.shape[follower.dim]
+                problem = self.width._checkpoint_width_problem(width)
+                if problem is None:
+                    self.width._match_checkpoint(width)
+                else:
+                    error_msgs.append(f"{prefix}{follower.name} follows an adaptive width: {problem}")
             return
 
 
@@ -424,7 +483,7 @@ def _replace_data(param: Parameter, data: Tensor) -> None:
 
 
 def _inverse_softplus(rate: float) -> float:
-    return math.log(max(math.expm1(rate), _RATE_FLOOR))
+    return math.log(math.expm1(rate))
 
 
 def _sync_size_attributes(module: nn.Module) -> None:

@@ -8,7 +8,7 @@ It decides two things for an adaptive layer (METHOD.md section 3):
 * the *importances* ``f(0..D-1)``: the mass renormalised over the kept support.
 
 A new family (power law, sigmoidal, ...) is one subclass of
-:class:`WidthDistribution` implementing its four methods.
+:class:`WidthDistribution` implementing its three methods.
 """
 from __future__ import annotations
 
@@ -33,12 +33,12 @@ class WidthDistribution(ABC):
         """Number of neurons kept at quantile ``k`` for ``rate``."""
 
     @abstractmethod
-    def min_rate(self, max_width: int, k: float) -> float:
-        """Smallest rate whose truncation width does not exceed ``max_width``."""
-
-    @abstractmethod
     def rate_for_width(self, width: int, k: float) -> float:
-        """A rate whose truncation width is exactly ``width``."""
+        """A rate whose truncation width is exactly ``width``, well inside the rates that give it.
+
+        A capped layer's rate is projected here, so rounding the rate (float32)
+        must not change its width.
+        """
 
     def check_max_width(self, max_width: int) -> None:
         """Raise ``ValueError`` if this family cannot be capped at ``max_width``."""
@@ -71,10 +71,6 @@ class DiscretisedExponential(WidthDistribution):
         check_finite_positive("rate", rate)
         check_quantile(k)
         return math.floor(-math.log1p(-k) / rate + self.offset)
-
-    def min_rate(self, max_width: int, k: float) -> float:
-        self.check_max_width(max_width)
-        return -math.log1p(-k) / (max_width - self.offset)
 
     def rate_for_width(self, width: int, k: float) -> float:
         if not (isinstance(width, int) and width >= self.offset):

@@ -8,6 +8,7 @@ from torch import nn
 
 from awgnn.width.adaptive_width import AdaptiveWidth
 from awgnn.width.training import adaptive_widths
+from awgnn.width.validation import check_fraction, check_int_at_least
 
 
 @torch.no_grad()
@@ -21,8 +22,8 @@ def truncate_(
     """Keep only the leading neurons of every adaptive layer of ``model``, in place.
 
     Give either ``width`` (each layer keeps ``min(width, current)`` neurons) or
-    ``fraction`` in (0, 1] (each layer keeps ``max(1, round(fraction * D))``).
-    Because importances decrease along a layer, the tail carries the least
+    ``fraction`` in (0, 1] (each layer keeps ``round(fraction * D)``), never
+    fewer than the layer's ``min_width``. Because importances decrease along a layer, the tail carries the least
     information. ``renormalise=False`` (the AWN reference) keeps each neuron's
     importance unchanged; ``True`` renormalises over the kept neurons.
 
@@ -31,11 +32,14 @@ def truncate_(
     """
     if (width is None) == (fraction is None):
         raise ValueError("give exactly one of width and fraction")
-    if fraction is not None and not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    if width is not None:
+        check_int_at_least("width", width, 1)
+    else:
+        check_fraction("fraction", fraction)
     new_widths = {}
     for name, adaptive in adaptive_widths(model):
-        keep = min(width, adaptive.width) if width is not None else max(1, round(fraction * adaptive.width))
+        keep = min(width, adaptive.width) if width is not None else round(fraction * adaptive.width)
+        keep = max(keep, adaptive.min_width)
         adaptive.truncate_(keep, renormalise=renormalise)
         new_widths[name] = keep
     return new_widths

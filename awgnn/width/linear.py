@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,6 @@ from torch.nn.parameter import Parameter, UninitializedParameter, is_lazy
 
 from awgnn.width.activations import activation_gain
 from awgnn.width.adaptive_width import AdaptiveWidth
-from awgnn.width.validation import check_int_at_least
 
 Size = int | AdaptiveWidth
 
@@ -54,10 +54,8 @@ class AdaptiveLinear(nn.Module):
         # Widths are owned (registered) by the enclosing layer; keep plain references.
         object.__setattr__(self, "input_width", in_features if isinstance(in_features, AdaptiveWidth) else None)
         object.__setattr__(self, "output_width", out_features if isinstance(out_features, AdaptiveWidth) else None)
-        in_size = _size(in_features, "in_features", minimum=-1)
-        out_size = _size(out_features, "out_features", minimum=1)
-        if in_size == 0:
-            raise ValueError("in_features must be -1 (lazy) or an integer >= 1, got 0")
+        in_size = check_size("in_features", in_features, lazy=True)
+        out_size = check_size("out_features", out_features)
         self._out_size = out_size
         if in_size > 0:
             self.weight = Parameter(torch.empty(out_size, in_size))
@@ -140,7 +138,18 @@ class AdaptiveLinear(nn.Module):
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
 
 
-def _size(value: Size, name: str, minimum: int) -> int:
+def check_size(name: str, value: object, *, lazy: bool = False) -> int:
+    """The initial size ``value`` gives: an :class:`AdaptiveWidth`'s width, or an integer >= 1.
+
+    With ``lazy``, ``-1`` (infer at the first forward) is accepted too. The
+    error names ``name``, the argument the user wrote.
+    """
     if isinstance(value, AdaptiveWidth):
         return value.width
-    return check_int_at_least(name, value, minimum)
+    is_integer = isinstance(value, Integral) and not isinstance(value, bool)
+    if lazy and is_integer and value == -1:
+        return -1
+    if not is_integer or value < 1:
+        expected = "-1 (lazy), an integer >= 1" if lazy else "an integer >= 1"
+        raise ValueError(f"{name} must be {expected} or an AdaptiveWidth, got {value!r}")
+    return int(value)

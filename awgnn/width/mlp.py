@@ -7,13 +7,14 @@ from torch import Tensor, nn
 
 from awgnn.width.activations import check_activation, is_positively_homogeneous, make_activation
 from awgnn.width.adaptive_width import AdaptiveWidth
-from awgnn.width.linear import AdaptiveLinear, Size
+from awgnn.width.checkpoint import AtomicLoad
+from awgnn.width.linear import AdaptiveLinear, Size, check_size
 from awgnn.width.validation import check_choice
 
 NORMS: tuple[str, ...] = ("batch_norm",)
 
 
-class AdaptiveMLP(nn.Sequential):
+class AdaptiveMLP(AtomicLoad, nn.Sequential):
     r"""MLP with learned widths (METHOD.md section 3).
 
     .. math::
@@ -55,7 +56,13 @@ class AdaptiveMLP(nn.Sequential):
             check_activation(output_activation)
         if output_norm is not None:
             check_choice("output_norm", output_norm, NORMS)
+        if hidden is not None and not isinstance(hidden, Sequence):
+            raise ValueError(f"hidden must be a list of sizes (integers or AdaptiveWidths), got {hidden!r}")
         hidden = [AdaptiveWidth()] if hidden is None else list(hidden)
+        check_size("in_features", in_features, lazy=True)
+        check_size("out_features", out_features)
+        for index, size in enumerate(hidden):
+            check_size(f"hidden[{index}]", size)
         _check_distinct_widths([*hidden, out_features])
         layers: list[nn.Module] = []
         previous: Size = in_features

@@ -7,15 +7,21 @@ and external references stay valid; only the optimizer *state* needs care:
 
 * ``"carry"`` (awgnn default): every state tensor shaped like the parameter
   (Adam/AdamW ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``; SGD
-  ``momentum_buffer``; RMSprop, Adagrad, ...) is sliced on shrink and
-  zero-padded on grow, so surviving neurons keep their moments and new neurons
-  start from zero. Scalar state such as Adam's ``step`` is kept.
-* ``"reset"`` (the AWN reference): the resized parameter's whole state is
-  dropped, as if the optimizer had never seen it.
+  ``momentum_buffer``; RMSprop, Adagrad, Rprop, ...) is sliced on shrink and
+  extended on grow, so surviving neurons keep their state and new neurons
+  start from the state the optimizer gives a fresh parameter (Adagrad's
+  ``initial_accumulator_value``, Rprop's ``step_size = lr``, zero moments).
+  Scalar state such as Adam's ``step`` is kept.
+* ``"reset"`` (the AWN reference): the whole state of every parameter of a
+  module that holds a resized tensor is dropped, as if the optimizer had never
+  seen it; the reference re-creates those layers, the next layer's bias
+  included.
 """
 from __future__ import annotations
 
-from typing import Literal
+import inspect
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -25,42 +31,98 @@ OptimizerStatePolicy = Literal["carry", "reset"]
 OPTIMIZER_STATE_POLICIES: tuple[str, ...] = ("carry", "reset")
 
 
-def resized(tensor: Tensor, dim: int, size: int, fill: float | None) -> Tensor:
+def resized(tensor: Tensor, dim: int, size: int, fill: float | Tensor | None) -> Tensor:
     """Copy of ``tensor`` with ``size`` entries along ``dim``.
 
-    New entries are ``fill`` when it is a number, else drawn from N(0, 1) (the
-    AWN reference initialisation of new neurons).
+    New entries are ``fill`` when it is a number, ``fill`` itself when it is a
+    tensor (of the new entries' shape), else drawn from N(0, 1) (the AWN
+    reference initialisation of new neurons).
     """
     old = tensor.shape[dim]
     if size <= old:
         return tensor.narrow(dim, 0, size).clone()
     shape = list(tensor.shape)
     shape[dim] = size - old
-    if fill is None:
+    if isinstance(fill, Tensor):
+        tail = fill.to(dtype=tensor.dtype, device=tensor.device)
+    elif fill is None:
         tail = torch.randn(shape, dtype=tensor.dtype, device=tensor.device)
     else:
         tail = torch.full(shape, fill, dtype=tensor.dtype, device=tensor.device)
     return torch.cat([tensor, tail], dim=dim)
 
 
-def resize_optimizer_state_(
-    optimizer: Optimizer,
-    param: Tensor,
-    old_shape: torch.Size,
-    dim: int,
-    size: int,
-    policy: OptimizerStatePolicy,
-) -> None:
-    """Bring ``optimizer``'s state for ``param`` to its new size along ``dim``."""
-    state = optimizer.state.get(param)
-    if not state:
-        return
-    if policy == "reset":
-        del optimizer.state[param]
-        return
-    for key, value in state.items():
-        if isinstance(value, Tensor) and value.dim() > 0:
-            state[key] = resized(value, dim, size, fill=0.0)
+def resized_optimizer_states(
+    optimizer: Optimizer, params: Sequence[tuple[Tensor, int]], size: int
+) -> dict[int, dict[str, Tensor]]:
+    """``optimizer``'s per-element state of each ``(param, dim)`` brought to ``size`` along ``dim``.
+
+    Keyed by ``id(param)``; parameters without per-element state are left
+    out. Surviving entries keep their values; new entries get the state that
+    ``optimizer`` gives a fresh parameter (:func:`fresh_optimizer_state`).
+    Nothing is changed: the caller stores the result once every resize of a
+    width has been prepared, so that a refusal leaves everything as it was.
+    """
+    fresh: dict[tuple, dict[str, Tensor]] = {}  # one throw-away optimizer per group, dtype and device
+    states = {}
+    for param, dim in params:
+        check_state_carryable(optimizer, param)
+        per_element = {key: value for key, value in optimizer.state.get(param, {}).items()
+                       if isinstance(value, Tensor) and value.dim() > 0}
+        if not per_element:
+            continue
+        tail_shape = list(param.shape)
+        tail_shape[dim] = max(size - param.shape[dim], 0)
+        group = _param_group(optimizer, param)
+        key = (id(group), param.dtype, param.device)
+        if tail_shape[dim] and key not in fresh:
+            fresh[key] = fresh_optimizer_state(optimizer, group, param.dtype, param.device)
+        initial = fresh.get(key, {})
+        # A key without a fresh value (hyper-parameters changed since the state was made) starts at zero.
+        states[id(param)] = {
+            name: resized(value, dim, size, initial[name].expand(tail_shape) if name in initial else 0.0)
+            for name, value in per_element.items()}
+    return states
+
+
+def fresh_optimizer_state(optimizer: Optimizer, group: dict[str, Any], dtype: torch.dtype,
+                          device: torch.device) -> dict[str, Tensor]:
+    """The per-element state ``optimizer`` gives a fresh entry in param group ``group``, as 0-dim tensors.
+
+    Asked of the optimizer itself: a throw-away optimizer of the same class
+    and the group's current hyper-parameters takes one step on a one-element
+    zero tensor with a zero gradient. That initialises its state and, for
+    every torch optimizer, leaves it at its initial value (Adamax's
+    ``exp_inf`` becomes ``eps``, which gives the same next update as 0). An
+    element-wise optimizer treats every entry alike, so one entry stands for
+    all new ones.
+    """
+    accepted = inspect.signature(type(optimizer).__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    # The group's current values (a scheduled lr included), limited to what the constructor takes.
+    hyper = {key: group[key] for key in optimizer.defaults if key in group and (takes_any or key in accepted)}
+    scratch = torch.zeros(1, dtype=dtype, device=device)
+    scratch.grad = torch.zeros_like(scratch)
+    try:
+        throwaway = type(optimizer)([scratch], **hyper)
+        throwaway.step()
+    except Exception as error:
+        raise RuntimeError(
+            f"cannot tell which state {type(optimizer).__name__} gives new neurons (a throw-away "
+            f"{type(optimizer).__name__} on a zero parameter failed: {error}); use "
+            "optimizer_state='reset' with this optimizer") from error
+    return {key: value.reshape(()) for key, value in throwaway.state[scratch].items()
+            if isinstance(value, Tensor) and value.shape == scratch.shape}
+
+
+def _param_group(optimizer: Optimizer, param: Tensor) -> dict[str, Any]:
+    return next((g for g in optimizer.param_groups if any(p is param for p in g["params"])), optimizer.defaults)
+
+
+def drop_optimizer_state_(optimizer: Optimizer, params: Iterable[Tensor]) -> None:
+    """Forget ``optimizer``'s whole state of each of ``params`` (the ``"reset"`` policy)."""
+    for param in params:
+        optimizer.state.pop(param, None)
 
 
 def check_state_carryable(optimizer: Optimizer, param: Tensor) -> None:

@@ -16,7 +16,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.utils.hooks import RemovableHandle
 
-from awgnn.width.adaptive_width import AdaptiveWidth, WidthChange
+from awgnn.width.adaptive_width import AdaptiveWidth, WidthChange, check_finite_rates
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy, stale_state_key
 from awgnn.width.validation import check_choice
 
@@ -49,32 +49,68 @@ def update_widths(
     tail, shrunk layers lose their tail, and everything that follows a width
     (next layers' inputs, norms, readouts) follows. Parameters keep their
     identity, so ``optimizer`` keeps tracking them; its state is carried
-    (``optimizer_state="carry"``: surviving neurons keep their moments, new
-    ones start at zero) or dropped for the resized tensors (``"reset"``, the
-    AWN reference behaviour). Pass ``optimizer=None`` only when no optimizer
-    holds state for the model.
+    (``optimizer_state="carry"``: surviving neurons keep their state, new ones
+    start from the state the optimizer gives a fresh parameter) or dropped for
+    the resized layers (``"reset"``, the AWN reference behaviour). Pass
+    ``optimizer=None`` only when no optimizer holds state for the model; a
+    resize is refused then while the model's parameters hold gradients (an
+    optimizer is training it).
 
-    Returns the changes made, one per resized layer.
+    A NaN or infinite rate raises :class:`~awgnn.width.NonFiniteRate`, naming
+    the layer, before any layer is resized. Returns the changes made, one per
+    resized layer.
     """
     check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
     widths = adaptive_widths(model)
     if optimizer is not None:
         check_optimizer_state(optimizer, model, widths)
-    return _update(widths, optimizer, optimizer_state)
+    rates = _rates(widths)
+    if optimizer is None:
+        _check_no_gradients(model, widths, rates)
+    return _apply(widths, rates, optimizer, optimizer_state)
 
 
-def _update(widths: list[tuple[str, AdaptiveWidth]], optimizer: Optimizer | None,
-            optimizer_state: OptimizerStatePolicy) -> list[WidthChange]:
+def _rates(widths: list[tuple[str, AdaptiveWidth]]) -> list[float]:
+    """Every width's rate, checked to be finite before anything is resized."""
     if not widths:
         return []
     # One host synchronisation for all rates instead of one per layer.
     rates = torch.stack([w.rate.detach().float() for _, w in widths]).tolist()
+    check_finite_rates([name for name, _ in widths], rates)
+    return rates
+
+
+def _apply(widths: list[tuple[str, AdaptiveWidth]], rates: list[float], optimizer: Optimizer | None,
+           optimizer_state: OptimizerStatePolicy) -> list[WidthChange]:
     changes = []
     for (name, width), rate in zip(widths, rates):
         change = width.update_(name, optimizer, optimizer_state, rate)
         if change is not None:
             changes.append(change)
     return changes
+
+
+def _check_no_gradients(model: nn.Module, widths: list[tuple[str, AdaptiveWidth]], rates: list[float]) -> None:
+    """Refuse, before anything changes, an update without the optimizer while the model is being trained.
+
+    Gradients on the model mean a training step just ran: the optimizer that
+    took it holds state of the old shapes, and its next step would fail on a
+    bare shape mismatch.
+    """
+    resized = [name for (name, width), rate in zip(widths, rates)
+               if width.target_width(rate) != width.width or width.support != width.width]
+    trained = next((name for name, p in model.named_parameters() if p.grad is not None), None)
+    if resized and trained is not None:
+        raise RuntimeError(
+            f"awgnn.update_widths was called without the optimizer, but it would resize adaptive width "
+            f"{resized[0]!r} while parameter {trained!r} has a gradient: an optimizer is training the "
+            "model, and its state would no longer match the resized parameters. Pass it to every width "
+            "update, update_widths(model, optimizer); without any optimizer, clear the gradients first "
+            "(model.zero_grad()).")
+
+
+def _parameter_name(model: nn.Module, param: nn.Parameter) -> str:
+    return next(n for n, p in model.named_parameters() if p is param)
 
 
 def check_optimizer_state(optimizer: Optimizer, model: nn.Module, widths: list[tuple[str, AdaptiveWidth]]) -> None:
@@ -84,9 +120,8 @@ def check_optimizer_state(optimizer: Optimizer, model: nn.Module, widths: list[t
             param = getattr(follower.module, follower.name)
             key = stale_state_key(optimizer, param) if isinstance(param, nn.Parameter) else None
             if key is not None:
-                name = next(n for n, p in model.named_parameters() if p is param)
                 raise RuntimeError(
-                    f"optimizer state {key!r} of parameter {name!r} has shape "
+                    f"optimizer state {key!r} of parameter {_parameter_name(model, param)!r} has shape "
                     f"{tuple(optimizer.state[param][key].shape)} but the parameter has shape "
                     f"{tuple(param.shape)}: its width changed while this optimizer was not passed to "
                     "awgnn.update_widths. Build the optimizer after loading or resetting a model, "
@@ -114,7 +149,7 @@ class _UpdateAfterStep:
             self.resizes_seen = resizes
 
     def update(self, optimizer: Optimizer, args: tuple, kwargs: dict) -> None:
-        self.last_changes = _update(self.widths, optimizer, self.optimizer_state)
+        self.last_changes = _apply(self.widths, _rates(self.widths), optimizer, self.optimizer_state)
         self.resizes_seen = self._resizes()
 
 

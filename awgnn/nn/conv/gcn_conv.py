@@ -10,12 +10,13 @@ from torch_geometric.typing import Adj, OptPairTensor, OptTensor, SparseTensor
 from torch_geometric.utils import spmm
 
 from awgnn.nn.conv.utils import max_width_repr
-from awgnn.width import AdaptiveLinear, AdaptiveWidth
+from awgnn.width import AdaptiveLinear, AdaptiveWidth, AtomicLoad
 from awgnn.width.activations import is_positively_homogeneous, make_activation
 from awgnn.width.linear import Size as Width
+from awgnn.width.linear import check_size
 
 
-class AdaptiveGCNConv(MessagePassing):
+class AdaptiveGCNConv(AtomicLoad, MessagePassing):
     r"""The graph convolutional operator with a learned number of output channels.
 
     .. math::
@@ -69,13 +70,16 @@ class AdaptiveGCNConv(MessagePassing):
         bias: bool = True,
         **kwargs,
     ) -> None:
+        # Checked here so that errors name these arguments, not the linear map's.
+        check_size("in_channels", in_channels, lazy=True)
+        out = AdaptiveWidth() if out_channels is None else out_channels
+        check_size("out_channels", out)
         kwargs.setdefault("aggr", "add")
         super().__init__(**kwargs)
         if add_self_loops is None:
             add_self_loops = normalize
         if add_self_loops and not normalize:
             raise ValueError(f"{type(self).__name__} cannot add self-loops without normalize=True")
-        out = AdaptiveWidth() if out_channels is None else out_channels
         self.improved = improved
         self.cached = cached
         self.add_self_loops = add_self_loops

@@ -7,12 +7,13 @@ from torch_geometric.nn import GINConv, MessagePassing
 from torch_geometric.typing import Adj, OptPairTensor, Size, SparseTensor
 from torch_geometric.utils import spmm
 
-from awgnn.width import AdaptiveMLP, AdaptiveWidth
+from awgnn.width import AdaptiveMLP, AdaptiveWidth, AtomicLoad
 from awgnn.width.linear import Size as Width
+from awgnn.width.linear import check_size
 from awgnn.nn.conv.utils import max_width_repr
 
 
-class AdaptiveGINConv(MessagePassing):
+class AdaptiveGINConv(AtomicLoad, MessagePassing):
     r"""The graph isomorphism operator with an adaptive-width MLP.
 
     .. math::
@@ -68,10 +69,14 @@ class AdaptiveGINConv(MessagePassing):
         act: str | None = None,
         **kwargs,
     ) -> None:
+        # Checked here so that errors name these arguments, not the MLP's.
+        check_size("in_channels", in_channels, lazy=True)
+        check_size("out_channels", out_channels)
+        hidden = AdaptiveWidth() if hidden_channels is None else hidden_channels
+        check_size("hidden_channels", hidden)
         kwargs.setdefault("aggr", "add")
         super().__init__(**kwargs)
         self.initial_eps = eps
-        hidden = AdaptiveWidth() if hidden_channels is None else hidden_channels
         self.mlp = AdaptiveMLP(in_channels, out_channels, hidden=[hidden], activation=activation,
                                output_norm=norm, output_activation=act)
         if train_eps:
