@@ -27,7 +27,7 @@ from common import base_parser, header, markdown_table, positive_int, run_experi
 
 from awgnn.harness.config import load_config
 from awgnn.harness.data import resolve_data_root
-from awgnn.harness.protocol import shared_trainings
+from awgnn.harness.protocol import SELECTION, RunKey, shared_trainings
 from awgnn.harness.report import summary
 from awgnn.harness.runner import Experiment
 
@@ -52,12 +52,15 @@ def reduced_config(folder: str, dataset: str, folds: int, epochs: int, patience:
     return content
 
 
-def trainings(experiment: Experiment) -> int:
-    """Trainings the experiment runs: one per shared group of grid points per fold, plus the final runs."""
+def trainings(experiment: Experiment) -> list[list[RunKey]]:
+    """The runs of each training: a shared group of grid points per fold, and every final run alone."""
+    results = experiment.results
     (model,) = experiment.config.models
     points = model.points()
-    per_fold = len(shared_trainings(points)) if experiment.share_trainings else len(points)
-    return experiment.results.num_folds * (per_fold + experiment.config.protocol.final_runs)
+    groups = shared_trainings(points) if experiment.share_trainings else [(i,) for i in range(len(points))]
+    return [keys for fold in range(results.num_folds)
+            for keys in [[RunKey(model.name, fold, SELECTION, i) for i in group] for group in groups]
+            + [[key] for key in results.final_keys(model.name, fold)]]
 
 
 def run_study(content: dict[str, Any], data_root: Path, results: Path, workers: int,
@@ -67,8 +70,11 @@ def run_study(content: dict[str, Any], data_root: Path, results: Path, workers: 
     content = summary(experiment.results)
     records = [experiment.store.read(key) for key in experiment.results.stored_keys()]
     (model,) = content["models"].values()
-    # A shared training's time is split among its records, so their seconds add up to the CPU time spent.
-    return {"grid": model["grid_size"], "runs": len(records), "trainings": trainings(experiment),
+    runs = trainings(experiment)
+    # A shared training's time is split among its records, so their seconds add up to the CPU time spent;
+    # it lasts as long as its longest run.
+    epochs = sum(max(experiment.store.read(key)["epochs"] for key in keys) for keys in runs)
+    return {"grid": model["grid_size"], "runs": len(records), "trainings": len(runs), "epochs": epochs,
             "cpu_seconds": sum(r["seconds"] for r in records), "wall_seconds": wall_seconds,
             "mean": model["mean"], "std": model["std"], "total_width": model["total_width"]["mean"],
             "folds": model["folds"]}
@@ -98,15 +104,16 @@ def main() -> None:
     (out / "selection_cost.json").write_text(json.dumps(results, indent=1))
 
     fixed = results[FIXED]
-    rows = [[label, r["grid"], r["runs"], r["trainings"], f"{r['cpu_seconds']:.0f}",
-             f"{fixed['cpu_seconds'] / r['cpu_seconds']:.2g}x", f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f}",
-             f"{r['total_width']:.0f}"] for label, r in results.items()]
+    rows = [[label, r["grid"], r["runs"], r["trainings"], r["epochs"], f"{fixed['epochs'] / r['epochs']:.2g}x",
+             f"{r['cpu_seconds']:.0f}", f"{fixed['cpu_seconds'] / r['cpu_seconds']:.2g}x",
+             f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f}", f"{r['total_width']:.0f}"] for label, r in results.items()]
     print(header(f"Model-selection cost on {arguments.dataset} ({arguments.folds} outer folds, at most "
                  f"{arguments.epochs} epochs, patience {arguments.patience}, {arguments.final_runs} final runs)"))
-    print(markdown_table(["model", "grid", "runs", "trainings", "CPU-seconds", "cost of the fixed grid / this",
-                          "accuracy (%)", "total width"], rows))
-    print("\nCPU-seconds: the runs' single-threaded times; a training shared by two grid points is counted once "
-          "(each record holds its share).")
+    print(markdown_table(["model", "grid", "runs", "trainings", "epochs trained", "fixed grid's epochs / these",
+                          "CPU-seconds", "fixed grid's CPU-seconds / these", "accuracy (%)", "total width"], rows))
+    print("\nA training shared by two grid points counts once, with the epochs of the run that stopped last; "
+          "CPU-seconds are the runs' single-threaded times (each record of a shared training holds its share), "
+          "so unlike epochs they depend on the machine's load.")
     adaptive = results["awn-gin (adaptive)"]
     within = abs(adaptive["mean"] - fixed["mean"]) <= max(adaptive["std"], fixed["std"])
     print(f"\nAdaptive accuracy within one standard deviation of the fixed grid's: {'yes' if within else 'no'}.")

@@ -11,7 +11,7 @@ def test_selection_cost_smoke(tmp_path, data_root):
                              "--out", str(tmp_path), "--workers", "1"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    # grid, runs, trainings: the smoke grids keep both monitors, whose runs share a training
+    # grid, runs, trainings (then epochs): the smoke grids keep both monitors, whose runs share a training
     assert "| awn-gin (adaptive) | 1 | 4 | 4 |" in result.stdout
     assert "| gin (fixed, protocol grid) | 2 | 6 | 4 |" in result.stdout
     assert "| gin (fixed, one training per grid point) | 2 | 6 | 6 |" in result.stdout
