@@ -169,6 +169,7 @@ def test_the_harness_trains_each_monitor_pair_once_with_the_records_of_separate_
     assert len(records) == 2 * (4 + 1)
     assert sorted(map(len, count_trainings)) == [1, 1, 2, 2, 2, 2], "2 folds x 2 trainings + 2 final runs"
     assert json.loads((results / "experiment.json").read_text())[SHARED_TRAININGS] is True
+    assert "share one training, counted once" in (results / "report.md").read_text()
     for fold in range(2):
         for first, second in [(0, 1), (2, 3)]:
             pair = [records[f"gin/OUTER_FOLD_{fold + 1}/MODEL_SELECTION/config_{i + 1}.json"] for i in (first, second)]
@@ -221,3 +222,4 @@ def test_a_folder_written_before_shared_trainings_keeps_one_training_and_seed_pe
         assert record["seed"] == RunKey("gin", 1, SELECTION, config_id).seed(base_seed)
     assert all(path.read_bytes() == content for path, content in kept.items())
     assert json.loads((results / "summary.json").read_text())["models"]["gin"]["folds_scored"] == 2
+    assert "every grid point has its own training" in (results / "report.md").read_text()

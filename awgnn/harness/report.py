@@ -17,7 +17,7 @@ import numpy as np
 from awgnn.harness.atomic import write_json_atomically
 from awgnn.harness.config import parse_config
 from awgnn.harness.protocol import SELECTION, RunKey, summarise
-from awgnn.harness.runner import ExperimentResults
+from awgnn.harness.runner import SHARED_TRAININGS, ExperimentResults
 from awgnn.harness.store import EXPERIMENT_FILE, ResultStore
 
 # A fold whose score is within this margin of the majority-class rate is flagged.
@@ -53,6 +53,7 @@ def summary(results: ExperimentResults) -> dict[str, Any]:
         "tie_break": config.protocol.tie_break,
         "splits_source": experiment["splits_source"],
         "chance_level": experiment["chance_level"],
+        "shared_trainings": experiment.get(SHARED_TRAININGS, False),
         "versions": experiment["versions"],
         "machine": experiment["machine"],
         "models": {model.name: _model_summary(results, model.name, experiment["chance_level"])
@@ -140,6 +141,9 @@ def markdown(content: dict[str, Any], plots: Sequence[Path]) -> str:
         f"{content['tie_break']} configuration in grid order.",
         f"Software: {', '.join(f'{k} {v}' for k, v in content['versions'].items())}; machine: {content['machine']}; "
         f"report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        "Run time: the runs' seconds summed"
+        + ("; grid points that differ only in the early-stopping monitor share one training, counted once."
+           if content["shared_trainings"] else "; every grid point has its own training."),
         "",
         "| model | class | score | folds | grid | total width | parameters | run time [s] | failed runs |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -10,7 +10,10 @@ Layout (close to PyDGN's)::
 
 A run's record is written to a temporary file and renamed into place, so a
 crash never leaves half a record; an existing record is never rewritten, so a
-rerun reuses finished runs untouched and only runs what is missing.
+rerun reuses finished runs untouched and only runs what is missing. Selection
+runs of grid points that differ only in the early-stopping monitor share one
+training: their records are written when it ends, each with its share of the
+training's time in ``seconds``, so the records' seconds add up to the time spent.
 """
 from __future__ import annotations
 
