@@ -452,7 +452,7 @@ def operator_table(results: Sequence[Mapping[str, Any]]) -> str:
 def goals_table(results: Sequence[Mapping[str, Any]]) -> str:
     """Each model and batch size against the targets: step time, aten operators and inference, adaptive / fixed."""
     def verdict(value: float, target: float) -> str:
-        return f"{value:.2f} (≤ {target}: {'yes' if value <= target else 'no'})"
+        return f"{value:.3f} (≤ {target}: {'yes' if value <= target else 'no'})"
 
     rows = []
     for r in results:
