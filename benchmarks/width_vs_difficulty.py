@@ -1,23 +1,31 @@
 """Does the learned width rise with the difficulty of the task?
 
-**(a) Synthetic ladder** (:mod:`awgnn.harness.ladder`). The adaptive GIN is
-trained with the same start width and hyper-parameters (:data:`LADDER_POINT`)
-at every level of the ladder, over several seeds (each seed draws its own
-graphs, split and initial weights), on one stratified 80/10/10 split per
-seed, as the harness trains (the model of the best validation epoch is
+**(a) Synthetic ladder** (:mod:`awgnn.harness.ladder`: each level is a fixed
+random table of node-type pairs to classes, with more pairs to store the
+higher the level). The adaptive GIN is trained with the same start width and
+hyper-parameters (:data:`LADDER_POINT`), on the ladder's budget (60 epochs,
+batch 32), at every level of the ladder, over several seeds (each seed draws
+its own graphs, split and initial weights), on one stratified 80/10/10 split
+per seed, as the harness trains (the model of the best validation epoch is
 kept). Reported per level: test accuracy, learned width per layer and total
 width (mean ± population std over seeds), and Spearman's rho between level
 and total width over all (level, seed) runs.
 
 The start is deliberately narrow (``lambda0 = 0.5``: 6 neurons per block):
-only a layer that is short of capacity has a reason to grow. Started at the
-paper's 117 neurons, every level of the ladder is solvable with far fewer
-neurons and the widths drift without a significant trend (``--lambda0 0.02``
-to see it). As in the paper's graph configurations there is no prior on the
-rates, so nothing stops a width from growing once the task is fit: the
-widths reported are those after ``--epochs`` epochs (the best-validation
-epoch, nearly always the last), and longer training mostly adds seed-to-seed
-spread.
+only a layer that is short of capacity has a reason to grow (``--lambda0
+0.02`` starts at the paper's 117). As in the paper's graph configurations
+there is no prior on the rates, so nothing stops a width from growing once
+the task is fit: the widths reported are those after ``--epochs`` epochs at
+the best-validation epoch, comparable only at the ladder's budget.
+
+**Fixed curves** (``--fixed-curves``, instead of (a) and (b)). What makes a
+level difficult: the fixed-width GIN (:class:`~awgnn.models.GINClassifier`)
+at ``--fixed-widths`` hidden neurons a block (default 8, 16, 32 and 64),
+trained on the same budget and splits as (a): the narrow one falls along the
+ladder, the wide one does not, and the widths between show how many neurons
+each level needs at this budget. Reported per level and width: test
+accuracy (mean ± population std over seeds) and seconds per run; written to
+``ladder_fixed_curves.json`` and ``ladder_fixed_curves.png``.
 
 **(b) Real data.** Learned widths of the adaptive GIN with the AWN paper's
 settings (:data:`REAL_POINT`, 117 neurons per block at the start) on TU
@@ -36,6 +44,7 @@ processes. The script prints Markdown tables and writes
 Example (default budget: under 15 minutes on 2 CPU cores)::
 
     python benchmarks/width_vs_difficulty.py --data-root ../shared/data
+    python benchmarks/width_vs_difficulty.py --fixed-curves --seeds 10
 """
 from __future__ import annotations
 
@@ -73,9 +82,15 @@ from awgnn.harness.report import load_results, summary
 from awgnn.harness.splits import Fold
 
 MODEL = "AdaptiveGINClassifier"
-# The same at every level: two blocks (node-wise MLP + one GIN layer), a narrow start.
-LADDER_POINT: Mapping[str, Any] = MappingProxyType(
-    {"num_layers": 2, "batch_size": 16, "lr": 0.01, "lambda0": 0.5})
+FIXED_MODEL = "GINClassifier"
+# The ladder's budget (see awgnn.harness.ladder), the same at every level and for every model:
+# two blocks (node-wise MLP + one GIN layer), 60 epochs (--epochs) of 800 training graphs.
+LADDER_TRAINING: Mapping[str, Any] = MappingProxyType({"num_layers": 2, "batch_size": 32, "lr": 0.01})
+LADDER_EPOCHS = 60
+# The adaptive GIN starts narrow.
+LADDER_POINT: Mapping[str, Any] = MappingProxyType({**LADDER_TRAINING, "lambda0": 0.5})
+# Hidden widths of the fixed curves, from narrow to wide.
+FIXED_WIDTHS = (8, 16, 32, 64)
 # The AWN paper's graph settings (METHOD.md section 8) at one grid point; lambda0 0.02 is the default.
 REAL_POINT: Mapping[str, Any] = MappingProxyType({"num_layers": 3, "batch_size": 32, "lr": 0.01})
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "awn_gin"
@@ -110,12 +125,14 @@ class LadderRun:
     epochs: int
     num_graphs: int
     point: dict[str, Any]
+    model: str = MODEL
 
     def data_and_split(self) -> tuple[LoadedDataset, Fold]:
         return ladder_and_split(self.level, self.num_graphs, self.seed)
 
     def describe(self) -> dict[str, Any]:
-        return {"level": self.level, "seed": self.seed, "epochs": self.epochs}
+        return {"level": self.level, "seed": self.seed, "epochs": self.epochs, "model": self.model,
+                "hidden_channels": self.point.get("hidden_channels")}
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,10 @@ class RealRun:
     def point(self) -> Mapping[str, Any]:
         return REAL_POINT
 
+    @property
+    def model(self) -> str:
+        return MODEL
+
     def describe(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "seed": self.seed, "epochs": self.epochs}
 
@@ -141,7 +162,7 @@ class RealRun:
 def train(run: LadderRun | RealRun) -> dict[str, Any]:
     """Train one run as the harness does; its scores, learned widths and width per epoch."""
     data, fold = run.data_and_split()
-    _, record = train_model(data, fold, MODEL, run.epochs, run.seed, **run.point)
+    _, record = train_model(data, fold, run.model, run.epochs, run.seed, **run.point)
     return {
         **run.describe(),
         "status": record["status"],
@@ -180,11 +201,17 @@ def by_level(runs: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 def ladder_table(runs: Sequence[dict[str, Any]]) -> str:
     rows = []
     for level, group in by_level(runs).items():
-        spec = ladder_level(level)
-        rows.append((level, spec.num_types, spec.num_classes, accuracy_text(group), widths_text(group),
+        rows.append((*level_columns(level), accuracy_text(group), widths_text(group),
                      mean_std([r["total_width"] for r in group])))
-    return markdown_table(("level", "node types", "classes", "test accuracy (%)", "learned width per layer",
-                           "total width"), rows)
+    return markdown_table((*LEVEL_HEADERS, "test accuracy (%)", "learned width per layer", "total width"), rows)
+
+
+LEVEL_HEADERS = ("level", "node types", "patterns", "classes")
+
+
+def level_columns(level: int) -> tuple[int, int, int, int]:
+    spec = ladder_level(level)
+    return level, spec.num_types, spec.num_patterns, spec.num_classes
 
 
 def spearman(runs: Sequence[dict[str, Any]]) -> dict[str, float | int | None]:
@@ -203,6 +230,41 @@ def spearman_text(correlation: Mapping[str, Any]) -> str:
                 f"(no variation in level or width)")
     return (f"Spearman's rho between level and total width over {correlation['runs']} (level, seed) runs: "
             f"**{correlation['rho']:.3f}** (p = {correlation['p_value']:.2g})")
+
+
+def fixed_table(runs: Sequence[dict[str, Any]]) -> str:
+    """One row per level: test accuracy at every fixed width, and the seconds a run took."""
+    widths = sorted({r["hidden_channels"] for r in runs})
+    rows = []
+    for level, group in by_level(runs).items():
+        at = [[r for r in group if r["hidden_channels"] == width] for width in widths]
+        seconds = " / ".join(f"{statistics.fmean(r['seconds'] for r in runs_at):.1f}" for runs_at in at)
+        rows.append((*level_columns(level), *(accuracy_text(runs_at) for runs_at in at), seconds))
+    seconds_header = f"seconds per run (width {' / '.join(map(str, widths))})"
+    return markdown_table((*LEVEL_HEADERS, *(f"width {w}: test accuracy (%)" for w in widths), seconds_header),
+                          rows)
+
+
+def mean_accuracy_per_level(runs: Sequence[dict[str, Any]]) -> dict[int, float]:
+    """Mean test accuracy (%) of each level over the runs that finished."""
+    means = {}
+    for level, group in by_level(runs).items():
+        scores = [r["test_accuracy"] for r in group if r["test_accuracy"] is not None]
+        if scores:
+            means[level] = 100 * statistics.fmean(scores)
+    return means
+
+
+def trend_text(runs: Sequence[dict[str, Any]]) -> str:
+    """For each fixed width: its mean accuracy from the lowest to the highest level, and whether it
+    falls at every step."""
+    lines = []
+    for width in sorted({r["hidden_channels"] for r in runs}):
+        means = list(mean_accuracy_per_level([r for r in runs if r["hidden_channels"] == width]).values())
+        falls = len(means) > 1 and all(later < earlier for earlier, later in zip(means, means[1:]))
+        lines.append(f"Width {width}: mean test accuracy {' → '.join(f'{m:.1f}' for m in means)} %; "
+                     f"lowest {min(means):.1f} %; falls at every level: {'yes' if falls else 'no'}")
+    return "  \n".join(lines)
 
 
 def real_table(runs: Sequence[dict[str, Any]], protocol: Mapping[str, dict[str, Any]]) -> str:
@@ -264,6 +326,54 @@ def plot_ladder(runs: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     return paths
 
 
+def plot_fixed_curves(runs: Sequence[dict[str, Any]], out: Path) -> Path:
+    """Test accuracy against level, one curve per fixed width, with chance level."""
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for index, width in enumerate(sorted({r["hidden_channels"] for r in runs})):
+        levels = by_level([r for r in runs if r["hidden_channels"] == width])
+        scores = [[100 * r["test_accuracy"] for r in group if r["test_accuracy"] is not None]
+                  for group in levels.values()]
+        axes.errorbar(list(levels), [statistics.fmean(s) if s else float("nan") for s in scores],
+                      yerr=[statistics.pstdev(s) if s else 0.0 for s in scores],
+                      color=f"C{index}", marker="o", capsize=3, label=f"fixed GIN, {width} neurons a block")
+    chance = 100 / ladder_level(0).num_classes
+    axes.axhline(chance, color="grey", linestyle=":", label="chance")
+    axes.set(xlabel="ladder level", ylabel="test accuracy (%)", xticks=list(range(LADDER_LEVELS)),
+             ylim=(0, 105), title="What makes a level difficult")
+    axes.legend(loc="lower left", fontsize="small")
+    return save_figure(figure, out / "ladder_fixed_curves.png")
+
+
+def fixed_curves(arguments: argparse.Namespace, out: Path, started: float) -> None:
+    """The ``--fixed-curves`` mode: train the fixed GIN at every width, level and seed; print and save."""
+    runs = [LadderRun(level, seed, arguments.epochs, arguments.num_graphs,
+                      {**LADDER_TRAINING, "hidden_channels": width}, FIXED_MODEL)
+            for level in reversed(range(LADDER_LEVELS)) for seed in range(arguments.seeds)
+            for width in sorted(arguments.fixed_widths, reverse=True)]
+    results = run_jobs(train, runs, arguments.workers)
+    plot = plot_fixed_curves(results, out)
+    elapsed = time.perf_counter() - started
+    (out / "ladder_fixed_curves.json").write_text(json.dumps({
+        "arguments": {key: str(value) for key, value in vars(arguments).items()},
+        "model": FIXED_MODEL,
+        "hyperparameters": dict(LADDER_TRAINING),
+        "runs": results,
+        "seconds": elapsed,
+    }, indent=1))
+
+    point = ", ".join(f"{key}={value}" for key, value in LADDER_TRAINING.items())
+    print(header("What makes a ladder level difficult: fixed-width GIN at every level"))
+    print(f"{FIXED_MODEL}, {point}, hidden widths {', '.join(map(str, sorted(arguments.fixed_widths)))} "
+          f"a block (embedding 64), {arguments.epochs} epochs, {arguments.num_graphs} graphs per level "
+          f"(one 80/10/10 split per seed), {arguments.seeds} seed(s) per level\n")
+    print(fixed_table(results))
+    print(f"\n{trend_text(results)}\n")
+    print(f"Test accuracy is the mean ± population std over seeds at the best-validation epoch; chance level is "
+          f"{100 / ladder_level(0).num_classes:.0f}%. Seconds per run: one thread, data generation excluded.  \n"
+          f"Plot: {plot.name}; raw numbers: ladder_fixed_curves.json (in {out}).  \n"
+          f"Total time: {elapsed:.0f} s with {arguments.workers} worker process(es).")
+
+
 # -- the full protocol ----------------------------------------------------------------------------
 
 
@@ -284,7 +394,8 @@ def run_protocol(name: str, data_root: Path, out: Path, workers: int) -> dict[st
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=positive_int, default=10, help="seeds per ladder level (default 10)")
-    parser.add_argument("--epochs", type=positive_int, default=50, help="training epochs per ladder run (default 50)")
+    parser.add_argument("--epochs", type=positive_int, default=LADDER_EPOCHS,
+                        help=f"training epochs per ladder run (default {LADDER_EPOCHS}, the ladder's budget)")
     parser.add_argument("--num-graphs", type=positive_int, default=1000,
                         help="graphs per ladder level (default 1000)")
     parser.add_argument("--lambda0", type=float, default=LADDER_POINT["lambda0"],
@@ -294,9 +405,17 @@ def parse_arguments() -> argparse.Namespace:
                         help="training processes, one thread each (default 2)")
     parser.add_argument("--full", action="store_true",
                         help="real data: the full protocol of configs/awn_gin (days) instead of the reduced budget")
+    parser.add_argument("--fixed-curves", action="store_true",
+                        help="only the fixed-width GIN at --fixed-widths on every ladder level (what makes a level "
+                             "difficult), instead of the adaptive GIN and real data")
+    parser.add_argument("--fixed-widths", nargs="+", type=positive_int, default=list(FIXED_WIDTHS),
+                        help=f"hidden neurons a block of the fixed curves (default "
+                             f"{' '.join(map(str, FIXED_WIDTHS))})")
     arguments = parser.parse_args()
     if arguments.smoke and arguments.full:
         parser.error("--smoke and --full exclude each other")
+    if arguments.fixed_curves and arguments.full:
+        parser.error("--fixed-curves and --full exclude each other")
     # The fewest graphs every level accepts.
     fewest = MIN_GRAPHS_PER_CLASS * ladder_level(LADDER_LEVELS - 1).num_classes
     if arguments.smoke:
@@ -336,6 +455,9 @@ def main() -> None:
     started = time.perf_counter()
     arguments = parse_arguments()
     out = setup(arguments)
+    if arguments.fixed_curves:
+        fixed_curves(arguments, out, started)
+        return
     data_root = resolve_data_root(arguments.data_root)
     runs = planned_runs(arguments, data_root)
     prepare_real_data(runs, data_root)

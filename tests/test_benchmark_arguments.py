@@ -34,7 +34,7 @@ def test_task_name_refuses(text, message):
 @pytest.mark.parametrize("script, arguments, message", [
     ("truncation.py", ["--tasks", "ladder-9"], "argument --tasks: a ladder task is ladder-<level>"),
     ("optimizer_state.py", ["--seeds", "0"], "argument --seeds: expected an integer >= 1"),
-    ("width_vs_difficulty.py", ["--num-graphs", "10"], "--num-graphs must be at least 60"),
+    ("width_vs_difficulty.py", ["--num-graphs", "10"], "--num-graphs must be at least 40"),
 ])
 def test_scripts_exit_2_naming_the_flag(tmp_path, script, arguments, message):
     result = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments, "--out", str(tmp_path)],

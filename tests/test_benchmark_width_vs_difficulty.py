@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from awgnn.harness.ladder import LADDER_LEVELS, ladder_level
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "width_vs_difficulty.py"
@@ -16,10 +18,11 @@ def test_width_vs_difficulty_smoke(tmp_path, data_root):
     assert result.returncode == 0, result.stderr
     stdout = result.stdout
     assert "### Learned width against task difficulty" in stdout
-    assert "| level | node types | classes | test accuracy (%) | learned width per layer | total width |" in stdout
+    assert ("| level | node types | patterns | classes | test accuracy (%) | learned width per layer | total width |"
+            in stdout)
     for level in range(LADDER_LEVELS):
         spec = ladder_level(level)
-        assert f"| {level} | {spec.num_types} | {spec.num_classes} |" in stdout
+        assert f"| {level} | {spec.num_types} | {spec.num_patterns} | {spec.num_classes} |" in stdout
     assert "Spearman's rho between level and total width" in stdout
     assert "| dataset | budget | test accuracy (%) | learned width per layer | total width |" in stdout
     assert "| MUTAG | 2 epochs, 1 split, 1 seed(s) |" in stdout
@@ -31,10 +34,50 @@ def test_width_vs_difficulty_smoke(tmp_path, data_root):
     assert all(len(run["total_width_per_epoch"]) == 2 for run in numbers["ladder_runs"])
 
 
-def test_width_vs_difficulty_rejects_bad_arguments(tmp_path):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--full", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "--smoke and --full exclude each other" in result.stderr
+def test_fixed_curves_smoke(tmp_path):
+    """The fixed GIN at every width, level and seed: one table row per level, one column per width."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--fixed-curves", "--smoke", "--fixed-widths", "4", "8",
+                             "--workers", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    stdout = result.stdout
+    assert "### What makes a ladder level difficult" in stdout
+    assert ("| level | node types | patterns | classes | width 4: test accuracy (%) | width 8: test accuracy (%) "
+            "| seconds per run (width 4 / 8) |") in stdout
+    for level in range(LADDER_LEVELS):
+        spec = ladder_level(level)
+        assert f"| {level} | {spec.num_types} | {spec.num_patterns} | {spec.num_classes} |" in stdout
+    assert "Width 4: mean test accuracy" in stdout and "Width 8: mean test accuracy" in stdout
+    assert "Learned width" not in stdout and "Real data" not in stdout
+    numbers = json.loads((tmp_path / "ladder_fixed_curves.json").read_text())
+    runs = numbers["runs"]
+    assert sorted((r["level"], r["hidden_channels"]) for r in runs) == [
+        (level, width) for level in range(LADDER_LEVELS) for width in (4, 8)]
+    assert all(r["model"] == "GINClassifier" and r["layer_widths"] == {"block0": r["hidden_channels"],
+                                                                        "block1": r["hidden_channels"]}
+               for r in runs)
+    assert (tmp_path / "ladder_fixed_curves.png").is_file()
+    assert not (tmp_path / "width_vs_difficulty.json").exists()
+
+
+def test_trend_text_says_whether_accuracy_falls_at_every_level(benchmark_module):
+    runs = [{"level": level, "seed": 0, "hidden_channels": width, "test_accuracy": accuracy}
+            for width, accuracies in ((8, (1.0, 0.9, 0.7)), (64, (1.0, 1.0, 0.98)))
+            for level, accuracy in enumerate(accuracies)]
+    text = benchmark_module.trend_text(runs)
+    assert "Width 8: mean test accuracy 100.0 → 90.0 → 70.0 %; lowest 70.0 %; falls at every level: yes" in text
+    assert "Width 64: mean test accuracy 100.0 → 100.0 → 98.0 %; lowest 98.0 %; falls at every level: no" in text
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--smoke", "--full"], "--smoke and --full exclude each other"),
+    (["--fixed-curves", "--full"], "--fixed-curves and --full exclude each other"),
+    (["--fixed-curves", "--fixed-widths", "0"], "argument --fixed-widths: expected an integer >= 1, got '0'"),
+])
+def test_width_vs_difficulty_rejects_bad_arguments(benchmark_module, monkeypatch, capsys, flags, message):
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), *flags])
+    with pytest.raises(SystemExit) as exit_:
+        benchmark_module.parse_arguments()
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 def load_benchmark_module():
@@ -49,6 +92,11 @@ def load_benchmark_module():
         return module
     finally:
         sys.path.remove(benchmarks)
+
+
+@pytest.fixture(scope="module")
+def benchmark_module():
+    return load_benchmark_module()
 
 
 TINY_PROTOCOL = """
