@@ -1,6 +1,8 @@
 """Planetoid citation graphs, and mini-batch node classification with sampled neighbourhoods."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,14 @@ def test_mini_batch_training_of_an_adaptive_gcn_on_cora(planetoid_root):
     accuracy = (prediction[data.test_mask] == data.y[data.test_mask]).float().mean()
     assert accuracy > 0.7
     assert model.widths[0].width != 16 and model.widths[0].num_updates == 15 * len(loader)
+
+
+def test_planetoid_benchmark_smoke(planetoid_root, tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "planetoid.py"
+    result = subprocess.run([sys.executable, str(script), "--smoke", "--data-root", str(planetoid_root),
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for model in ("GCN-16", "GIN-16", "AdaptiveGCN", "AdaptiveGIN"):
+        assert f"| Cora | {model} |" in result.stdout
+    assert "| Cora | GCN-16 | " in result.stdout and "16 (fixed)" in result.stdout and "layer0: " in result.stdout
+    assert (tmp_path / "planetoid.json").is_file()
