@@ -7,7 +7,7 @@ from awgnn.harness import load_dataset
 from awgnn.models import AdaptiveGINClassifier
 
 torch.manual_seed(0)
-data = load_dataset("MUTAG")  # from $AWGNN_DATA, else downloaded to ~/.cache/awgnn/data
+data = load_dataset("MUTAG")  # from $AWGNN_DATA, else the copy shipped with awgnn
 dataset = data.dataset.shuffle()
 train, test = dataset[:150], dataset[150:]
 model = AdaptiveGINClassifier(data.num_features, data.num_classes, num_layers=3)
