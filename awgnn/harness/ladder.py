@@ -25,11 +25,11 @@ block) fits them all (``benchmarks/width_vs_difficulty.py --fixed-curves``;
 the numbers are in ``benchmarks/RESULTS.md``).
 
 The difficulty is capacity *at a training budget*: the ladder is sized for
-about 60 epochs of 800 training graphs (batch 32, learning rate 0.01). Given
-several times more epochs a narrow network fits more of the high levels'
-patterns (it is short of neurons to fit them quickly, less short of neurons to
-represent them), so widths learned on the ladder are comparable only at a
-stated budget.
+60 epochs of 800 training graphs (batch 32, learning rate 0.01): seconds a
+run on one CPU thread (``benchmarks/RESULTS.md`` has the measured cost). With more epochs a narrow network fits more
+of the high levels' patterns (at 200 epochs, 8 neurons a block still fall at
+every level, though less far), so widths learned on the ladder are comparable
+only at a stated budget.
 
 **Design choices and why.**
 
@@ -39,8 +39,13 @@ stated budget.
   classified right exactly when its pattern is.
 * *Balanced patterns.* Within a class the generator cycles through that
   class's patterns in a random order, so every pattern occurs equally often
-  (within one graph) and 1000 graphs show every pattern of the top level
-  several times; a pattern absent from training could only be guessed.
+  (give or take one graph) and 1000 graphs show each of the top level's 276
+  patterns three or four times; a pattern absent from training could only
+  be guessed.
+* *Four classes at every level.* A pattern then holds two bits, so a narrow
+  network runs short at fewer patterns than with two classes; in trials with
+  two classes it ran short only with more patterns than 1000 graphs show
+  often enough for a wide network to learn them all.
 * *Nested tables.* Level ``l + 1`` keeps the types of level ``l`` and their
   patterns' classes and adds new types, so a higher level contains every
   pattern of the lower ones; classes stay balanced over the patterns of every
@@ -49,8 +54,9 @@ stated budget.
   two types and the degrees are drawn the same way for every class, so only
   the pair of types identifies the class. A linear function of the type
   frequencies (what mean pooling of the input features gives a linear head)
-  is additive over the two types and cannot represent a random table; it
-  reaches only a little above chance.
+  is additive over the two types and cannot represent a random table: it
+  fits part of the table, less of it the higher the level, and the rest
+  takes message passing.
 
 The feature is always a one-hot over :data:`NUM_TYPES` columns (the types of
 the top level), so the input dimension is the same at every level; lower
