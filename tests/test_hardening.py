@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from awgnn import AdaptiveMLP, AdaptiveWidth, auto_update_widths, truncate_, update_widths
+from awgnn import AdaptiveMLP, AdaptiveWidth, ELBOLoss, auto_update_widths, truncate_, update_widths
 from awgnn.harness.config import model_arguments, training_settings
 from awgnn.harness.data import load_dataset
 from awgnn.harness.registry import ModelSpec
@@ -335,3 +335,27 @@ def test_item8_truncation_never_goes_below_min_width():
     assert truncate_(model, fraction=0.1) == {"2": 6}
     with pytest.raises(ValueError, match=r"width must be an integer in \[6, 6\], got 5"):
         width.truncate_(5)
+
+
+def _weight_squares(model: nn.Module) -> torch.Tensor:
+    rates = {id(w.raw_rate) for w in model.modules() if isinstance(w, AdaptiveWidth)}
+    return sum(p.square().sum() for p in model.parameters() if id(p) not in rates)
+
+
+def test_item1_the_weight_prior_covers_the_parameters_the_model_holds_now():
+    torch.manual_seed(0)
+    model = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=10)])
+    loss = ELBOLoss(5, weight_prior_std=2.0)
+    x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
+    loss(model, model(x), y)  # a first call, as in training
+    doubled = {key: 2 * value if torch.is_tensor(value) and value.is_floating_point() and "raw_rate" not in key
+               else value
+               for key, value in model.state_dict().items()}
+    model.load_state_dict(doubled, assign=True)
+    terms = loss(model, model(x), y)
+    expected = _weight_squares(model) / (2 * 2.0**2 * 5)
+    assert torch.allclose(terms.weight_prior, expected)
+    terms.weight_prior.backward()
+    assert all(p.grad is not None for n, p in model.named_parameters() if "raw_rate" not in n)
+    model.extra = nn.Parameter(torch.full((3,), 4.0))  # added after the first calls
+    assert torch.allclose(loss(model, model(x), y).weight_prior, _weight_squares(model) / (2 * 2.0**2 * 5))

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -65,8 +64,6 @@ class ELBOLoss:
             "rate_prior_mean", rate_prior_mean)
         self.rate_prior_std = rate_prior_std
         self.data_loss = data_loss
-        self._model: weakref.ref | None = None
-        self._parts_cache: tuple[list[Tensor], list[AdaptiveWidth]] | None = None
 
     @property
     def rate_prior_std(self) -> float | None:
@@ -91,21 +88,17 @@ class ELBOLoss:
         rate_prior = self._rate_prior([w.rate for w in widths], data)
         return ELBOTerms(data + weight_prior + rate_prior, data, weight_prior, rate_prior)
 
-    def _parts(self, model: nn.Module) -> tuple[list[Tensor], list[AdaptiveWidth]]:
-        """The parameters under the weight prior (all but the rates) and the widths, looked up once per model.
+    @staticmethod
+    def _parts(model: nn.Module) -> tuple[list[Tensor], list[AdaptiveWidth]]:
+        """The parameters under the weight prior (all but the rates) and the widths.
 
-        Resizing keeps every parameter's identity, so the lists stay valid while
-        training; a model given for the first time is looked up again.
+        Looked up on every call, never cached: ``load_state_dict(assign=True)``
+        and parameters added after the first call replace or extend the
+        model's tensors, and the prior must cover the ones the model holds now.
         """
-        if self._model is None or self._model() is not model:
-            widths = [w for _, w in adaptive_widths(model)]
-            rate_ids = {id(w.raw_rate) for w in widths}
-            weights = [p for p in model.parameters() if id(p) not in rate_ids]
-            self._model, self._parts_cache = weakref.ref(model), (weights, widths)
-        return self._parts_cache
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_model": None, "_parts_cache": None}
+        widths = [w for _, w in adaptive_widths(model)]
+        rate_ids = {id(w.raw_rate) for w in widths}
+        return [p for p in model.parameters() if id(p) not in rate_ids], widths
 
     def _rate_prior(self, rates: list[Tensor], like: Tensor) -> Tensor:
         if self.rate_prior_std is None or not rates:
