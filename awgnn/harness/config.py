@@ -43,6 +43,7 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "n_observations": ("an integer >= 1, or null for the real training-set size", None),
     "rate_prior_mean": ("a number > 0 or null", None),
     "rate_prior_std": ("a number > 0 or null", None),
+    "rate_lr": ("a number > 0 or null (the rates train at lr)", None),
 }
 
 
@@ -222,6 +223,7 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "n_observations": lambda v: v is None or (_is_int(v) and v >= 1),
         "rate_prior_mean": lambda v: v is None or (_is_number(v) and v > 0),
         "rate_prior_std": lambda v: v is None or (_is_number(v) and v > 0),
+        "rate_lr": lambda v: v is None or (_is_number(v) and v > 0),
     }
     if not checks[key](value):
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")

@@ -18,7 +18,7 @@ from torch_geometric.loader import DataLoader
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.data import LoadedDataset
 from awgnn.harness.registry import ModelSpec
-from awgnn.width import ELBOLoss, NonFiniteRate, auto_update_widths
+from awgnn.width import ELBOLoss, NonFiniteRate, auto_update_widths, parameter_groups
 from awgnn.width.validation import check_choice
 
 # What early stopping can watch (a configuration's ``monitor``).
@@ -116,7 +116,8 @@ def fit_monitors(
     generator = seed_everything(seed)
     device = resolve_device(settings.device)
     model = spec.cls(data.num_features, data.num_classes, **model_arguments).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
+    optimizer = torch.optim.Adam(parameter_groups(model, rate_lr=training["rate_lr"]), lr=training["lr"],
+                                 weight_decay=training["weight_decay"])
     scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, training["scheduler_step"], training["scheduler_gamma"])
                  if training["scheduler_step"] else None)
     if spec.adaptive:

@@ -18,7 +18,7 @@ from torch.utils.hooks import RemovableHandle
 
 from awgnn.width.adaptive_width import AdaptiveWidth, WidthChange, check_finite_rates
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy, stale_state_key
-from awgnn.width.validation import check_choice
+from awgnn.width.validation import check_choice, check_finite_positive
 
 
 def adaptive_widths(model: nn.Module) -> list[tuple[str, AdaptiveWidth]]:
@@ -189,3 +189,27 @@ def auto_update_widths(
     handles = [optimizer.register_step_pre_hook(hook.check), optimizer.register_step_post_hook(hook.update)]
     return WidthUpdateHandle(hook, handles)
 
+
+
+def parameter_groups(model: nn.Module, *, rate_lr: float | None = None) -> list[dict]:
+    """Optimizer parameter groups that give the rates a learning rate of their own.
+
+    ``torch.optim.Adam(awgnn.parameter_groups(model, rate_lr=1e-3), lr=1e-2)``
+    trains every parameter at ``lr`` and the raw rates at ``rate_lr`` (the
+    optimizer's ``lr`` when ``None``). The rates' group never has weight decay:
+    a width is not a weight, and decay would pull every rate towards softplus(0).
+    Under Adam a rate moves by about its learning rate per step whatever its
+    gradient's size, so ``rate_lr`` sets how fast widths can change.
+
+    Returns ``[{"params": weights}, {"params": rates, "weight_decay": 0.0, ...}]``;
+    the second group is left out when the model has no adaptive width.
+    """
+    widths = [w for _, w in adaptive_widths(model)]
+    rate_ids = {id(w.raw_rate) for w in widths}
+    groups: list[dict] = [{"params": [p for p in model.parameters() if id(p) not in rate_ids]}]
+    if widths:
+        rates: dict = {"params": [w.raw_rate for w in widths], "weight_decay": 0.0}
+        if rate_lr is not None:
+            rates["lr"] = check_finite_positive("rate_lr", rate_lr)
+        groups.append(rates)
+    return groups
