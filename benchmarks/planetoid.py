@@ -60,12 +60,7 @@ def build(model: str, num_features: int, num_classes: int) -> nn.Module:
 
 def optimizer_for(model: nn.Module) -> torch.optim.Optimizer:
     """Adam with weight decay on the weights; the width rates are not decayed."""
-    rates = {id(width.raw_rate) for _, width in awgnn.width.adaptive_widths(model)}
-    weights = [p for p in model.parameters() if id(p) not in rates]
-    groups = [{"params": weights, "weight_decay": WEIGHT_DECAY}]
-    if rates:
-        groups.append({"params": [p for p in model.parameters() if id(p) in rates], "weight_decay": 0.0})
-    return torch.optim.Adam(groups, lr=LR)
+    return torch.optim.Adam(awgnn.parameter_groups(model), lr=LR, weight_decay=WEIGHT_DECAY)
 
 
 def feature_dropout(x: torch.Tensor, nonzero: torch.Tensor) -> torch.Tensor:

@@ -25,12 +25,8 @@ torch.manual_seed(0)
 data = load_planetoid(arguments.dataset)[0]  # from $AWGNN_DATA, else downloaded to ~/.cache/awgnn/data
 # PyG's GCN(in_channels, hidden_channels, num_layers, out_channels, ...), with hidden_channels=None
 model = AdaptiveGCN(data.num_features, None, num_layers=2, out_channels=int(data.y.max()) + 1, dropout=0.5)
-# Weight decay on the weights only: decaying a width's raw rate would pull the width towards 5.
-rates = {f"{name}.raw_rate" for name, _ in awgnn.width.adaptive_widths(model)}
-optimizer = torch.optim.Adam([
-    {"params": [p for n, p in model.named_parameters() if n not in rates], "weight_decay": 5e-4},
-    {"params": [p for n, p in model.named_parameters() if n in rates]},
-], lr=0.01)
+# Weight decay on the weights only: parameter_groups never decays a width's raw rate.
+optimizer = torch.optim.Adam(awgnn.parameter_groups(model), lr=0.01, weight_decay=5e-4)
 awgnn.auto_update_widths(model, optimizer)  # the one extra line: every step also resizes
 loader = SampledNeighborLoader(data, num_neighbors=[10, 10], input_nodes=data.train_mask, batch_size=32,
                                shuffle=True)

@@ -27,7 +27,7 @@ class AdaptiveGINConv(AtomicLoad, MessagePassing):
     ``out_channels`` is an :class:`AdaptiveWidth`, the output (embedding)
     width is learned too and scaled by its own importances after ``act``;
     the layers that read this output must then follow that width (see
-    :class:`awgnn.models.AdaptiveGIN`).
+    :class:`awgnn.nn.models.AdaptiveGIN`).
 
     Call :func:`awgnn.update_widths` (or :func:`awgnn.auto_update_widths`)
     after each optimizer step; the forward pass never resizes.
