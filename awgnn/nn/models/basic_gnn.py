@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -129,7 +130,7 @@ class ConcatLinear(nn.Module):
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
 
 
-class AdaptiveBasicGNN(nn.Module):
+class AdaptiveBasicGNN(nn.Module, ABC):
     r"""PyG's ``BasicGNN`` with every hidden width learned (``hidden_channels=None``).
 
     Same constructor and ``forward`` as
@@ -250,9 +251,9 @@ class AdaptiveBasicGNN(nn.Module):
 
     # -- building blocks (subclasses build their convolutions from these) ---------------
 
+    @abstractmethod
     def init_conv(self, in_size: Size, out_size: Size, **kwargs: Any) -> MessagePassing:
         """The convolution of one layer; ``AdaptiveWidth`` sizes must be followed."""
-        raise NotImplementedError
 
     def new_width(self) -> AdaptiveWidth:
         """A fresh learned width with the model's settings."""
@@ -349,9 +350,9 @@ class AdaptiveBasicGNN(nn.Module):
                 for index, conv in enumerate(self.convs)
                 if index < self.num_layers - 1 or self.jk_mode is not None}
 
+    @abstractmethod
     def conv_output(self, conv: nn.Module) -> nn.Module:
         """The linear map that produces a convolution's output channels."""
-        raise NotImplementedError
 
     def total_width(self) -> int:
         """Sum of :meth:`layer_widths` (the AWN "total width")."""
