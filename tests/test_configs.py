@@ -9,7 +9,8 @@ from awgnn.harness.data import TU_DATASETS
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").rglob("*.yaml"))
 DATASETS = {"NCI1", "PROTEINS", "DD", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY", "COLLAB",
             "REDDIT-MULTI-5K"}
-GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "gcn_adaptive": 6, "gcn_fixed": 12}
+GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "awn_gin_paper": 6, "gcn_adaptive": 6, "gcn_fixed": 12}
+PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
 
 
 def test_one_config_per_model_and_dataset():
@@ -29,3 +30,10 @@ def test_config_is_valid_and_every_grid_point_builds(path):
     for model in config.models:
         for point in model.points():
             model.spec.cls(spec.num_features, spec.num_classes, **model_arguments(point))
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.parent.name in PRESETS or p.stem == "quick"],
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_adaptive_gin_configs_use_their_preset(path):
+    model = next(m for m in load_config(path).models if m.model_class == "AdaptiveGINClassifier")
+    assert model.preset == PRESETS.get(path.parent.name, "awgnn")

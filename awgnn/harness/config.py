@@ -21,7 +21,9 @@ from typing import Any
 
 import yaml
 
+from awgnn.harness.presets import PRESETS
 from awgnn.harness.registry import MODEL_CLASSES, ModelSpec
+from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES
 
 
@@ -44,6 +46,8 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "rate_prior_mean": ("a number > 0 or null", None),
     "rate_prior_std": ("a number > 0 or null", None),
     "rate_lr": ("a number > 0 or null (the rates train at lr)", None),
+    "width_prior_centre": ("an integer >= 2 (neurons a layer)", DEFAULT_WIDTH_PRIOR_CENTRE),
+    "width_prior_std": ("a number > 0 or null (no width prior)", None),
 }
 
 
@@ -76,6 +80,7 @@ class ModelConfig:
     name: str
     model_class: str
     grid: dict[str, list[Any]]
+    preset: str | None = None
 
     def points(self) -> list[dict[str, Any]]:
         """Every grid point, in the written order of keys and candidates."""
@@ -103,7 +108,8 @@ class ExperimentConfig:
             "dataset": asdict(self.dataset),
             "splits": asdict(self.splits),
             "protocol": asdict(self.protocol),
-            "models": {m.name: {"class": m.model_class, "grid": m.grid} for m in self.models},
+            "models": {m.name: {"class": m.model_class, "grid": m.grid,
+                                **({"preset": m.preset} if m.preset else {})} for m in self.models},
         }
 
     def fingerprint(self) -> str:
@@ -187,17 +193,44 @@ def _models(reader: _Reader, value: Any) -> tuple[ModelConfig, ...]:
 def _model(reader: _Reader, name: Any, value: Any) -> ModelConfig:
     where = f"models.{name}"
     reader.string(name, "models (model names)")
-    section = reader.mapping(value, where, {"class", "grid"}, required={"class"})
+    section = reader.mapping(value, where, {"class", "grid", "preset"}, required={"class"})
     model_class = reader.choice(section["class"], f"{where}.class", tuple(MODEL_CLASSES))
     spec = MODEL_CLASSES[model_class]
     allowed = set(TRAINING_KEYS) | set(spec.arguments)
     grid_section = reader.mapping(section.get("grid", {}), f"{where}.grid", allowed)
     grid = {key: _candidates(reader, values, f"{where}.grid.{key}") for key, values in grid_section.items()}
+    preset = _preset(reader, section.get("preset"), spec, f"{where}.preset")
+    if preset is not None:
+        grid.update({key: [value] for key, value in _preset_values(preset, grid).items()})
     for key, values in grid.items():
         if key in TRAINING_KEYS:
             for candidate in values:
                 _check_training_value(reader, key, candidate, f"{where}.grid.{key}")
-    return ModelConfig(name=name, model_class=model_class, grid=grid)
+    return ModelConfig(name=name, model_class=model_class, grid=grid, preset=preset)
+
+
+def _preset(reader: _Reader, value: Any, spec: ModelSpec, where: str) -> str | None:
+    """The preset's name, checked to exist and to suit the model class."""
+    if value is None:
+        return None
+    name = reader.choice(value, where, tuple(PRESETS))
+    if not spec.adaptive:
+        raise reader.fail(where, f"no preset: {spec.cls.__name__} has fixed widths (presets set how "
+                                 "adaptive models learn them)", value)
+    return name
+
+
+def _preset_values(preset: str, grid: dict[str, list[Any]]) -> dict[str, Any]:
+    """The preset's values for the keys the grid leaves unset.
+
+    A grid that sets the start as ``lambda0`` overrides the preset's
+    ``initial_width`` and the other way round: a width has one start.
+    """
+    starts = {"lambda0", "initial_width"}
+    values = {key: value for key, value in PRESETS[preset].items() if key not in grid}
+    if starts & set(grid):
+        values = {key: value for key, value in values.items() if key not in starts}
+    return values
 
 
 def _candidates(reader: _Reader, values: Any, where: str) -> list[Any]:
@@ -224,6 +257,8 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "rate_prior_mean": lambda v: v is None or (_is_number(v) and v > 0),
         "rate_prior_std": lambda v: v is None or (_is_number(v) and v > 0),
         "rate_lr": lambda v: v is None or (_is_number(v) and v > 0),
+        "width_prior_centre": lambda v: _is_int(v) and v >= 2,
+        "width_prior_std": lambda v: v is None or (_is_number(v) and v > 0),
     }
     if not checks[key](value):
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")

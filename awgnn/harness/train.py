@@ -248,6 +248,8 @@ def _objective(training: dict[str, Any], n_observations: int):
         weight_prior_std=training["weight_prior_std"],
         rate_prior_mean=training["rate_prior_mean"],
         rate_prior_std=training["rate_prior_std"],
+        width_prior_centre=training["width_prior_centre"],
+        width_prior_std=training["width_prior_std"],
     )
 
 

@@ -11,7 +11,7 @@ from awgnn.models.gin import per_layer
 from awgnn.nn import ActivatedGCNConv, AdaptiveGCNConv
 from awgnn.width import AdaptiveLinear, AdaptiveWidth, AtomicLoad
 from awgnn.width.activations import make_activation
-from awgnn.width.adaptive_width import DEFAULT_LAMBDA0, DEFAULT_MAX_WIDTH
+from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
 from awgnn.width.linear import Size
 from awgnn.width.validation import check_int_at_least
 
@@ -30,7 +30,8 @@ class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
         in_channels: node feature size.
         num_classes: number of graph classes.
         num_layers: number of GCN layers.
-        lambda0, k, max_width: settings of every :class:`AdaptiveWidth`.
+        lambda0, initial_width, k, max_width: settings of every :class:`AdaptiveWidth`
+            (the start is ``lambda0``, default 0.02, i.e. 117 neurons, or ``initial_width``).
         activation: activation inside each layer, before the importance scaling.
         pooling: ``"mean"`` or ``"sum"``.
     """
@@ -41,7 +42,8 @@ class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
         num_classes: int,
         num_layers: int = 3,
         *,
-        lambda0: float = DEFAULT_LAMBDA0,
+        lambda0: float | None = None,
+        initial_width: int | None = None,
         k: float = 0.9,
         max_width: int = DEFAULT_MAX_WIDTH,
         activation: str = "relu",
@@ -52,7 +54,7 @@ class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
         blocks, heads = [], []
         previous: Size = in_channels
         for _ in range(num_layers):
-            width = AdaptiveWidth(lambda0, k=k, max_width=max_width)
+            width = AdaptiveWidth(lambda0, initial_width=initial_width, k=k, max_width=max_width)
             blocks.append(AdaptiveGCNConv(previous, width, act=activation))
             heads.append(AdaptiveLinear(width, num_classes))
             previous = width

@@ -10,7 +10,7 @@ from awgnn.models.base import BlockReadoutClassifier, StaticClassifier
 from awgnn.nn import AdaptiveGINConv
 from awgnn.width import AdaptiveLinear, AdaptiveMLP, AdaptiveWidth, AtomicLoad
 from awgnn.width.activations import make_activation
-from awgnn.width.adaptive_width import DEFAULT_LAMBDA0, DEFAULT_MAX_WIDTH
+from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
 from awgnn.width.linear import Size, check_size
 from awgnn.width.validation import check_int_at_least
 
@@ -39,7 +39,8 @@ class AdaptiveGINClassifier(AtomicLoad, BlockReadoutClassifier):
         num_layers: number of blocks :math:`L` (block 0 plus :math:`L-1` GIN layers).
         embedding_channels: fixed embedding size (64 in the paper) or ``None``
             to learn it.
-        lambda0, k, max_width: settings of every :class:`AdaptiveWidth`.
+        lambda0, initial_width, k, max_width: settings of every :class:`AdaptiveWidth`
+            (the start is ``lambda0``, default 0.02, i.e. 117 neurons, or ``initial_width``).
         activation: activation of the MLP hidden layers (``leaky_relu`` in the paper).
         pooling: ``"mean"`` (paper) or ``"sum"``.
         train_eps: trainable GIN :math:`\epsilon` (paper: yes).
@@ -52,7 +53,8 @@ class AdaptiveGINClassifier(AtomicLoad, BlockReadoutClassifier):
         num_layers: int = 3,
         embedding_channels: int | None = 64,
         *,
-        lambda0: float = DEFAULT_LAMBDA0,
+        lambda0: float | None = None,
+        initial_width: int | None = None,
         k: float = 0.9,
         max_width: int = DEFAULT_MAX_WIDTH,
         activation: str = "leaky_relu",
@@ -64,7 +66,7 @@ class AdaptiveGINClassifier(AtomicLoad, BlockReadoutClassifier):
         check_int_at_least("num_classes", num_classes, 1)
 
         def new_width() -> AdaptiveWidth:
-            return AdaptiveWidth(lambda0, k=k, max_width=max_width)
+            return AdaptiveWidth(lambda0, initial_width=initial_width, k=k, max_width=max_width)
 
         def new_embedding() -> Size:
             if embedding_channels is None:

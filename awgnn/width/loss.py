@@ -14,6 +14,10 @@ from awgnn.width.training import adaptive_widths
 from awgnn.width.validation import check_finite_positive, check_int_at_least
 
 
+# Where the width prior pulls unless told otherwise (neurons a layer); issue #9's study chose it.
+DEFAULT_WIDTH_PRIOR_CENTRE = 16
+
+
 class ELBOTerms(NamedTuple):
     """The minibatch loss and its parts (all scalar tensors)."""
 
@@ -31,18 +35,37 @@ class ELBOLoss:
             + \frac{1}{N}\sum_\theta \frac{\theta^2}{2\sigma_\theta^2}
             + \frac{1}{N}\sum_l \Big[\ln\sigma_\lambda
               + \frac{(\lambda_l-\mu_\lambda)^2}{2\sigma_\lambda^2}\Big]
+            + \frac{1}{N}\sum_l \Big[\ln s
+              + \frac{(\ln\lambda_l-\ln\lambda_c)^2}{2 s^2}\Big]
 
     The weight prior covers every parameter of the model except the raw rates
-    (biases, norms, GIN's eps and readouts included). The rate prior is active
-    only when ``rate_prior_std`` is set; lowering it during training pulls the
-    rates towards ``rate_prior_mean`` ("online compression").
+    (biases, norms, GIN's eps and readouts included). The rate prior (the AWN
+    paper's, on :math:`\lambda`) is active only when ``rate_prior_std`` is set;
+    lowering it during training pulls the rates towards ``rate_prior_mean``
+    ("online compression").
+
+    The width prior is a normal prior on :math:`\ln\lambda_l`, active only
+    when ``width_prior_std`` is set. Since the width is about
+    :math:`-\ln(1-k)/\lambda`, it is a log-normal prior on the width itself,
+    centred on ``width_prior_centre`` neurons (:math:`\lambda_c` is the rate of
+    that width for each layer's ``k``) with ``width_prior_std`` :math:`s` in
+    natural-log units (1 means "within a factor e"). Unlike the prior on
+    :math:`\lambda`, whose pull on a wide layer vanishes with :math:`\lambda`,
+    it pulls with the same strength per factor of width from both sides, so
+    narrow and wide starts meet where the data's push balances it. Both priors
+    are divided by :math:`N` like the weight prior: the more data, the further
+    the data can move a width from the centre.
 
     Args:
         n_observations: the real number of training observations :math:`N`
             (e.g. ``len(train_dataset)``); it sets the priors' strength.
         weight_prior_std: :math:`\sigma_\theta` (default 10, the AWN graph setting).
         rate_prior_mean: :math:`\mu_\lambda`, required with ``rate_prior_std``.
-        rate_prior_std: :math:`\sigma_\lambda`, or ``None`` for no width prior.
+        rate_prior_std: :math:`\sigma_\lambda`, or ``None`` for no prior on the rate.
+        width_prior_centre: the width (neurons a layer) the width prior pulls
+            towards; default :data:`DEFAULT_WIDTH_PRIOR_CENTRE` (16), a small
+            layer, so that a layer grows past it only where the data asks.
+        width_prior_std: :math:`s`, or ``None`` for no width prior.
         data_loss: per-batch mean loss ``(prediction, target) -> scalar``
             (default cross-entropy).
     """
@@ -54,6 +77,8 @@ class ELBOLoss:
         weight_prior_std: float = 10.0,
         rate_prior_mean: float | None = None,
         rate_prior_std: float | None = None,
+        width_prior_centre: int = DEFAULT_WIDTH_PRIOR_CENTRE,
+        width_prior_std: float | None = None,
         data_loss: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
     ) -> None:
         self.n_observations = check_int_at_least("n_observations", n_observations, 1)
@@ -63,6 +88,9 @@ class ELBOLoss:
         self.rate_prior_mean = None if rate_prior_mean is None else check_finite_positive(
             "rate_prior_mean", rate_prior_mean)
         self.rate_prior_std = rate_prior_std
+        self.width_prior_centre = check_int_at_least("width_prior_centre", width_prior_centre, 2)
+        self.width_prior_std = None if width_prior_std is None else check_finite_positive(
+            "width_prior_std", width_prior_std)
         self.data_loss = data_loss
 
     @property
@@ -85,7 +113,7 @@ class ELBOLoss:
         # One concatenation instead of a square and a sum per parameter: fewer, larger kernels.
         squares = torch.cat([p.reshape(-1) for p in weights]).square().sum() if weights else data.new_zeros(())
         weight_prior = squares / (2 * self.weight_prior_std**2 * self.n_observations)
-        rate_prior = self._rate_prior([w.rate for w in widths], data)
+        rate_prior = self._rate_prior([w.rate for w in widths], data) + self._width_prior(widths, data)
         return ELBOTerms(data + weight_prior + rate_prior, data, weight_prior, rate_prior)
 
     @staticmethod
@@ -107,8 +135,20 @@ class ELBOLoss:
         log_density = torch.stack([math.log(sigma) + (r - mu) ** 2 / (2 * sigma**2) for r in rates]).sum()
         return log_density / self.n_observations
 
+    def _width_prior(self, widths: list[AdaptiveWidth], like: Tensor) -> Tensor:
+        if self.width_prior_std is None or not widths:
+            return like.new_zeros(())
+        s = self.width_prior_std
+        centres = like.new_tensor([math.log(w.distribution.rate_for_width(self.width_prior_centre, w.k))
+                                   for w in widths])
+        log_rates = torch.stack([w.rate for w in widths]).log()
+        log_density = (math.log(s) + (log_rates - centres).square() / (2 * s**2)).sum()
+        return log_density / self.n_observations
+
     def __repr__(self) -> str:
         prior = "" if self.rate_prior_std is None else (
             f", rate_prior_mean={self.rate_prior_mean:g}, rate_prior_std={self.rate_prior_std:g}")
+        if self.width_prior_std is not None:
+            prior += f", width_prior_centre={self.width_prior_centre}, width_prior_std={self.width_prior_std:g}"
         return (f"{type(self).__name__}(n_observations={self.n_observations}, "
                 f"weight_prior_std={self.weight_prior_std:g}{prior})")

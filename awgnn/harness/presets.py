@@ -1,0 +1,46 @@
+"""Named settings of how an adaptive model learns its widths (issue #9's study chose them).
+
+A model section of a configuration may name one with ``preset:``; the
+preset's values fill every grid key the section does not set itself, so a
+grid can still override any of them. See ``benchmarks/RESULTS.md`` ("Width
+convergence") for the evidence behind ``awgnn`` and the README for what
+each key does.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
+
+# The recommended preset's values (benchmarks/width_convergence.py measured them against the others).
+AWGNN_INITIAL_WIDTH = 16
+AWGNN_WIDTH_PRIOR_CENTRE = DEFAULT_WIDTH_PRIOR_CENTRE
+AWGNN_WIDTH_PRIOR_STD = 0.3
+AWGNN_RATE_LR = 0.05
+
+PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    # The AWN paper's graph setting (METHOD.md section 8): start at 117 neurons (lambda0 = 0.02),
+    # sigma_theta = 10, no prior on the widths, the rates train at the weights' learning rate.
+    "paper": MappingProxyType({
+        "lambda0": 0.02,
+        "weight_prior_std": 10.0,
+        "rate_prior_mean": None,
+        "rate_prior_std": None,
+        "width_prior_std": None,
+        "rate_lr": None,
+    }),
+    # awgnn's recommendation: a log-normal width prior (scaled by 1/N like the weight prior) gives the
+    # width an equilibrium, and the rates' own, larger learning rate lets narrow and wide starts reach
+    # it within a reduced budget.
+    "awgnn": MappingProxyType({
+        "initial_width": AWGNN_INITIAL_WIDTH,
+        "weight_prior_std": 10.0,
+        "rate_prior_mean": None,
+        "rate_prior_std": None,
+        "width_prior_centre": AWGNN_WIDTH_PRIOR_CENTRE,
+        "width_prior_std": AWGNN_WIDTH_PRIOR_STD,
+        "rate_lr": AWGNN_RATE_LR,
+    }),
+})
