@@ -104,6 +104,10 @@ class AdaptiveWidth(nn.Module):
     size follows the width is registered with :meth:`follow` and resized with
     it, optimizer state included.
 
+    :meth:`fix_` turns the width into that of a plain layer whose size is set
+    from outside (the growth baselines of :mod:`awgnn.growth`): importances 1,
+    rate not learned and kept at the rate of the current width.
+
     Args:
         lambda0: initial rate (default 0.02, i.e. width 117 at ``k=0.9``).
         initial_width: alternative to ``lambda0``: start at this width.
@@ -141,6 +145,7 @@ class AdaptiveWidth(nn.Module):
         self.raw_rate = Parameter(torch.empty(()))
         self._followers: list[Follower] = []
         self.resizes = 0  # physical resizes so far, whatever caused them
+        self.fixed = False
         self.width = self._initial_width()
         self.reset_parameters()
 
@@ -166,7 +171,9 @@ class AdaptiveWidth(nn.Module):
         return F.softplus(self.raw_rate)
 
     def importances(self) -> Tensor:
-        """Importance of each of the ``width`` neurons, shape ``[width]``."""
+        """Importance of each of the ``width`` neurons, shape ``[width]`` (all 1 once :meth:`fix_` ran)."""
+        if self.fixed:
+            return torch.ones(self.width, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
         index = torch.arange(self.support, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
         mass = self.distribution.unnormalised_mass(index, self.rate)
         return mass[: self.width] / mass.sum()
@@ -280,10 +287,14 @@ class AdaptiveWidth(nn.Module):
 
     def _resize_to(self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy,
                    reason: str) -> None:
+        # Asked before anything changes: it raises for a width the distribution cannot express.
+        rate = self.distribution.rate_for_width(width, self.k) if self.fixed else None
         if width != self.width:
             self._resize_followers(width, optimizer, optimizer_state)
         self.support = width
         self.width = width
+        if rate is not None:
+            self.raw_rate.fill_(_inverse_softplus(rate))
         self.history.append(WidthEvent(self.num_updates, width, self.capped, reason))
 
     def _resize_followers(
@@ -371,6 +382,24 @@ class AdaptiveWidth(nn.Module):
         if not renormalise:
             self.support = support
 
+    @torch.no_grad()
+    def fix_(self) -> None:
+        r"""Make this the width of a plain layer, changed only by :meth:`resize_` (growth baselines).
+
+        Importances become 1, so the layer computes :math:`\sigma(W x + b)`
+        without scaling and a resize that appends neurons with zero outgoing
+        weights leaves its function unchanged. The rate stops learning
+        (``requires_grad=False``) and every resize sets it to the
+        distribution's rate of the new width, so :func:`awgnn.update_widths`
+        never changes the width. Checkpoints record it (loading one sets or
+        clears it).
+        """
+        rate = self.distribution.rate_for_width(self.width, self.k)  # raises before anything changes
+        self.fixed = True
+        self.raw_rate.requires_grad_(False)
+        self.raw_rate.grad = None
+        self.raw_rate.fill_(_inverse_softplus(rate))
+
     # -- reset, checkpoints, repr ------------------------------------------------------
 
     def reset_parameters(self) -> None:
@@ -389,12 +418,14 @@ class AdaptiveWidth(nn.Module):
 
     def get_extra_state(self) -> dict[str, Any]:
         return {"width": self.width, "support": self.support, "capped": self.capped,
-                "num_updates": self.num_updates}
+                "num_updates": self.num_updates, "fixed": self.fixed}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.support = state["support"]
         self.capped = state["capped"]
         self.num_updates = state["num_updates"]
+        self.fixed = bool(state.get("fixed", False))
+        self.raw_rate.requires_grad_(not self.fixed)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys, error_msgs) -> None:
@@ -436,6 +467,8 @@ class AdaptiveWidth(nn.Module):
             parts.append(f"max_width={self.max_width}")
         if self.support != self.width:
             parts.append(f"support={self.support}")
+        if self.fixed:
+            parts.append("fixed")
         return ", ".join(parts)
 
 

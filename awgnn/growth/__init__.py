@@ -1,0 +1,32 @@
+"""Growing baselines beside AWN: S2D (exact and fast) and Firefly growth steps.
+
+They grow the hidden layer of an :class:`~awgnn.width.AdaptiveMLP` (block 0
+and every :class:`~awgnn.nn.AdaptiveGINConv` MLP of
+:class:`~awgnn.models.AdaptiveGINClassifier`) whose width has been fixed
+(:func:`fix_hidden_widths_`): a growth step is a resize of that width whose
+new neurons get chosen values, so every follower and the optimizer state
+follow it as in AWN.
+"""
+from awgnn.growth.activations import SecondDerivative
+from awgnn.growth.firefly import FireflyCandidates, FireflyGrowth
+from awgnn.growth.layer import GrowableLayer, LayerGrowth, fix_hidden_widths_, growable_layers
+from awgnn.growth.s2d import S2DGrowth, SplittingMatrices, splitting_matrices
+from awgnn.growth.statistics import NodeGradients, node_gradients
+from awgnn.growth.step import GrowthBudget, GrowthResult
+
+__all__ = [
+    "FireflyCandidates",
+    "FireflyGrowth",
+    "GrowableLayer",
+    "GrowthBudget",
+    "GrowthResult",
+    "LayerGrowth",
+    "NodeGradients",
+    "S2DGrowth",
+    "SecondDerivative",
+    "SplittingMatrices",
+    "fix_hidden_widths_",
+    "growable_layers",
+    "node_gradients",
+    "splitting_matrices",
+]

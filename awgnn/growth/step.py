@@ -1,0 +1,81 @@
+"""What every growth step shares: the neuron budget, global selection and the report."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from awgnn.growth.layer import GrowableLayer, LayerGrowth, growable_layers
+from awgnn.width.validation import check_fraction, check_int_at_least
+
+
+@dataclass(frozen=True)
+class GrowthResult:
+    """The outcome of one growth step: one :class:`LayerGrowth` per layer, and the loss change it predicts."""
+
+    layers: list[LayerGrowth]
+    predicted_change: float
+
+    @property
+    def added(self) -> int:
+        """Neurons added over all layers (splits and new neurons)."""
+        return sum(layer.new - layer.old for layer in self.layers)
+
+
+class GrowthBudget:
+    """How many neurons a growth step adds over all layers together.
+
+    Exactly one of ``num_neurons`` (a count) and ``fraction`` (of the current
+    total number of neurons, rounded down, at least 1) is given.
+    """
+
+    def __init__(self, num_neurons: int | None, fraction: float | None) -> None:
+        if (num_neurons is None) == (fraction is None):
+            raise ValueError(f"give exactly one of num_neurons and fraction, got {num_neurons!r} and {fraction!r}")
+        self.num_neurons = None if num_neurons is None else check_int_at_least("num_neurons", num_neurons, 1)
+        self.fraction = None if fraction is None else check_fraction("fraction", fraction)
+
+    def __call__(self, layers: Sequence[GrowableLayer]) -> int:
+        if self.num_neurons is not None:
+            return self.num_neurons
+        return max(1, math.floor(self.fraction * sum(layer.size for layer in layers)))
+
+
+def select_globally(scores: Sequence[Tensor], budget: int, room: Sequence[int]) -> list[Tensor]:
+    """Per layer, the indices of the most negative ``scores`` over all layers.
+
+    Only negative scores count (a candidate that does not lower the loss is
+    never taken); at most ``budget`` in total and ``room[l]`` in layer ``l``.
+    Returns sorted index tensors, one per layer.
+    """
+    flat = [(float(value), layer, index) for layer, values in enumerate(scores)
+            for index, value in enumerate(values.tolist()) if value < 0]
+    flat.sort()
+    taken: list[list[int]] = [[] for _ in scores]
+    total = 0
+    for _, layer, index in flat:
+        if total == budget:
+            break
+        if len(taken[layer]) < room[layer]:
+            taken[layer].append(index)
+            total += 1
+    return [torch.tensor(sorted(indices), dtype=torch.long) for indices in taken]
+
+
+def resolve_layers(model: nn.Module, layers: Iterable[GrowableLayer] | None) -> list[GrowableLayer]:
+    """``layers``, or every growable layer of ``model``; ``ValueError`` when there is none."""
+    layers = growable_layers(model) if layers is None else list(layers)
+    if not layers or not all(isinstance(layer, GrowableLayer) for layer in layers):
+        raise ValueError(f"layers must be a non-empty list of GrowableLayer, got {layers!r}")
+    return layers
+
+
+def check_number(name: str, value: Any, minimum: float) -> float:
+    """``value`` as a float if it is a finite number >= ``minimum``, else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
+    return float(value)

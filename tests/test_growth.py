@@ -1,0 +1,409 @@
+"""Growth baselines (awgnn.growth): S2D, its fast variant, Firefly, on fixed-width adaptive layers."""
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from awgnn import AdaptiveMLP, AdaptiveWidth, update_widths
+from awgnn.growth import (
+    FireflyCandidates,
+    FireflyGrowth,
+    GrowableLayer,
+    S2DGrowth,
+    SecondDerivative,
+    fix_hidden_widths_,
+    growable_layers,
+    node_gradients,
+    splitting_matrices,
+)
+from awgnn.growth.step import select_globally
+from awgnn.models import AdaptiveGINClassifier
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+def tiny_mlp(activation="tanh", width=5, seed=0):
+    torch.manual_seed(seed)
+    mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=width)], activation=activation).double()
+    fix_hidden_widths_(mlp)
+    generator = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(40, 3, generator=generator, dtype=torch.float64)
+    y = torch.randint(0, 2, (40,), generator=generator)
+    return mlp, [(x[:25], y[:25]), (x[25:], y[25:])]
+
+
+def mlp_loss(model, batch):
+    return F.cross_entropy(model(batch[0]), batch[1], reduction="sum")
+
+
+def total_loss(model, batches, loss_fn):
+    with torch.no_grad():
+        return sum(loss_fn(model, batch) for batch in batches).item()
+
+
+def random_graphs(count=24, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    graphs = []
+    for i in range(count):
+        n = 4 + i % 5
+        edge_index = torch.randint(0, n, (2, 3 * n), generator=generator)
+        edge_index = torch.cat([edge_index, edge_index.flip(0)], 1)
+        graphs.append(Data(x=torch.randn(n, 5, generator=generator), edge_index=edge_index, y=torch.tensor([i % 3])))
+    return graphs
+
+
+def gin_loss(model, batch):
+    return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), batch.y, reduction="sum")
+
+
+def new_gin(seed=0):
+    torch.manual_seed(seed)
+    return AdaptiveGINClassifier(5, 3, num_layers=3, initial_width=8, embedding_channels=16)
+
+
+def trained_gin(seed=0, epochs=3):
+    """A fixed-width GIN classifier (leaky ReLU, BatchNorm) after a few Adam epochs, and its loader and optimizer."""
+    model = new_gin(seed)
+    fix_hidden_widths_(model)
+    loader = DataLoader(random_graphs(), batch_size=8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(epochs):
+        for batch in loader:
+            optimizer.zero_grad()
+            gin_loss(model, batch).backward()
+            optimizer.step()
+            update_widths(model, optimizer)
+    return model, loader, optimizer
+
+
+def outputs(model, loader, training):
+    """Logits in eval mode, or in training mode (BatchNorm on batch statistics) on a copy (running statistics move)."""
+    model = copy.deepcopy(model).train() if training else model.eval()
+    with torch.no_grad():
+        return torch.cat([model(b.x, b.edge_index, b.batch, b.num_graphs) for b in loader])
+
+
+# -- fixed widths -----------------------------------------------------------------------------
+
+
+def test_fixed_width_has_unit_importances_and_a_rate_that_follows_it():
+    width = AdaptiveWidth(initial_width=8)
+    width.fix_()
+    assert torch.equal(width.importances(), torch.ones(8)) and not width.raw_rate.requires_grad
+    width.resize_(13)
+    assert torch.equal(width.importances(), torch.ones(13))
+    assert width.target_width(width.rate.item()) == 13
+    assert width.update_("w", None) is None and width.width == 13
+    assert "fixed" in repr(width)
+
+
+def test_growth_refuses_a_learned_width():
+    torch.manual_seed(0)
+    mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=5)])
+    with pytest.raises(ValueError, match=r"learned; call AdaptiveWidth.fix_\(\)"):
+        GrowableLayer(mlp)
+    with pytest.raises(ValueError, match="hidden layer"):
+        GrowableLayer(mlp, index=1)
+
+
+def test_learned_importances_would_break_function_preservation():
+    """Why growth fixes the width: a halved copy at the tail gets another importance, and all importances change."""
+    torch.manual_seed(0)
+    learned = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=5)]).double()
+    fixed = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=5)]).double()
+    fixed.load_state_dict(learned.state_dict())
+    fix_hidden_widths_(fixed)
+    x = torch.randn(10, 3, dtype=torch.float64)
+    for mlp in (learned, fixed):
+        before = mlp(x)
+        with torch.no_grad():
+            weight, bias, outgoing = mlp[0].weight.clone(), mlp[0].bias.clone(), mlp[3].weight.clone()
+            mlp.widths[0].resize_(6)
+            mlp[0].weight[5], mlp[0].bias[5] = weight[0], bias[0]
+            mlp[3].weight[:, 0] = mlp[3].weight[:, 5] = outgoing[:, 0] / 2
+        changed = not torch.allclose(mlp(x), before, atol=1e-12)
+        assert changed == (mlp is learned)
+
+
+# -- function preservation at zero scale ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3, eps=0.0),
+                                  S2DGrowth(fraction=0.3, eps=0.0, method="rayleigh"),
+                                  FireflyGrowth(fraction=0.35, scale=0.0, generator=torch.Generator().manual_seed(0))])
+def test_zero_scale_growth_keeps_the_outputs(step):
+    model, loader, optimizer = trained_gin()
+    widths = model.layer_widths()
+    before = {training: outputs(model, loader, training) for training in (False, True)}
+    result = step.grow_(model, loader, gin_loss, optimizer)
+    assert result.added > 0 and sum(model.layer_widths().values()) == sum(widths.values()) + result.added
+    for training in (False, True):  # BatchNorm with running and with batch statistics
+        assert torch.allclose(outputs(model, loader, training), before[training], atol=1e-5)
+
+
+# -- S2D: splitting matrices, eigenpairs, loss --------------------------------------------------
+
+
+def split_loss(mlp, batches, neuron, offset):
+    """The loss with ``neuron`` replaced by offspring ``theta +- offset``, each with half its outgoing column."""
+    weight, bias, outgoing = mlp[0].weight, mlp[0].bias, mlp[3].weight
+    rows = torch.cat([weight, bias.unsqueeze(1)], 1)
+    plus, minus = rows[neuron] + offset, rows[neuron] - offset
+    rows = torch.cat([rows, minus.unsqueeze(0)])
+    rows = torch.cat([rows[:neuron], plus.unsqueeze(0), rows[neuron + 1:]])
+    columns = torch.cat([outgoing, outgoing[:, neuron:neuron + 1] / 2], 1)
+    columns = torch.cat([columns[:, :neuron], outgoing[:, neuron:neuron + 1] / 2, columns[:, neuron + 1:]], 1)
+    total = 0
+    for x, y in batches:
+        hidden = mlp[1](x @ rows[:, :-1].T + rows[:, -1])
+        total = total + F.cross_entropy(hidden @ columns.T + mlp[3].bias, y, reduction="sum")
+    return total
+
+
+def test_splitting_matrix_is_the_hessian_of_the_split_loss():
+    mlp, batches = tiny_mlp("tanh")
+    layers = growable_layers(mlp)
+    matrices = splitting_matrices(mlp, layers, batches, mlp_loss)[0]
+    dense = matrices.dense()
+    values, vectors = matrices.minimum_eigenpairs()
+    assert dense.shape == (5, 4, 4)
+    for neuron in range(5):
+        hessian = torch.autograd.functional.hessian(
+            lambda offset: split_loss(mlp, batches, neuron, offset), torch.zeros(4, dtype=torch.float64))
+        assert torch.allclose(dense[neuron], hessian, atol=1e-10)
+        reference_values, reference_vectors = torch.linalg.eigh(hessian)
+        assert values[neuron].item() == pytest.approx(reference_values[0].item(), abs=1e-10)
+        assert abs(float(vectors[neuron] @ reference_vectors[:, 0])) == pytest.approx(1.0, abs=1e-8)
+    # The first derivative of the split loss vanishes: splitting is a second-order move.
+    gradient = torch.autograd.functional.jacobian(
+        lambda offset: split_loss(mlp, batches, 0, offset), torch.zeros(4, dtype=torch.float64))
+    assert gradient.abs().max().item() < 1e-12
+
+
+def test_matrix_free_product_matches_the_dense_matrices():
+    mlp, batches = tiny_mlp("sigmoid")
+    matrices = splitting_matrices(mlp, growable_layers(mlp), batches, mlp_loss)[0]
+    vectors = torch.randn(5, 4, dtype=torch.float64)
+    assert torch.allclose(matrices.apply(vectors), torch.einsum("jde,je->jd", matrices.dense(), vectors))
+
+
+def softplus_second(beta, a):
+    """The second derivative of softplus_beta by autograd."""
+    a = a.clone().requires_grad_()
+    first, = torch.autograd.grad(F.softplus(a, beta=beta).sum(), a, create_graph=True)
+    second, = torch.autograd.grad(first.sum(), a)
+    return second
+
+
+def test_relu_type_surrogates_are_softplus_second_derivatives():
+    a = torch.linspace(-8, 12, 101, dtype=torch.float64)
+    reference = softplus_second(3.0, a)
+    assert torch.allclose(SecondDerivative(torch.nn.ReLU())(a), reference)
+    assert torch.allclose(SecondDerivative(torch.nn.LeakyReLU(0.2))(a), 0.8 * reference)
+    assert torch.allclose(SecondDerivative(torch.nn.ReLU6())(a), reference - softplus_second(3.0, a - 6))
+    # Smooth activations: the exact second derivative, tanh'' = -2 tanh (1 - tanh^2).
+    t = torch.tanh(a)
+    assert torch.allclose(SecondDerivative(torch.nn.Tanh())(a), -2 * t * (1 - t**2))
+    with pytest.raises(ValueError, match="beta must be a finite number > 0"):
+        SecondDerivative(torch.nn.ReLU(), beta=0.0)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "leaky_relu"])
+def test_fast_eigenpairs_match_the_exact_ones(activation):
+    mlp, batches = tiny_mlp(activation, width=12)
+    matrices = splitting_matrices(mlp, growable_layers(mlp), batches, mlp_loss)[0]
+    exact, exact_vectors = matrices.minimum_eigenpairs()
+    fast, fast_vectors = matrices.fast_minimum_eigenpairs(iterations=200, tol=1e-10)
+    scale = matrices.dense().abs().amax(dim=(1, 2))
+    assert torch.all(fast >= exact - 1e-10 * scale)  # a Rayleigh quotient never undershoots
+    assert torch.allclose(fast, exact, atol=1e-8 * scale.max().item())
+    assert torch.allclose(fast_vectors.norm(dim=1), torch.ones(12, dtype=torch.float64))
+
+
+def test_fast_eigenpairs_on_a_gin_layer():
+    model, loader, _ = trained_gin()
+    layers = growable_layers(model)
+    for matrices in splitting_matrices(model, layers, loader, gin_loss):
+        exact, _ = matrices.minimum_eigenpairs()
+        fast, _ = matrices.fast_minimum_eigenpairs()
+        assert torch.allclose(fast, exact, rtol=1e-3, atol=1e-4 * exact.abs().max().item())
+
+
+def test_s2d_split_lowers_the_loss_as_predicted():
+    mlp, batches = tiny_mlp("tanh")
+    before = total_loss(mlp, batches, mlp_loss)
+    result = S2DGrowth(num_neurons=2, eps=1e-3).grow_(mlp, batches, mlp_loss)
+    change = total_loss(mlp, batches, mlp_loss) - before
+    assert [(g.old, g.new, g.split, g.added) for g in result.layers] == [(5, 7, 2, 0)]
+    assert result.predicted_change < 0
+    assert change == pytest.approx(result.predicted_change, rel=1e-2)
+
+
+def test_s2d_splits_the_most_negative_eigenvalues():
+    mlp, batches = tiny_mlp("tanh")
+    layer = growable_layers(mlp)[0]
+    values, vectors = splitting_matrices(mlp, [layer], batches, mlp_loss)[0].minimum_eigenpairs()
+    rows = layer.incoming
+    S2DGrowth(num_neurons=2, eps=0.1).grow_(mlp, batches, mlp_loss)
+    parents = values.argsort()[:2].sort().values
+    assert torch.allclose(layer.incoming[parents], rows[parents] + 0.1 * vectors[parents])
+    assert torch.allclose(layer.incoming[5:], rows[parents] - 0.1 * vectors[parents])
+
+
+# -- Firefly ------------------------------------------------------------------------------------
+
+
+def test_firefly_scores_are_gate_derivatives():
+    """s = dL/d(gate) at gate 0, against autograd through an explicitly gated network."""
+    mlp, batches = tiny_mlp("tanh")
+    layer = growable_layers(mlp)[0]
+    candidates = FireflyCandidates(layer, 3, 0.1, torch.Generator().manual_seed(0))
+    stats = list(node_gradients(mlp, [layer], batches, mlp_loss))
+    split, new = (sum(parts) for parts in zip(*(candidates.scores(batch[0]) for batch in stats)))
+    gates = torch.zeros(8, dtype=torch.float64, requires_grad=True)
+    sigma, total = mlp[1], 0
+    theta, offsets = layer.incoming, candidates.offsets.detach()
+    for x, y in batches:
+        b = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+        a, shift = b @ theta.T, b @ offsets.T
+        hidden = sigma(a) + gates[:5] * (0.5 * sigma(a + shift) + 0.5 * sigma(a - shift) - sigma(a))
+        extra = (gates[5:] * sigma(b @ candidates.fan_in.detach().T)) @ candidates.fan_out.detach().T
+        total = total + F.cross_entropy(hidden @ mlp[3].weight.T + mlp[3].bias + extra, y, reduction="sum")
+    reference, = torch.autograd.grad(total, gates)
+    assert torch.allclose(torch.cat([split, new]), reference, atol=1e-12)
+    assert torch.allclose(candidates.offsets.norm(dim=1), torch.full((5,), 0.1, dtype=torch.float64))
+    assert torch.allclose(candidates.fan_out.norm(dim=0), torch.full((3,), 0.1, dtype=torch.float64))
+
+
+def test_firefly_candidate_optimisation_lowers_the_scores():
+    mlp, batches = tiny_mlp("tanh")
+    layers = growable_layers(mlp)
+    stats = list(node_gradients(mlp, layers, batches, mlp_loss))
+
+    def summed(epochs):
+        step = FireflyGrowth(num_neurons=1, epochs=epochs, lr=1e-2, generator=torch.Generator().manual_seed(0))
+        candidates = step.candidates(layers, stats)[0]
+        with torch.no_grad():
+            return sum(s.sum() for batch in stats for s in candidates.scores(batch[0])).item()
+
+    assert summed(20) < summed(0)
+
+
+def test_firefly_growth_lowers_the_loss_as_predicted():
+    mlp, batches = tiny_mlp("tanh")
+    before = total_loss(mlp, batches, mlp_loss)
+    result = FireflyGrowth(num_neurons=3, eps=1e-3, epochs=5, generator=torch.Generator().manual_seed(0)).grow_(
+        mlp, batches, mlp_loss)
+    change = total_loss(mlp, batches, mlp_loss) - before
+    assert result.added == 3 and result.predicted_change < 0
+    assert change == pytest.approx(result.predicted_change, rel=1e-2)
+
+
+@pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3), FireflyGrowth(fraction=0.35, epochs=1,
+                                                                        generator=torch.Generator().manual_seed(0))])
+def test_growth_lowers_a_gin_training_loss(step):
+    """On the GIN classifier (leaky ReLU, the S2D surrogate): the grown model's loss is below the old one."""
+    model, loader, optimizer = trained_gin()
+    model.eval()
+    before = total_loss(model, loader, gin_loss)
+    result = step.grow_(model, loader, gin_loss, optimizer)
+    after = total_loss(model, loader, gin_loss)
+    assert result.predicted_change < 0 and after < before
+
+
+# -- shapes, optimizer state, checkpoints --------------------------------------------------------
+
+
+def test_shapes_state_and_checkpoint_after_growth():
+    model, loader, optimizer = trained_gin()
+    layers = growable_layers(model)
+    assert [layer.name for layer in layers] == ["input_block.0", "blocks.0.mlp.0", "blocks.1.mlp.0"]
+    params = {name: p for name, p in model.named_parameters()}
+    norms = [block.mlp[4] for block in model.blocks]
+    running = [(n.running_mean.clone(), n.running_var.clone()) for n in norms]
+    conv = layers[1]
+    exp_avg = optimizer.state[conv.linear.weight]["exp_avg"].clone()
+    result = S2DGrowth(num_neurons=6).grow_(model, loader, gin_loss, optimizer)
+    grown = {g.name: g for g in result.layers}
+    assert sum(g.new - g.old for g in result.layers) == 6
+    for layer in layers:
+        width = grown[layer.name].new
+        assert layer.width.width == width and layer.linear.weight.shape[0] == width
+        assert layer.linear.bias.shape == (width,) and layer.consumer.weight.shape[1] == width
+        for param in (layer.linear.weight, layer.linear.bias, layer.consumer.weight):
+            for value in optimizer.state[param].values():
+                if value.dim():
+                    assert value.shape == param.shape
+    assert model.layer_widths() == {"block0": grown["input_block.0"].new, "block1": grown["blocks.0.mlp.0"].new,
+                                    "block2": grown["blocks.1.mlp.0"].new}
+    assert all(p is params[name] for name, p in model.named_parameters())  # identities kept
+    # Surviving neurons keep their Adam state, new ones start from Adam's (zero) initial state.
+    old = grown["blocks.0.mlp.0"].old
+    state = optimizer.state[conv.linear.weight]["exp_avg"]
+    assert torch.equal(state[:old], exp_avg) and torch.equal(state[old:], torch.zeros_like(state[old:]))
+    # The statistics ran in eval mode: BatchNorm's running statistics are untouched.
+    for norm, (mean, var) in zip(norms, running):
+        assert torch.equal(norm.running_mean, mean) and torch.equal(norm.running_var, var)
+    # Training goes on with the same optimizer, and update_widths leaves the grown widths alone.
+    widths = model.layer_widths()
+    model.train()
+    for batch in loader:
+        optimizer.zero_grad()
+        gin_loss(model, batch).backward()
+        optimizer.step()
+        assert update_widths(model, optimizer) == []
+    assert model.layer_widths() == widths
+    # A fresh (learned-width) model loads the grown checkpoint: shapes, fixed widths and outputs.
+    fresh = new_gin(seed=1)
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.layer_widths() == widths
+    assert all(layer.width.fixed for layer in growable_layers(fresh))
+    assert torch.allclose(outputs(fresh, loader, False), outputs(model, loader, False))
+
+
+def test_growth_respects_max_width_and_only_negative_scores():
+    assert [t.tolist() for t in select_globally([torch.tensor([-3.0, 1.0, -1.0]), torch.tensor([-2.0, -5.0])],
+                                                3, [5, 1])] == [[0, 2], [1]]
+    assert [t.tolist() for t in select_globally([torch.tensor([0.0, 2.0])], 5, [5])] == [[]]
+    torch.manual_seed(0)
+    mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=5, max_width=6)], activation="tanh").double()
+    fix_hidden_widths_(mlp)
+    _, batches = tiny_mlp("tanh")
+    result = S2DGrowth(num_neurons=4).grow_(mlp, batches, mlp_loss)
+    assert result.layers[0].new == 6 and mlp.widths[0].width == 6
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match="exactly one of num_neurons and fraction"):
+        S2DGrowth()
+    with pytest.raises(ValueError, match="exactly one of num_neurons and fraction"):
+        FireflyGrowth(3, fraction=0.3)
+    with pytest.raises(ValueError, match="fraction must be a number in"):
+        S2DGrowth(fraction=1.5)
+    with pytest.raises(ValueError, match="method must be one of"):
+        S2DGrowth(2, method="lanczos")
+    with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
+        S2DGrowth(2, eps=-1.0)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        FireflyGrowth(2, eps=0.0)
+    with pytest.raises(ValueError, match="scale must be a finite number >= 0"):
+        FireflyGrowth(2, scale=math.nan)
+    mlp, batches = tiny_mlp()
+    layer = growable_layers(mlp)[0]
+    empty = torch.zeros(0, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="parents must be distinct neuron indices"):
+        layer.grow_(torch.tensor([1, 1]), torch.zeros(2, 4), empty, torch.zeros(2, 0))
+    with pytest.raises(ValueError, match="offsets must have shape"):
+        layer.grow_(torch.tensor([1]), torch.zeros(1, 3), empty, torch.zeros(2, 0))
+    with pytest.raises(ValueError, match="optimizer_state must be one of"):
+        S2DGrowth(2).grow_(mlp, batches, mlp_loss, optimizer_state="keep")
+    with pytest.raises(ValueError, match="loss_fn must return a scalar tensor"):
+        S2DGrowth(2).grow_(mlp, batches, lambda m, b: m(b[0]))
+    with pytest.raises(ValueError, match="batches is empty"):
+        FireflyGrowth(2).grow_(mlp, [], mlp_loss)
+    assert mlp.widths[0].width == 5
