@@ -262,7 +262,7 @@ def test_firefly_scores_are_gate_derivatives():
     """s = dL/d(gate) at gate 0, against autograd through an explicitly gated network."""
     mlp, batches = tiny_mlp("tanh")
     layer = growable_layers(mlp)[0]
-    candidates = FireflyCandidates(layer, 3, 0.1, torch.Generator().manual_seed(0))
+    candidates = FireflyCandidates(layer, 3, 0.1, 0.3, torch.Generator().manual_seed(0))
     stats = list(node_gradients(mlp, [layer], batches, mlp_loss))
     split, new = (sum(parts) for parts in zip(*(candidates.scores(batch[0]) for batch in stats)))
     gates = torch.zeros(8, dtype=torch.float64, requires_grad=True)
@@ -276,7 +276,7 @@ def test_firefly_scores_are_gate_derivatives():
         total = total + F.cross_entropy(hidden @ mlp[3].weight.T + mlp[3].bias + extra, y, reduction="sum")
     reference, = torch.autograd.grad(total, gates)
     assert torch.allclose(torch.cat([split, new]), reference, atol=1e-12)
-    assert torch.allclose(candidates.offsets.norm(dim=1), torch.full((5,), 0.1, dtype=torch.float64))
+    assert torch.allclose(candidates.offsets.norm(dim=1), torch.full((5,), 0.3, dtype=torch.float64))
     assert torch.allclose(candidates.fan_out.norm(dim=0), torch.full((3,), 0.1, dtype=torch.float64))
 
 
@@ -302,6 +302,25 @@ def test_firefly_growth_lowers_the_loss_as_predicted():
     change = total_loss(mlp, batches, mlp_loss) - before
     assert result.added == 3 and result.predicted_change < 0
     assert change == pytest.approx(result.predicted_change, rel=1e-2)
+
+
+def test_firefly_splits_into_offspring_around_the_parent():
+    mlp, batches = tiny_mlp("tanh")
+    layer = growable_layers(mlp)[0]
+    rows, columns = layer.incoming, layer.outgoing.clone()
+    before = total_loss(mlp, batches, mlp_loss)
+    step = FireflyGrowth(num_neurons=2, eps=1e-6, offset_norm=0.5, new_candidates=1,
+                         generator=torch.Generator().manual_seed(0))
+    result = step.grow_(mlp, batches, mlp_loss)
+    assert [(g.split, g.added) for g in result.layers] == [(2, 0)]
+    grown = layer.incoming
+    parents = [p for p in range(5) if not torch.allclose(grown[p], rows[p])]
+    assert len(parents) == 2
+    for child, parent in enumerate(parents, start=5):
+        assert torch.allclose((grown[parent] + grown[child]) / 2, rows[parent])
+        assert (grown[parent] - rows[parent]).norm().item() == pytest.approx(0.5)
+        assert torch.allclose(layer.outgoing[:, [parent, child]], columns[:, [parent, parent]] / 2)
+    assert result.predicted_change < 0 and total_loss(mlp, batches, mlp_loss) < before
 
 
 @pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3), FireflyGrowth(fraction=0.35, epochs=1,

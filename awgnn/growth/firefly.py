@@ -23,7 +23,7 @@ class FireflyCandidates:
     :math:`\varepsilon`:
 
     * a split of every neuron :math:`j` with offset :math:`\delta_j`
-      (:math:`\|\delta_j\| = \epsilon`):
+      (:math:`\|\delta_j\| = \rho`):
       :math:`h_j \to h_j + \varepsilon_j \big(\tfrac12 \sigma(a_j + \delta_j^\top b)
       + \tfrac12 \sigma(a_j - \delta_j^\top b) - \sigma(a_j)\big)`;
     * ``count`` new neurons with fan-in :math:`\phi_k` (row norm fixed at the
@@ -46,15 +46,23 @@ class FireflyCandidates:
     depend on the candidates, so one statistics pass serves both the
     optimisation of the candidates and their scoring.
 
+    Args:
+        layer: the layer to grow.
+        count: number of new-neuron candidates.
+        eps: :math:`\epsilon`, the fan-out norm of new neurons.
+        offset_norm: :math:`\rho`, the norm of the split offsets.
+        generator: random source of the initial candidates (directions drawn from N(0, 1)).
+
     Shapes:
         - :attr:`offsets`: :math:`(D, d + 1)`; :attr:`fan_in`: ``(count, d + 1)``;
           :attr:`fan_out`: ``(F_out, count)``
     """
 
-    def __init__(self, layer: GrowableLayer, count: int, eps: float, generator: torch.Generator | None) -> None:
+    def __init__(self, layer: GrowableLayer, count: int, eps: float, offset_norm: float,
+                 generator: torch.Generator | None) -> None:
         self.activation = layer.activation
         self.theta = layer.incoming
-        self.eps = eps
+        self.eps, self.offset_norm = eps, offset_norm
 
         def draw(*shape: int) -> Tensor:
             return torch.randn(*shape, generator=generator, dtype=self.theta.dtype).to(self.theta.device)
@@ -67,12 +75,13 @@ class FireflyCandidates:
 
     @property
     def parameters(self) -> list[Tensor]:
+        """The optimised tensors: offsets, fan-ins, fan-outs."""
         return [self.offsets, self.fan_in, self.fan_out]
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Back onto the constraint sets: offsets and fan-outs of norm ``eps``, fan-ins of the layer's row norm."""
-        for tensor, dim, norm in ((self.offsets, 1, self.eps), (self.fan_in, 1, self.fan_in_norm),
+        """Back onto the constraints: offset norms :math:`\\rho`, fan-out norms :math:`\\epsilon`, fan-ins' row norm."""
+        for tensor, dim, norm in ((self.offsets, 1, self.offset_norm), (self.fan_in, 1, self.fan_in_norm),
                                   (self.fan_out, 0, self.eps)):
             tensor.mul_(norm / tensor.norm(dim=dim, keepdim=True).clamp_min(torch.finfo(tensor.dtype).tiny))
 
@@ -109,7 +118,11 @@ class FireflyGrowth:
     Args:
         num_neurons: neurons to add per step over all layers, or
         fraction: of the current total number of neurons (reference: 0.35).
-        eps: norm :math:`\epsilon` of the split offsets and of the new fan-outs.
+        eps: norm :math:`\epsilon` of the new neurons' fan-outs.
+        offset_norm: norm :math:`\rho` of the split offsets (default ``eps``). A
+            split changes the loss at second order in :math:`\rho` (for a
+            smooth activation), a new neuron at first order in :math:`\epsilon`,
+            so with equal small norms new neurons win the selection.
         new_candidates: new-neuron candidates per layer (default: as many as
             the layer has neurons).
         lr: RMSprop learning rate of the candidates (reference: 1e-3).
@@ -124,6 +137,7 @@ class FireflyGrowth:
         *,
         fraction: float | None = None,
         eps: float = 1e-2,
+        offset_norm: float | None = None,
         new_candidates: int | None = None,
         lr: float = 1e-3,
         epochs: int = 1,
@@ -132,6 +146,7 @@ class FireflyGrowth:
     ) -> None:
         self.budget = GrowthBudget(num_neurons, fraction)
         self.eps = check_finite_positive("eps", eps)
+        self.offset_norm = self.eps if offset_norm is None else check_finite_positive("offset_norm", offset_norm)
         self.new_candidates = None if new_candidates is None else check_int_at_least(
             "new_candidates", new_candidates, 0)
         self.lr = check_finite_positive("lr", lr)
@@ -141,11 +156,9 @@ class FireflyGrowth:
 
     def candidates(self, layers: Sequence[GrowableLayer], stats: Sequence[Sequence[NodeGradients]]
                    ) -> list[FireflyCandidates]:
-        """Fresh candidates for ``layers``, optimised on the stored per-batch ``stats`` (steps 2 above)."""
+        """Fresh candidates for ``layers``, optimised on the stored per-batch ``stats`` (step 2 above)."""
         found = [FireflyCandidates(layer, layer.size if self.new_candidates is None else self.new_candidates,
-                                   self.eps, self.generator) for layer in layers]
-        if self.epochs == 0:
-            return found
+                                   self.eps, self.offset_norm, self.generator) for layer in layers]
         optimizer = torch.optim.RMSprop([p for c in found for p in c.parameters], lr=self.lr)
         for _ in range(self.epochs):
             for batch in stats:

@@ -40,6 +40,7 @@ class GrowthBudget:
         self.fraction = None if fraction is None else check_fraction("fraction", fraction)
 
     def __call__(self, layers: Sequence[GrowableLayer]) -> int:
+        """The number of neurons to add to ``layers`` now."""
         if self.num_neurons is not None:
             return self.num_neurons
         return max(1, math.floor(self.fraction * sum(layer.size for layer in layers)))
