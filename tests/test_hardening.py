@@ -144,6 +144,22 @@ def test_item3_a_failed_load_leaves_the_model_exactly_as_it_was(builder, strict,
     assert all(w.width == 300 for w in fitting.modules() if isinstance(w, AdaptiveWidth))
 
 
+def test_item3_a_failed_load_keeps_a_widths_fixed_flag():
+    """A grown (fixed) checkpoint that does not fit leaves a learned width learned, rate trainable."""
+    def two_layers(second_cap):
+        return AdaptiveMLP(4, 3, hidden=[AdaptiveWidth(initial_width=20),
+                                         AdaptiveWidth(initial_width=50, max_width=second_cap)])
+
+    torch.manual_seed(0)
+    grown = two_layers(400)
+    grown.widths[0].fix_()  # the first width fits and loads before the second one fails
+    grown.widths[1].resize_(300)
+    model = two_layers(100)
+    with pytest.raises(RuntimeError, match="outside"):
+        model.load_state_dict(grown.state_dict())
+    assert not model.widths[0].fixed and model.widths[0].raw_rate.requires_grad
+
+
 def test_item3_a_foreign_model_never_loads_a_width_above_its_cap():
     """A plain Sequential of adaptive layers keeps torch's behaviour on errors, but no width passes its cap."""
     def stack(max_width, width):

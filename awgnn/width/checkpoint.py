@@ -48,7 +48,7 @@ class _Snapshot:
             for follower in width.followers:
                 modules.setdefault(id(follower.module), follower.module)
         self.modules = list(modules.values())
-        self.widths = [(w, w.width, w.support, w.capped, w.num_updates, w.resizes) for w in widths]
+        self.widths = [(w, w.width, w.support, w.capped, w.num_updates, w.resizes, w.fixed) for w in widths]
         self.tensors = [
             (owner, name, tensor, None if is_lazy(tensor) else tensor.detach().clone(), tensor.grad)
             for owner in self.modules
@@ -68,8 +68,9 @@ class _Snapshot:
                 tensor.copy_(values)
             if isinstance(tensor, Parameter):
                 tensor.grad = grad
-        for width, size, support, capped, num_updates, resizes in self.widths:
+        for width, size, support, capped, num_updates, resizes, fixed in self.widths:
             width.width, width.support, width.capped = size, support, capped
-            width.num_updates, width.resizes = num_updates, resizes
+            width.num_updates, width.resizes, width.fixed = num_updates, resizes, fixed
+            width.raw_rate.requires_grad_(not fixed)
         for owner in self.modules:
             _sync_size_attributes(owner)
