@@ -195,21 +195,29 @@ def train_and_keep(job: tuple[Run, Path]) -> dict[str, Any]:
 # -- plan -----------------------------------------------------------------------------------------
 
 
+def budgets(arguments: argparse.Namespace) -> dict[str, Budget]:
+    """The budget of every task the arguments select, epochs scaled by ``--epochs-scale``."""
+    chosen = SMOKE_BUDGETS if arguments.smoke else {t: BUDGETS[t] for t in arguments.tasks}
+    return {task: Budget(max(1, round(b.epochs * arguments.epochs_scale)), b.num_layers)
+            for task, b in chosen.items()}
+
+
 def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
-    budgets = SMOKE_BUDGETS if arguments.smoke else BUDGETS
     extreme = (min(arguments.starts), max(arguments.starts))
     runs = []
-    for task, budget in budgets.items():
-        for setting in SETTINGS:
+    for task, budget in budgets(arguments).items():
+        for setting in arguments.settings:
             starts = arguments.starts if setting in ALL_STARTS_SETTINGS else extreme
             runs += [Run("convergence", task, setting, start, seed, budget.epochs, budget.num_layers,
                          arguments.num_graphs, data_root)
                      for start in starts for seed in range(arguments.seeds)]
-    ladder = budgets["ladder-0"]
+    ladder = Budget(max(1, round((SMOKE_BUDGETS if arguments.smoke else BUDGETS)["ladder-0"].epochs
+                                 * arguments.epochs_scale)), BUDGETS["ladder-0"].num_layers)
     levels = range(2) if arguments.smoke else range(LADDER_LEVELS)
     runs += [Run("ladder", f"{LADDER_PREFIX}{level}", setting, None, seed, ladder.epochs, ladder.num_layers,
                  arguments.num_graphs, data_root)
-             for setting in LADDER_SETTINGS for level in levels for seed in range(arguments.ladder_seeds)]
+             for setting in LADDER_SETTINGS if setting in arguments.settings
+             for level in levels for seed in range(arguments.ladder_seeds)]
     # Longest first, so that the workers finish together.
     return sorted(runs, key=lambda r: -_expected_cost(r))
 
@@ -263,7 +271,7 @@ def convergence_table(runs: Sequence[dict[str, Any]], tasks: Sequence[str], star
 
 def spread_summary(runs: Sequence[dict[str, Any]], tasks: Sequence[str]) -> str:
     lines = []
-    for setting in SETTINGS:
+    for setting in sorted({r["setting"] for r in runs}, key=list(SETTINGS).index):
         met = []
         for task in tasks:
             cell = [r for r in runs if r["task"] == task and r["setting"] == setting]
@@ -300,7 +308,7 @@ def kendall_text(runs: Sequence[dict[str, Any]], tasks: Sequence[str]) -> str:
     """Kendall's tau between the real datasets' orderings by final width, over pairs of (seed, start) runs."""
     real = [t for t in tasks if not t.startswith(LADDER_PREFIX)]
     lines = []
-    for setting in SETTINGS:
+    for setting in sorted({r["setting"] for r in runs}, key=list(SETTINGS).index):
         cell = [r for r in runs if r["setting"] == setting and r["task"] in real]
         orderings = []
         for _, group_ in group(cell, "seed", "start").items():
@@ -351,7 +359,7 @@ def plot_ladder(runs: Sequence[dict[str, Any]], out: Path) -> Path:
         axes.scatter([int(r["task"][len(LADDER_PREFIX):]) for r in cell], [r["final_total_width"] for r in cell],
                      color=f"C{index}", alpha=0.3, s=10)
     axes.set(xlabel="ladder level (harder to the right)", ylabel="final total width", yscale="log",
-             title="Learned width against difficulty")
+             xticks=range(LADDER_LEVELS), title="Learned width against difficulty")
     axes.legend(fontsize="small")
     return save_figure(figure, out / "width_convergence_ladder.png")
 
@@ -359,13 +367,35 @@ def plot_ladder(runs: Sequence[dict[str, Any]], out: Path) -> Path:
 # -- command line ---------------------------------------------------------------------------------
 
 
+def non_negative_int(text: str) -> int:
+    """Argument type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """Argument type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--starts", type=positive_int, nargs="+", default=list(STARTS),
                         help=f"starting widths, neurons per block (default {' '.join(map(str, STARTS))})")
     parser.add_argument("--seeds", type=positive_int, default=2, help="seeds per convergence cell (default 2)")
-    parser.add_argument("--ladder-seeds", type=positive_int, default=10,
-                        help="seeds per ladder level for Spearman's rho (default 10)")
+    parser.add_argument("--ladder-seeds", type=non_negative_int, default=10,
+                        help="seeds per ladder level for Spearman's rho (default 10; 0 skips that part)")
+    parser.add_argument("--tasks", nargs="+", choices=list(BUDGETS), default=list(BUDGETS),
+                        help="tasks of the convergence part (default: all)")
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
+                        help="settings to run (default: all)")
+    parser.add_argument("--epochs-scale", type=positive_float, default=1.0,
+                        help="multiply every budget's epochs (the training-length lever; default 1)")
     parser.add_argument("--num-graphs", type=positive_int, default=1000, help="graphs per ladder level")
     parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     arguments = parser.parse_args()
@@ -389,17 +419,19 @@ def main() -> None:
     runs = [run for key, run in finished.items() if key in planned]
     convergence = [r for r in runs if r["study"] == "convergence"]
     ladder = [r for r in runs if r["study"] == "ladder"]
-    tasks = list((SMOKE_BUDGETS if arguments.smoke else BUDGETS))
+    tasks = list(budgets(arguments))
     starts = sorted(arguments.starts)
-    plots = [plot_trajectories(convergence, tasks, setting, out) for setting in ALL_STARTS_SETTINGS]
-    plots.append(plot_ladder(ladder, out))
+    plots = [plot_trajectories(convergence, tasks, setting, out)
+             for setting in ALL_STARTS_SETTINGS if setting in arguments.settings]
+    if ladder:
+        plots.append(plot_ladder(ladder, out))
 
     print(header("Width convergence: the same width from any start?"))
     print(f"{MODEL}, batch 32, lr 0.01; ladder: 2 blocks, {arguments.num_graphs} graphs a level; real data: "
           f"3 blocks; one stratified 80/10/10 split per seed, {arguments.seeds} seed(s) per cell; starts "
           f"{', '.join(map(str, starts))} neurons a block (the settings other than "
           f"{' and '.join(ALL_STARTS_SETTINGS)} from {starts[0]} and {starts[-1]} only). Settings:\n")
-    for name, values in SETTINGS.items():
+    for name, values in ((n, SETTINGS[n]) for n in arguments.settings):
         shown = ", ".join(f"{k}={v}" for k, v in values.items() if v is not None)
         print(f"- `{name}`: {shown}")
     print()
@@ -408,10 +440,11 @@ def main() -> None:
           f"accuracy at the best-validation epoch, over all starts and seeds.\n")
     print(spread_summary(convergence, tasks))
     print(f"\n{kendall_text(convergence, tasks)}\n")
-    print(header("Width against the ladder's difficulty"))
-    print(f"Each setting from its preset's start, {arguments.ladder_seeds} seed(s) a level, "
-          f"{BUDGETS['ladder-0'].epochs if not arguments.smoke else SMOKE_BUDGETS['ladder-0'].epochs} epochs:\n")
-    print(ladder_table(ladder))
+    if ladder:
+        print(header("Width against the ladder's difficulty"))
+        print(f"Each setting from its preset's start, {arguments.ladder_seeds} seed(s) a level, "
+              f"{ladder[0]['epochs']} epochs:\n")
+        print(ladder_table(ladder))
     print(f"\nPlots: {', '.join(p.name for p in plots)}; raw runs: {results.path.name} (in {out}).  \n"
           f"Total time: {time.perf_counter() - started:.0f} s with {arguments.workers} worker process(es).")
 

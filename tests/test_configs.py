@@ -6,34 +6,50 @@ import pytest
 from awgnn.harness.config import load_config, model_arguments
 from awgnn.harness.data import TU_DATASETS
 
-CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").rglob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1].joinpath("configs")
+CONFIGS = sorted(ROOT.rglob("*.yaml"))
 DATASETS = {"NCI1", "PROTEINS", "DD", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY", "COLLAB",
             "REDDIT-MULTI-5K"}
 GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "awn_gin_paper": 6, "gcn_adaptive": 6, "gcn_fixed": 12}
 PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
+# The reproduction table's reduced budget (benchmarks/reproduction.py): the same for every model.
+REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper"}
+REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
+
+
+def family(path: Path) -> str:
+    """``gin_fixed``, ``awn_gin``, ... for the protocol's configs; ``reproduction/<model>`` for the table's."""
+    parts = path.relative_to(ROOT).parts
+    return "/".join(parts[:2]) if parts[0] == "reproduction" else parts[0]
 
 
 def test_one_config_per_model_and_dataset():
-    names = {(path.parent.name, path.stem) for path in CONFIGS if path.parent.name in GRID_SIZES}
+    names = {(family(path), path.stem) for path in CONFIGS if family(path) in GRID_SIZES}
     assert names == {(model, dataset) for model in GRID_SIZES for dataset in DATASETS}
+    reproduction = {(family(path), path.stem) for path in CONFIGS if family(path).startswith("reproduction/")}
+    assert reproduction == {(f"reproduction/{m}", d) for m in REPRODUCTION_MODELS for d in REPRODUCTION_DATASETS}
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: "/".join(p.relative_to(ROOT).parts))
 def test_config_is_valid_and_every_grid_point_builds(path):
     config = load_config(path)
     spec = TU_DATASETS[config.dataset.name]
-    if path.parent.name in GRID_SIZES:
+    if family(path) in GRID_SIZES:
         assert len(config.models) == 1
-        assert len(config.models[0].points()) == GRID_SIZES[path.parent.name]
+        assert len(config.models[0].points()) == GRID_SIZES[family(path)]
         assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 3)
         assert (config.protocol.max_epochs, config.protocol.patience) == (1000, 500)
+    if family(path).startswith("reproduction/"):
+        assert len(config.models) == 1 and len(config.models[0].points()) == 4
+        assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 2)
+        assert (config.protocol.max_epochs, config.protocol.patience) == (150, 40)
     for model in config.models:
         for point in model.points():
             model.spec.cls(spec.num_features, spec.num_classes, **model_arguments(point))
 
 
 @pytest.mark.parametrize("path", [p for p in CONFIGS if p.parent.name in PRESETS or p.stem == "quick"],
-                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+                         ids=lambda p: "/".join(p.relative_to(ROOT).parts))
 def test_adaptive_gin_configs_use_their_preset(path):
     model = next(m for m in load_config(path).models if m.model_class == "AdaptiveGINClassifier")
     assert model.preset == PRESETS.get(path.parent.name, "awgnn")

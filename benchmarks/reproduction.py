@@ -1,0 +1,262 @@
+"""The reproduction table: the fair protocol on the TU datasets, fixed GIN against the published rows.
+
+Every cell is one ``awgnn bench`` experiment of ``configs/reproduction/<model>/<DATASET>.yaml`` (the same
+reduced budget for every model: 10 outer folds with the official splits, 4 grid points, at most 150 epochs
+with patience 40, 2 final runs), run dataset by dataset in :data:`DATASETS` order (small first). Its run
+records live in the repository under ``benchmarks/reproduction/<model>/<DATASET>/`` (the harness's results
+folder), compacted after each cell and on interruption: a selection run keeps its scores, widths and time but
+no per-epoch history, a final run keeps only its widths per epoch (the width plots need them). A rerun skips
+every finished run, so the table can be filled over several sittings, and ``--report-only`` rebuilds the
+table and the figure from the records alone.
+
+Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published row of Errica et al.
+(2020), within one standard deviation or not; the adaptive GIN with the recommended preset (``awn_gin``)
+and the paper's (``awn_gin_paper``), with learned total widths and parameters; CPU-hours per cell (the sum
+of its runs' seconds, each run on one thread). Cells not run yet are marked pending with an estimate of
+their cost. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
+beside the fixed GIN's accuracy and the accuracy its grid gains from the wide configuration over the
+narrow one: the real-data version of "width follows difficulty".
+
+Example::
+
+    python benchmarks/reproduction.py --data-root ../shared/data --datasets MUTAG PROTEINS --workers 2
+    python benchmarks/reproduction.py --report-only
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from common import base_parser, header, markdown_table, plt, positive_int, save_figure, setup
+
+from awgnn.harness import cli
+from awgnn.harness.atomic import write_json_atomically
+from awgnn.harness.protocol import SELECTION, RunKey
+from awgnn.harness.report import load_results, summary
+from awgnn.harness.store import EXPERIMENT_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs" / "reproduction"
+RECORDS = Path(__file__).resolve().parent / "reproduction"
+MODELS = ("gin", "awn_gin", "awn_gin_paper")
+DATASETS = ("MUTAG", "PROTEINS", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "NCI1", "DD", "REDDIT-BINARY")
+# Errica et al. (2020), "A fair comparison of graph neural networks for graph classification", GIN rows
+# (mean ± std over the 10 outer folds, %); MUTAG is not in their table.
+PUBLISHED: Mapping[str, tuple[float, float]] = MappingProxyType({
+    "NCI1": (80.0, 1.4), "PROTEINS": (73.3, 4.0), "DD": (75.3, 2.9), "ENZYMES": (59.6, 4.5),
+    "IMDB-BINARY": (71.2, 3.9), "IMDB-MULTI": (48.5, 3.3), "REDDIT-BINARY": (89.9, 1.9),
+})
+# Graphs and mean nodes per graph (the TU collection's statistics), to estimate the cost of pending cells.
+SIZES: Mapping[str, tuple[int, float]] = MappingProxyType({
+    "MUTAG": (188, 17.9), "PROTEINS": (1113, 39.1), "IMDB-BINARY": (1000, 19.8), "IMDB-MULTI": (1500, 13.0),
+    "ENZYMES": (600, 32.6), "NCI1": (4110, 29.9), "DD": (1178, 284.3), "REDDIT-BINARY": (2000, 429.6),
+})
+
+
+def records_folder(records: Path, model: str, dataset: str) -> Path:
+    return records / model / dataset
+
+
+# -- running and compacting -----------------------------------------------------------------------
+
+
+def run_cell(model: str, dataset: str, records: Path, data_root: str | None, workers: int) -> int:
+    """``awgnn bench`` on one cell, its records compacted afterwards (also when interrupted)."""
+    folder = records_folder(records, model, dataset)
+    command = ["bench", str(CONFIGS / model / f"{dataset}.yaml"), "--results", str(folder),
+               "--workers", str(workers), "--no-progress"]
+    if data_root is not None:
+        command += ["--data-root", data_root]
+    try:
+        return cli.main(command)
+    finally:
+        compact(folder)
+
+
+def compact(folder: Path) -> None:
+    """Strip the per-epoch history the report does not need from every run record under ``folder``.
+
+    Selection runs keep no history; final runs keep their widths per epoch.
+    The harness's ``report.md`` and plots are dropped (``awgnn report`` of
+    the folder rebuilds them); records are rewritten atomically.
+    """
+    if not folder.is_dir():
+        return
+    for path in folder.glob("*/OUTER_FOLD_*/**/*.json"):
+        record = json.loads(path.read_text())
+        history = record.get("history")
+        if not history:
+            continue
+        selection = path.parent.name == "MODEL_SELECTION"
+        compacted = [] if selection else [{"epoch": h["epoch"], "widths": h["widths"]} for h in history]
+        if compacted != history:
+            write_json_atomically(path, {**record, "history": compacted})
+    shutil.rmtree(folder / "plots", ignore_errors=True)
+    (folder / "report.md").unlink(missing_ok=True)
+
+
+# -- reading the records --------------------------------------------------------------------------
+
+
+def cell_summary(records: Path, model: str, dataset: str) -> dict[str, Any] | None:
+    """The harness's summary of a finished cell (all folds scored), else ``None``."""
+    folder = records_folder(records, model, dataset)
+    if not (folder / EXPERIMENT_FILE).is_file():
+        return None
+    results = load_results(folder)
+    (only,) = summary(results)["models"].values()
+    return only if len(only["per_fold"]) == results.num_folds else None
+
+
+def fixed_grid_by_width(records: Path, dataset: str) -> dict[str, float]:
+    """Mean validation accuracy (%) of the fixed GIN's grid points by ``hidden_units``, over folds and dropout."""
+    folder = records_folder(records, "gin", dataset)
+    results = load_results(folder)
+    (model,) = results.config.models
+    points = model.points()
+    scores: dict[str, list[float]] = {}
+    for fold in range(results.num_folds):
+        for config_id, point in enumerate(points):
+            key = RunKey(model.name, fold, SELECTION, config_id)
+            if results.store.has(key) and results.store.read(key)["val_score"] is not None:
+                scores.setdefault(str(point["hidden_units"]), []).append(100 * results.store.read(key)["val_score"])
+    return {units: statistics.fmean(values) for units, values in scores.items()}
+
+
+def cpu_hours(cell: Mapping[str, Any]) -> float:
+    return cell["seconds"] / 3600
+
+
+def estimate_hours(done: Mapping[str, Mapping[str, Any]], dataset: str) -> float | None:
+    """CPU-hours of a pending cell, scaled from the finished ones by graphs x mean nodes."""
+    rates = [cpu_hours(cell) / (SIZES[name][0] * SIZES[name][1]) for name, cell in done.items()]
+    if not rates:
+        return None
+    graphs, nodes = SIZES[dataset]
+    return statistics.fmean(rates) * graphs * nodes
+
+
+# -- the table and the figure ---------------------------------------------------------------------
+
+
+def accuracy_text(cell: Mapping[str, Any]) -> str:
+    return f"{100 * cell['mean']:.1f} ± {100 * cell['std']:.1f}"
+
+
+def fixed_text(dataset: str, cell: Mapping[str, Any] | None, estimate: float | None) -> str:
+    if cell is None:
+        return pending_text(estimate)
+    text = accuracy_text(cell)
+    if dataset in PUBLISHED:
+        mean, std = PUBLISHED[dataset]
+        text += " (within 1 std)" if abs(100 * cell["mean"] - mean) <= std else " (outside 1 std)"
+    return f"{text}; {cell['num_parameters']:,.0f} params; {cpu_hours(cell):.2f} CPU-h"
+
+
+def adaptive_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str:
+    if cell is None:
+        return pending_text(estimate)
+    width = cell["total_width"]
+    return (f"{accuracy_text(cell)}; width {width['mean']:.0f} ± {width['std']:.0f}; "
+            f"{cell['num_parameters']:,.0f} params; {cpu_hours(cell):.2f} CPU-h")
+
+
+def pending_text(estimate: float | None) -> str:
+    return "pending" + ("" if estimate is None else f" (est. {estimate:.1f} CPU-h)")
+
+
+def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
+    rows = []
+    for dataset in datasets:
+        estimates = {model: estimate_hours({d: c for d, c in cells[model].items() if c is not None}, dataset)
+                     for model in MODELS}
+        published = "-" if dataset not in PUBLISHED else "{} ± {}".format(*PUBLISHED[dataset])
+        rows.append((dataset, published, fixed_text(dataset, cells["gin"][dataset], estimates["gin"]),
+                     *(adaptive_text(cells[m][dataset], estimates[m]) for m in MODELS[1:])))
+    return markdown_table(("dataset", "published GIN (%)", "fixed GIN under awgnn (%)",
+                           "adaptive GIN, preset awgnn (%)", "adaptive GIN, preset paper (%)"), rows)
+
+
+def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: Path, datasets: Sequence[str],
+         out: Path) -> Path | None:
+    done = [d for d in datasets if cells["gin"][d] is not None]
+    if not done:
+        return None
+    done.sort(key=lambda d: -cells["gin"][d]["mean"])  # easiest (most accurate) first
+    figure, (widths, accuracy) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for index, model in enumerate(MODELS[1:]):
+        for position, dataset in enumerate(done):
+            cell = cells[model][dataset]
+            if cell is None:
+                continue
+            per_fold = [fold["total_width"] for fold in cell["per_fold"]]
+            offset = position + 0.15 * (2 * index - 1)
+            widths.scatter([offset] * len(per_fold), per_fold, color=f"C{index}", alpha=0.4, s=12)
+            widths.errorbar([offset], [statistics.fmean(per_fold)], yerr=[statistics.pstdev(per_fold)],
+                            color=f"C{index}", marker="o", capsize=3, label=model if position == 0 else None)
+    widths.set(xticks=range(len(done)), ylabel="learned total width (per fold)", yscale="log",
+               title="Learned width per dataset (harder to the right)")
+    widths.set_xticklabels(done, rotation=30, fontsize="small")
+    widths.legend(fontsize="small")
+    accuracy.plot(range(len(done)), [100 * cells["gin"][d]["mean"] for d in done], "ks-",
+                  label="fixed GIN test accuracy")
+    by_width = [fixed_grid_by_width(records, d) for d in done]
+    for index, units in enumerate(sorted({u for grid in by_width for u in grid})):
+        accuracy.plot(range(len(done)), [grid.get(units, float("nan")) for grid in by_width], "o--",
+                      color=f"C{index + 2}", label=f"fixed grid, hidden {units} (validation)")
+    accuracy.set(xticks=range(len(done)), ylabel="accuracy (%)", title="Difficulty as the fixed GIN sees it")
+    accuracy.set_xticklabels(done, rotation=30, fontsize="small")
+    accuracy.legend(fontsize="x-small")
+    return save_figure(figure, out / "reproduction_widths.png")
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
+                        help="datasets to run, in this order (default: all, small first)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--records", type=Path, default=RECORDS,
+                        help="folder of the run records (default: benchmarks/reproduction, in the repository)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="runs in parallel (default 2)")
+    parser.add_argument("--hours", type=float, default=None,
+                        help="start no new cell after this many hours (finished runs are always kept)")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the table from the records only")
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    out = setup(arguments)
+    started = time.perf_counter()
+    if not arguments.report_only:
+        for dataset, model in [(d, m) for d in arguments.datasets for m in arguments.models]:
+            if arguments.hours is not None and time.perf_counter() - started > 3600 * arguments.hours:
+                print(f"--hours {arguments.hours} reached: {model} on {dataset} and later cells not started")
+                break
+            code = run_cell(model, dataset, arguments.records, arguments.data_root, arguments.workers)
+            if code != 0:
+                raise SystemExit(f"awgnn bench on {model}/{dataset} failed (exit code {code}); finished runs "
+                                 f"are kept in {records_folder(arguments.records, model, dataset)}")
+    cells = {model: {d: cell_summary(arguments.records, model, d) for d in DATASETS} for model in MODELS}
+    figure = plot(cells, arguments.records, DATASETS, out)
+    print(header("Reproduction table: the fair protocol on a reduced budget"))
+    print("Budget of every cell: 10 outer folds (official splits; MUTAG: stratified from seed 42), a grid of 4 "
+          "points, at most 150 epochs with patience 40 on the inner validation split, 2 final runs; accuracy is "
+          "the mean ± population std over the outer folds.\n")
+    print(table(cells, DATASETS))
+    print(f"\nRecords: {arguments.records}; figure: {figure.name if figure else 'none yet'} (in {out}). "
+          f"Wall time of this invocation: {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()

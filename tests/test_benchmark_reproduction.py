@@ -1,0 +1,55 @@
+"""The reproduction runner's bookkeeping: compact records, within-one-std verdicts, cost estimates."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import reproduction  # noqa: E402
+
+
+def _record(epochs):
+    return {"val_score": 0.7, "test_score": 0.6, "layer_widths": {"block0": 16}, "seconds": 3.0,
+            "history": [{"epoch": e, "train_loss": 1.0, "val_score": 0.5, "widths": {"block0": 16 + e}}
+                        for e in range(epochs)]}
+
+
+def test_compact_keeps_scores_and_only_the_final_runs_widths(tmp_path):
+    selection = tmp_path / "gin" / "OUTER_FOLD_1" / "MODEL_SELECTION" / "config_1.json"
+    final = tmp_path / "gin" / "OUTER_FOLD_1" / "final_run_1.json"
+    for path in (selection, final):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_record(3)))
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "report.md").write_text("x")
+    (tmp_path / "summary.json").write_text("{}")
+    reproduction.compact(tmp_path)
+    kept = json.loads(selection.read_text())
+    assert kept["history"] == [] and kept["val_score"] == 0.7 and kept["seconds"] == 3.0
+    assert json.loads(final.read_text())["history"] == [{"epoch": e, "widths": {"block0": 16 + e}} for e in range(3)]
+    assert not (tmp_path / "plots").exists() and not (tmp_path / "report.md").exists()
+    assert (tmp_path / "summary.json").is_file()
+    before = final.stat().st_mtime_ns
+    reproduction.compact(tmp_path)  # idempotent: nothing left to strip, nothing rewritten
+    assert final.stat().st_mtime_ns == before
+
+
+def _cell(mean, std, seconds=7200.0):
+    return {"mean": mean, "std": std, "num_parameters": 1000.0, "seconds": seconds,
+            "total_width": {"mean": 48.0, "std": 2.0}, "per_fold": []}
+
+
+@pytest.mark.parametrize("mean, verdict", [(0.733, "within 1 std"), (0.694, "within 1 std"),
+                                           (0.690, "outside 1 std"), (0.780, "outside 1 std")])
+def test_fixed_gin_against_the_published_row(mean, verdict):
+    text = reproduction.fixed_text("PROTEINS", _cell(mean, 0.02), None)  # published 73.3 ± 4.0
+    assert verdict in text and text.startswith(f"{100 * mean:.1f} ± 2.0") and "2.00 CPU-h" in text
+
+
+def test_pending_cells_are_estimated_from_the_finished_ones_by_graphs_times_nodes():
+    done = {"PROTEINS": _cell(0.7, 0.02, seconds=3600.0)}  # 1 CPU-h for 1113 graphs of 39.1 nodes
+    estimate = reproduction.estimate_hours(done, "DD")
+    assert estimate == pytest.approx(1178 * 284.3 / (1113 * 39.1))
+    assert reproduction.estimate_hours({}, "DD") is None
+    assert reproduction.pending_text(estimate).startswith("pending (est. 7.7 CPU-h")
