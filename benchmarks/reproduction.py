@@ -201,6 +201,8 @@ def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: P
             widths.scatter([offset] * len(per_fold), per_fold, color=f"C{index}", alpha=0.4, s=12)
             widths.errorbar([offset], [statistics.fmean(per_fold)], yerr=[statistics.pstdev(per_fold)],
                             color=f"C{index}", marker="o", capsize=3, label=model if position == 0 else None)
+    for axes in (widths, accuracy):
+        axes.set_xlim(-0.5, len(done) - 0.5)
     widths.set(xticks=range(len(done)), ylabel="learned total width (per fold)", yscale="log",
                title="Learned width per dataset (harder to the right)")
     widths.set_xticklabels(done, rotation=30, fontsize="small")
