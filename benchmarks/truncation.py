@@ -64,8 +64,9 @@ from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.config import training_settings
 from awgnn.harness.data import LoadedDataset
 from awgnn.harness.ladder import LADDER_LEVELS
+from awgnn.harness.registry import MODEL_CLASSES
 from awgnn.harness.splits import Fold
-from awgnn.harness.train import evaluate, seed_everything, train_epoch
+from awgnn.harness.train import EpochContext, EpochHook, RunSettings, evaluate, fit
 from awgnn.models import AdaptiveGINClassifier
 from awgnn.width import adaptive_widths
 from awgnn.width import RatePriorAnnealing
@@ -114,35 +115,43 @@ class CompressionJob:
     annealing: Annealing | None
 
 
-def compression_job(job: CompressionJob) -> dict[str, Any]:
-    """Train for ``job.epochs`` epochs with the harness's defaults and, if given, the annealed rate prior.
+class CompressionRecorder(EpochHook):
+    """Steps the rate-prior annealing (if any) before every epoch; records the test accuracy and size after it."""
 
-    :func:`awgnn.harness.train.fit` has no per-epoch hook to change the loss,
-    so this loop repeats its set-up (same seeding, model, optimizer, loss,
-    batches) around its epoch function. Every epoch records the widths and the
-    validation and test accuracy; the epoch to report is chosen afterwards.
+    def __init__(self, annealing: Annealing | None, test_loader: InMemoryLoader) -> None:
+        self.annealing = annealing
+        self.test_loader = test_loader
+        self.schedule: RatePriorAnnealing | None = None
+
+    def start_epoch(self, context: EpochContext) -> dict[str, Any]:
+        if self.annealing is not None and self.schedule is None:
+            self.schedule = RatePriorAnnealing(context.objective, **asdict(self.annealing))
+        return {"rate_prior_std": None if self.schedule is None else self.schedule.step(context.epoch)}
+
+    def end_epoch(self, context: EpochContext) -> dict[str, Any]:
+        return {"test_score": evaluate(context.model, self.test_loader, context.data)[1],
+                "total_width": context.model.total_width(), "num_parameters": context.model.num_parameters()}
+
+
+def compression_job(job: CompressionJob) -> dict[str, Any]:
+    """Train ``job.epochs`` epochs (no early stop) with the harness's defaults and, if given, the annealed prior.
+
+    The harness's :func:`~awgnn.harness.train.fit` trains; a
+    :class:`CompressionRecorder` hook steps the annealing and records every
+    epoch's widths, validation and test accuracy; the epoch to report is
+    chosen afterwards.
     """
     data, fold = task_and_split(job.task, job.data_root)
-    settings = training_settings({}, adaptive=True)
-    generator = seed_everything(job.seed)
-    model = AdaptiveGINClassifier(data.num_features, data.num_classes)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
-    awgnn.auto_update_widths(model, optimizer)
-    loss = awgnn.ELBOLoss(len(fold.train), weight_prior_std=settings["weight_prior_std"])
-    schedule = None if job.annealing is None else RatePriorAnnealing(loss, **asdict(job.annealing))
-    store = GraphStore.from_dataset(data.dataset)
-    train_loader = InMemoryLoader(store, fold.train, settings["batch_size"], shuffle=True, generator=generator)
-    validation_loader = InMemoryLoader(store, fold.validation, EVAL_BATCH)
-    test_loader = InMemoryLoader(store, fold.test, EVAL_BATCH)
-    curve = []
-    for epoch in range(job.epochs):
-        std = None if schedule is None else schedule.step(epoch)
-        train_loss, _ = train_epoch(model, train_loader, optimizer, loss, data)
-        curve.append({"epoch": epoch, "rate_prior_std": std, "train_loss": train_loss,
-                      "val_score": evaluate(model, validation_loader, data)[1],
-                      "test_score": evaluate(model, test_loader, data)[1],
-                      "layer_widths": model.layer_widths(), "total_width": model.total_width(),
-                      "num_parameters": model.num_parameters()})
+    spec = MODEL_CLASSES[MODEL]
+    # On the CPU, as the pool's workers are; the recorder's test batches live there too.
+    settings = RunSettings(max_epochs=job.epochs, patience=job.epochs, device="cpu", loader="memory")
+    test_loader = InMemoryLoader(GraphStore.from_dataset(data.dataset), fold.test, EVAL_BATCH)
+    _, record = fit(data, fold.train, fold.validation, fold.test, spec, {}, training_settings({}, spec.adaptive),
+                    settings, job.seed, CompressionRecorder(job.annealing, test_loader))
+    curve = [{"epoch": entry["epoch"], "rate_prior_std": entry["rate_prior_std"], "train_loss": entry["train_loss"],
+              "val_score": entry["val_score"], "test_score": entry["test_score"], "layer_widths": entry["widths"],
+              "total_width": entry["total_width"], "num_parameters": entry["num_parameters"]}
+             for entry in record["history"]]
     return {"task": job.task, "seed": job.seed, "annealed": job.annealing is not None, "curve": curve}
 
 

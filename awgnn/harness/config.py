@@ -48,7 +48,19 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "rate_lr": ("a number > 0 or null (the rates train at lr)", None),
     "width_prior_centre": ("an integer >= 2 (neurons a layer)", DEFAULT_WIDTH_PRIOR_CENTRE),
     "width_prior_std": ("a number > 0 or null (no width prior)", None),
+    # The growth schedule of a growing model class (awgnn.harness.train.GrowthSchedule).
+    "growth": ("'s2d', 's2d_fast', 'firefly' or null (no growth)", None),
+    "growth_warmup": ("an integer >= 0 (epochs before the first growth step)", 50),
+    "growth_interval": ("an integer >= 1 (epochs between growth steps)", 10),
+    "growth_stop": ("an integer >= 1 (no growth step from this epoch on) or null (max_epochs - patience)", None),
+    "growth_neurons": ("an integer >= 1 (neurons a step adds over all layers) or null", None),
+    "growth_fraction": ("a number in (0, 1] (of the current neurons, per step) or null (the method's "
+                        "reference fraction unless growth_neurons is set)", None),
+    "growth_eps": ("a number > 0 (S2D's split offset, Firefly's new-neuron fan-out norm)", 0.01),
 }
+
+GROWTH_METHODS = ("s2d", "s2d_fast", "firefly")
+GROWTH_KEYS = tuple(key for key in TRAINING_KEYS if key.startswith("growth"))
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,8 @@ def parse_config(content: Any, source: str = "<config>", default_name: str = "ex
         models=_models(reader, section["models"]),
         source=source,
     )
+    for model in config.models:
+        _check_growth(reader, model, config.protocol)
     return config
 
 
@@ -209,6 +223,35 @@ def _model(reader: _Reader, name: Any, value: Any) -> ModelConfig:
     return ModelConfig(name=name, model_class=model_class, grid=grid, preset=preset)
 
 
+def _check_growth(reader: _Reader, model: ModelConfig, protocol: ProtocolConfig) -> None:
+    """Growth keys only for a growing class, which trains on cross-entropy; one budget and a reachable stop."""
+    spec, where = model.spec, f"models.{model.name}.grid"
+    if not spec.grows:
+        for key in GROWTH_KEYS:
+            if key in model.grid:
+                raise reader.fail(f"{where}.{key}", f"no {key}: {spec.cls.__name__} does not grow (growing classes: "
+                                  f"{', '.join(n for n, s in MODEL_CLASSES.items() if s.grows)})",
+                                  model.grid[key][0])
+        return
+    if "loss" in model.grid and model.grid["loss"] != ["cross_entropy"]:
+        raise reader.fail(f"{where}.loss", f"'cross_entropy' ({spec.cls.__name__} has fixed widths that only "
+                          "growth changes)", model.grid["loss"])
+    for point in model.points():
+        if point.get("growth") is None:
+            continue
+        if point.get("growth_neurons") is not None and point.get("growth_fraction") is not None:
+            raise reader.fail(f"{where}.growth_neurons", "null when growth_fraction is set (a step's budget is "
+                              "one or the other)", point["growth_neurons"])
+        stop, warmup = point.get("growth_stop"), point.get("growth_warmup", TRAINING_KEYS["growth_warmup"][1])
+        if stop is None and protocol.max_epochs - protocol.patience <= warmup:
+            raise reader.fail(f"{where}.growth_stop", f"an epoch after growth_warmup={warmup} (null means "
+                              f"max_epochs - patience = {protocol.max_epochs - protocol.patience}: no growth step "
+                              "would run)", stop)
+        if stop is not None and stop <= warmup:
+            raise reader.fail(f"{where}.growth_stop", f"an epoch after growth_warmup={warmup} (no growth step "
+                              "would run)", stop)
+
+
 def _preset(reader: _Reader, value: Any, spec: ModelSpec, where: str) -> str | None:
     """The preset's name, checked to exist and to suit the model class."""
     if value is None:
@@ -259,6 +302,13 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "rate_lr": lambda v: v is None or (_is_number(v) and v > 0),
         "width_prior_centre": lambda v: _is_int(v) and v >= 2,
         "width_prior_std": lambda v: v is None or (_is_number(v) and v > 0),
+        "growth": lambda v: v is None or v in GROWTH_METHODS,
+        "growth_warmup": lambda v: _is_int(v) and v >= 0,
+        "growth_interval": lambda v: _is_int(v) and v >= 1,
+        "growth_stop": lambda v: v is None or (_is_int(v) and v >= 1),
+        "growth_neurons": lambda v: v is None or (_is_int(v) and v >= 1),
+        "growth_fraction": lambda v: v is None or (_is_number(v) and 0 < v <= 1),
+        "growth_eps": lambda v: _is_number(v) and v > 0 and v != float("inf"),
     }
     if not checks[key](value):
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")

@@ -11,13 +11,22 @@ from awgnn.models import (
     FairGIN,
     GCNClassifier,
     GINClassifier,
+    GrowingGINClassifier,
 )
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A model class and how the harness trains it.
+
+    ``adaptive``: its widths are learned (ELBO by default, width updates after
+    every step, presets allowed). ``grows``: its hidden widths are fixed and
+    change only by the growth steps of the ``growth*`` training keys.
+    """
+
     cls: type[BlockReadoutClassifier]
     adaptive: bool
+    grows: bool = False
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -32,4 +41,5 @@ MODEL_CLASSES: dict[str, ModelSpec] = {
     "GINClassifier": ModelSpec(GINClassifier, adaptive=False),
     "GCNClassifier": ModelSpec(GCNClassifier, adaptive=False),
     "FairGIN": ModelSpec(FairGIN, adaptive=False),
+    "GrowingGINClassifier": ModelSpec(GrowingGINClassifier, adaptive=False, grows=True),
 }

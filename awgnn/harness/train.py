@@ -15,14 +15,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
+from awgnn.growth import FireflyGrowth, GrowthResult, S2DGrowth
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.data import LoadedDataset
 from awgnn.harness.registry import ModelSpec
 from awgnn.width import ELBOLoss, NonFiniteRate, auto_update_widths, parameter_groups
-from awgnn.width.validation import check_choice
+from awgnn.width.resize import OptimizerStatePolicy
+from awgnn.width.validation import check_choice, check_int_at_least
 
 # What early stopping can watch (a configuration's ``monitor``).
 MONITORS = ("val_accuracy", "val_loss")
+# What every history entry holds; an epoch hook's keys must differ from these.
+HISTORY_KEYS = ("epoch", "train_loss", "train_score", "val_loss", "val_score", "widths")
+# Neurons a growth step adds, as a fraction of the current ones, when a configuration gives no budget
+# (GROWTH.md section 4: the references' 0.3 for S2D, 0.35 for Firefly).
+REFERENCE_GROWTH_FRACTIONS = {"s2d": 0.3, "s2d_fast": 0.3, "firefly": 0.35}
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,122 @@ class RunSettings:
 
 class NonFiniteLoss(ArithmeticError):
     """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class EpochContext:
+    """What an :class:`EpochHook` sees of a run: the epoch (from 0) and the objects training it.
+
+    ``objective`` is the run's :class:`~awgnn.ELBOLoss`, or ``None`` for plain
+    cross-entropy; ``train_loader`` yields the inner-train batches, shuffled as
+    in training.
+    """
+
+    epoch: int
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    objective: ELBOLoss | None
+    train_loader: Iterable
+    data: LoadedDataset
+
+
+class EpochHook:
+    """Code that :func:`fit` runs at the start and at the end of every epoch; subclasses override either.
+
+    :meth:`start_epoch` runs before the epoch's training and may change the
+    model (its widths too), the optimizer's state or the objective;
+    :meth:`end_epoch` runs after the epoch's validation, before early stopping
+    sees the epoch, and must leave the model as it is (its validation scores
+    are those of the model early stopping keeps). A dict either returns is
+    merged into the epoch's history entry; its keys must not be
+    :data:`HISTORY_KEYS` nor those of another hook of the run. The time spent
+    in hooks counts in the run's ``seconds``. A hook may keep state across
+    epochs, so every run needs its own.
+    """
+
+    def start_epoch(self, context: EpochContext) -> dict[str, Any] | None:
+        """Before the epoch's training; by default nothing."""
+        return None
+
+    def end_epoch(self, context: EpochContext) -> dict[str, Any] | None:
+        """After the epoch's validation; by default nothing."""
+        return None
+
+
+class GrowthSchedule(EpochHook):
+    r"""Growth steps of a growing model (:class:`~awgnn.models.GrowingGINClassifier`) on a schedule.
+
+    A step runs at the start of epoch :math:`e` (from 0) when
+    ``warmup`` :math:`\le e <` ``stop`` and :math:`e -` ``warmup`` is a multiple
+    of ``interval``: :class:`~awgnn.growth.S2DGrowth` (``"s2d"``: exact
+    eigenpairs, ``"s2d_fast"``: the matrix-free Rayleigh variant) or
+    :class:`~awgnn.growth.FireflyGrowth` (``"firefly"``), over every hidden layer
+    of the model, selected globally. Its statistics pass runs over the
+    inner-train batches of the epoch's context (batched as in training) with
+    the summed cross-entropy; the optimizer's state follows
+    ``optimizer_state`` as in an AWN resize. Firefly's random candidates come
+    from a generator seeded with ``seed``.
+
+    A growth epoch's history entry gets ``"growth"``: the neurons ``added``,
+    the ``predicted_change`` of the loss, the widths ``before`` the step and
+    its ``seconds``; the entry's ``widths`` are those after it.
+
+    Args:
+        method: ``"s2d"``, ``"s2d_fast"`` or ``"firefly"``.
+        warmup: epochs of training before the first step (>= 0).
+        interval: epochs between steps (>= 1).
+        stop: first epoch without a step (> ``warmup``).
+        num_neurons, fraction: the budget of a step (exactly one, see :class:`~awgnn.growth.GrowthBudget`).
+        eps: S2D's split offset, Firefly's fan-out norm of new neurons.
+        optimizer_state: ``"carry"`` or ``"reset"`` (see :meth:`AdaptiveWidth.resize_`).
+        seed: of Firefly's candidate generator.
+    """
+
+    def __init__(self, method: str, warmup: int, interval: int, stop: int, *, num_neurons: int | None,
+                 fraction: float | None, eps: float, optimizer_state: OptimizerStatePolicy, seed: int) -> None:
+        check_choice("method", method, tuple(REFERENCE_GROWTH_FRACTIONS))
+        self.warmup = check_int_at_least("warmup", warmup, 0)
+        self.interval = check_int_at_least("interval", interval, 1)
+        self.stop = check_int_at_least("stop", stop, warmup + 1)
+        self.optimizer_state = optimizer_state
+        if method == "firefly":
+            self.step: S2DGrowth | FireflyGrowth = FireflyGrowth(
+                num_neurons, fraction=fraction, eps=eps, generator=torch.Generator().manual_seed(seed))
+        else:
+            self.step = S2DGrowth(num_neurons, fraction=fraction, eps=eps,
+                                  method="eigh" if method == "s2d" else "rayleigh")
+
+    @classmethod
+    def from_training(cls, training: dict[str, Any], settings: RunSettings, seed: int) -> GrowthSchedule:
+        """The schedule of a run's training keys (``growth*``, ``optimizer_state``); ``growth`` must be set.
+
+        ``growth_stop`` null is ``max_epochs - patience``, so the last architecture
+        gets a full patience window; with neither ``growth_neurons`` nor
+        ``growth_fraction`` a step adds the method's reference fraction.
+        """
+        method = training["growth"]
+        fraction = training["growth_fraction"]
+        if training["growth_neurons"] is None and fraction is None:
+            fraction = REFERENCE_GROWTH_FRACTIONS[method]
+        stop = training["growth_stop"]
+        return cls(method, training["growth_warmup"], training["growth_interval"],
+                   settings.max_epochs - settings.patience if stop is None else stop,
+                   num_neurons=training["growth_neurons"], fraction=fraction, eps=training["growth_eps"],
+                   optimizer_state=training["optimizer_state"], seed=seed)
+
+    def grows_at(self, epoch: int) -> bool:
+        """Whether a step runs at the start of ``epoch``."""
+        return self.warmup <= epoch < self.stop and (epoch - self.warmup) % self.interval == 0
+
+    def start_epoch(self, context: EpochContext) -> dict[str, Any] | None:
+        if not self.grows_at(context.epoch):
+            return None
+        before = context.model.layer_widths()
+        started = time.perf_counter()
+        result: GrowthResult = self.step.grow_(context.model, context.train_loader, _summed_cross_entropy,
+                                               context.optimizer, optimizer_state=self.optimizer_state)
+        return {"growth": {"added": result.added, "predicted_change": result.predicted_change, "before": before,
+                           "seconds": time.perf_counter() - started}}
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -65,11 +188,18 @@ def fit(
     training: dict[str, Any],
     settings: RunSettings,
     seed: int,
+    epoch_hook: EpochHook | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train one configuration; return the model at its best epoch and the run's record.
 
     The record holds the metrics at the best epoch, the history (losses,
-    scores and layer widths per epoch) and the cost (parameters, seconds).
+    scores and layer widths per epoch, and what ``epoch_hook`` adds, see
+    :class:`EpochHook`) and the cost (parameters, seconds).
+
+    A growing model class (:attr:`ModelSpec.grows`) with ``training["growth"]``
+    set grows on the :class:`GrowthSchedule` of the training keys (before
+    ``epoch_hook`` at the start of an epoch); the best epoch's weights are
+    restored at that epoch's widths.
 
     The monitored validation quantity (``training["monitor"]``) decides the best
     epoch (a later equal value wins, as in the reference code); the best weights
@@ -78,7 +208,7 @@ def fit(
     instead of raising.
     """
     ((model, record),) = fit_monitors(data, train_index, validation_index, test_index, spec, model_arguments,
-                                      training, settings, seed, [training["monitor"]])
+                                      training, settings, seed, [training["monitor"]], epoch_hook)
     return model, record
 
 
@@ -93,6 +223,7 @@ def fit_monitors(
     settings: RunSettings,
     seed: int,
     monitors: Sequence[str],
+    epoch_hook: EpochHook | None = None,
 ) -> list[tuple[nn.Module, dict[str, Any]]]:
     """One training for several early-stopping monitors: a ``(model, record)`` per monitor, in order.
 
@@ -106,7 +237,7 @@ def fit_monitors(
     except ``seconds``: the wall time of every epoch is split equally among the
     monitors still training in it, and a monitor's scoring is charged to it
     alone, so the records' seconds add up to the training's wall time (for one
-    monitor, the whole run).
+    monitor, the whole run). ``epoch_hook`` and growth as in :func:`fit`.
     """
     if not monitors:
         raise ValueError("monitors must name at least one early-stopping monitor, got none")
@@ -126,6 +257,8 @@ def fit_monitors(
     loaders = _Loaders(data, settings.loader, training["batch_size"], generator, device)
     train_loader = loaders.make(train_index, shuffle=True)
     validation_loader = loaders.make(validation_index, shuffle=False)
+
+    hooks = [hook for hook in (_growth_schedule(spec, training, settings, seed), epoch_hook) if hook is not None]
 
     history: list[dict[str, Any]] = []
     initial_state = copy.deepcopy(model.state_dict())
@@ -164,12 +297,15 @@ def fit_monitors(
     status = "ok"
     try:
         for epoch in range(settings.max_epochs):
+            context = EpochContext(epoch, model, optimizer, objective, train_loader, data)
+            started = _run_hooks(hooks, "start_epoch", context, {})
             train_loss, train_score = train_epoch(model, train_loader, optimizer, objective, data)
             if scheduler is not None:
                 scheduler.step()
             val_loss, val_score = evaluate(model, validation_loader, data)
             history.append({"epoch": epoch, "train_loss": train_loss, "train_score": train_score,
-                            "val_loss": val_loss, "val_score": val_score, "widths": model.layer_widths()})
+                            "val_loss": val_loss, "val_score": val_score, "widths": model.layer_widths(),
+                            **_run_hooks(hooks, "end_epoch", context, started)})
             snapshot = None  # monitors improving in the same epoch share one copy of the weights
             for run in training_runs:
                 if run.stopper.update(epoch, val_loss, val_score):
@@ -190,6 +326,36 @@ def fit_monitors(
     for run in training_runs:
         finish(run, status, last=run is training_runs[-1])
     return [run.result for run in runs]
+
+
+def _growth_schedule(spec: ModelSpec, training: dict[str, Any], settings: RunSettings,
+                     seed: int) -> GrowthSchedule | None:
+    """The run's growth schedule, or ``None`` when it does not grow."""
+    if training["growth"] is None:
+        return None
+    if not spec.grows:
+        raise ValueError(f"training['growth'] is {training['growth']!r} but {spec.cls.__name__} does not grow")
+    return GrowthSchedule.from_training(training, settings, seed)
+
+
+def _run_hooks(hooks: Sequence[EpochHook], method: str, context: EpochContext,
+               entries: dict[str, Any]) -> dict[str, Any]:
+    """``entries`` with what every hook's ``method`` returns; ``ValueError`` on a key taken twice."""
+    entries = dict(entries)
+    for hook in hooks:
+        returned = getattr(hook, method)(context) or {}
+        taken = sorted(set(returned) & (set(HISTORY_KEYS) | set(entries)))
+        if taken:
+            raise ValueError(f"{type(hook).__name__}.{method} returned the history key {taken[0]!r}, "
+                             f"which the run's history entry already has")
+        entries.update(returned)
+    return entries
+
+
+def _summed_cross_entropy(model: nn.Module, batch) -> Tensor:
+    """A batch's summed cross-entropy: the growth statistics' loss (GROWTH.md section 4)."""
+    return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch),
+                           reduction="sum")
 
 
 class EarlyStopping:

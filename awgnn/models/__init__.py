@@ -4,6 +4,7 @@ from awgnn.models.base import BlockReadoutClassifier, StaticClassifier
 from awgnn.models.fair_gin import FairGIN
 from awgnn.models.gcn import AdaptiveGCNClassifier, GCNClassifier
 from awgnn.models.gin import AdaptiveGINClassifier, GINClassifier
+from awgnn.models.growing import GrowingGINClassifier
 
 __all__ = [
     "AdaptiveGCNClassifier",
@@ -12,5 +13,6 @@ __all__ = [
     "FairGIN",
     "GCNClassifier",
     "GINClassifier",
+    "GrowingGINClassifier",
     "StaticClassifier",
 ]
