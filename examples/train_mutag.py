@@ -1,4 +1,4 @@
-"""Train the AWN paper's adaptive GIN on MUTAG: its layers learn their own width."""
+"""Train the adaptive GIN on MUTAG with awgnn's recommended width settings: its layers learn their width."""
 import torch
 from torch_geometric.loader import DataLoader
 
@@ -10,10 +10,12 @@ torch.manual_seed(0)
 data = load_dataset("MUTAG")  # from $AWGNN_DATA, else the copy shipped with awgnn
 dataset = data.dataset.shuffle()
 train, test = dataset[:150], dataset[150:]
-model = AdaptiveGINClassifier(data.num_features, data.num_classes, num_layers=3)
-optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+model = AdaptiveGINClassifier(data.num_features, data.num_classes, num_layers=3, initial_width=16)
+# awgnn's recommended setting (preset awgnn): the rates learn at their own rate, and a prior on the
+# log-width (centre 16 neurons) gives every width an equilibrium the data can move.
+optimizer = torch.optim.Adam(awgnn.parameter_groups(model, rate_lr=0.05), lr=0.01)
 awgnn.auto_update_widths(model, optimizer)  # the one extra line: every step also resizes
-elbo = awgnn.ELBOLoss(n_observations=len(train))
+elbo = awgnn.ELBOLoss(n_observations=len(train), width_prior_std=0.3)
 
 for epoch in range(1, 31):
     model.train()
