@@ -13,6 +13,7 @@ from awgnn.growth.layer import GrowableLayer, LayerGrowth, fix_hidden_widths_, g
 from awgnn.growth.s2d import S2DGrowth, SplittingMatrices, splitting_matrices
 from awgnn.growth.statistics import NodeGradients, node_gradients
 from awgnn.growth.step import GrowthBudget, GrowthResult
+from awgnn.growth.tiny import TinyGrowth
 
 __all__ = [
     "FireflyCandidates",
@@ -25,6 +26,7 @@ __all__ = [
     "S2DGrowth",
     "SecondDerivative",
     "SplittingMatrices",
+    "TinyGrowth",
     "fix_hidden_widths_",
     "growable_layers",
     "node_gradients",
