@@ -187,6 +187,26 @@ def test_the_extension_is_what_growth_applies():
     assert torch.equal(layer.incoming[:5], rows) and torch.allclose(layer.incoming[5:], 0.5 * neurons.fan_in)
 
 
+def test_first_order_change_without_the_best_update():
+    """Neurons alone (dW* not applied) change the loss by n g^2 a' M_-2 w = n g^2 (-s^2 + a' C dW*' w): here a rise."""
+    mlp, batches = tiny_mlp()
+    layer = growable_layers(mlp)[0]
+    stats = tiny_statistics(mlp, [layer], batches, mlp_loss)[0]
+    neurons = TinyNeurons.from_statistics(stats, 1, 1e-3)
+    alpha, omega, sigma = neurons.fan_in[0], neurons.fan_out[:, 0], neurons.singular_values[0]
+    delta = torch.linalg.solve(stats.tensor_s, stats.tensor_m).T
+    slope = 40 * float(alpha @ stats.tensor_m_prev @ omega)  # tanh'(0) = 1, 40 rows
+    assert slope == pytest.approx(40 * float(-sigma**2 + alpha @ stats.cross_covariance @ delta.T @ omega), rel=1e-10)
+    losses = TinyGrowth(1, gammas=(0.0, 1e-3)).line_search(mlp, layer, neurons, batches, mlp_loss)
+    assert (losses[1e-3] - losses[0.0]) / 1e-6 == pytest.approx(slope, rel=1e-2)
+    # The cross term wins on this untrained MLP: every gamma raises the loss, so nothing grows.
+    assert slope > 0 and sigma > 1e-2
+    losses = TinyGrowth(1).line_search(mlp, layer, neurons, batches, mlp_loss)
+    assert min(losses, key=losses.get) == 0.0
+    result = TinyGrowth(1).grow_(mlp, batches, mlp_loss)
+    assert result.added == 0 and result.predicted_change == 0.0 and mlp.widths[0].width == 5
+
+
 # -- the line search ------------------------------------------------------------------------------
 
 

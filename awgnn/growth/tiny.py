@@ -58,6 +58,10 @@ class TinyStatistics:
     per-sample mean; a sample is a node here). The names of the properties are
     GroMo's.
 
+    Args:
+        name: the layer's name, in GroMo's statistic names.
+        device: where the statistics live (GroMo's default device otherwise).
+
     Shapes:
         - :attr:`tensor_s`: :math:`(D + 1, D + 1)`; :attr:`tensor_m`: :math:`(D + 1, F_{out})`
         - :attr:`tensor_s_growth`: :math:`(d + 1, d + 1)`; :attr:`tensor_m_prev`: :math:`(d + 1, F_{out})`
@@ -93,22 +97,27 @@ class TinyStatistics:
 
     @property
     def tensor_s(self) -> Tensor:
+        r""":math:`S = \mathbb E[\bar h \bar h^\top]`."""
         return self._statistics["tensor_s"]()
 
     @property
     def tensor_m(self) -> Tensor:
+        r""":math:`M = \mathbb E[\bar h g^\top]`."""
         return self._statistics["tensor_m"]()
 
     @property
     def tensor_s_growth(self) -> Tensor:
+        r""":math:`S_b = \mathbb E[b b^\top]`."""
         return self._statistics["tensor_s_growth"]()
 
     @property
     def tensor_m_prev(self) -> Tensor:
+        r""":math:`M_{-2} = \mathbb E[b g^\top]`."""
         return self._statistics["tensor_m_prev"]()
 
     @property
     def cross_covariance(self) -> Tensor:
+        r""":math:`C = \mathbb E[b \bar h^\top]`."""
         return self._statistics["cross_covariance"]()
 
 
@@ -128,6 +137,8 @@ def tiny_statistics(
     handles = [layer.consumer.register_forward_pre_hook(
         lambda module, args, i=i: consumed.__setitem__(i, args[0].detach())) for i, layer in enumerate(layers)]
     try:
+        # float64: S is ill-conditioned when neurons are nearly dead or alike, and its solve and
+        # S_b^{-1/2} amplify rounding; the matrices are only (D + 1)- and (d + 1)-sized.
         for batch in node_gradients(model, layers, batches, loss_fn):
             for i, (stats, rows) in enumerate(zip(statistics, batch)):
                 hidden = consumed[i].reshape(-1, consumed[i].shape[-1]).double()
@@ -156,9 +167,19 @@ class TinyNeurons:
        ``compute_optimal_added_parameters``; :math:`S_b^{-1/2}` drops the
        eigenvalues of :math:`S_b` below ``numerical_threshold``).
 
-    This is GroMo's ``compute_optimal_updates`` with TINY's setting
-    (``compute_delta=False, use_covariance=True, use_projection=True``): the
-    existing weights stay, only neurons are added.
+    That is what GroMo's ``GrowingModule.compute_optimal_updates`` computes with
+    TINY's setting (``compute_delta=False, use_covariance=True,
+    use_projection=True``), by the same two functions: the existing weights
+    stay, only neurons are added. Since :math:`\delta W^*` is not applied, the
+    loss change of neuron :math:`k` at scale :math:`\gamma` (see
+    :class:`TinyExtension`), for an activation differentiable at 0 and
+    :math:`n` rows, is to first order
+
+    .. math::
+        n \gamma^2 \sigma'(0)\, \alpha_k^\top M_{-2}\, \omega_k
+        = n \gamma^2 \sigma'(0) \big(-\sigma_k^2 + \alpha_k^\top C\, \delta W^{*\top} \omega_k\big),
+
+    not always a decrease: the line search of :class:`TinyGrowth` decides.
 
     Shapes:
         - :attr:`fan_in`: :math:`(k, d + 1)`, rows :math:`\alpha_k^\top = [w \,|\, b]`
@@ -183,14 +204,10 @@ class TinyNeurons:
         check_finite_positive("threshold", threshold)
         check_finite_positive("numerical_threshold", numerical_threshold)
         tools = gromo_modules()[1]
-        s_growth = statistics.tensor_s_growth
-        if max_neurons == 0:
-            return cls(s_growth.new_zeros(0, s_growth.shape[0]),
-                       s_growth.new_zeros(statistics.tensor_m.shape[1], 0), s_growth.new_zeros(0))
-        delta, _ = tools.optimal_delta(statistics.tensor_s, statistics.tensor_m, dtype=s_growth.dtype)
+        delta, _ = tools.optimal_delta(statistics.tensor_s, statistics.tensor_m, dtype=statistics.tensor_s.dtype)
         goal = -statistics.tensor_m_prev + statistics.cross_covariance @ delta.T
         fan_in, fan_out, values = tools.compute_optimal_added_parameters(
-            s_growth, goal, numerical_threshold=numerical_threshold, statistical_threshold=threshold,
+            statistics.tensor_s_growth, goal, numerical_threshold=numerical_threshold, statistical_threshold=threshold,
             maximum_added_neurons=max_neurons)
         # GroMo keeps its largest singular value even below the threshold; below it a neuron is noise.
         keep = values >= threshold
@@ -212,6 +229,11 @@ class TinyExtension:
     zero: outputs and loss are the pre-growth ones, bit for bit. For a
     positively homogeneous :math:`\sigma` (ReLU, leaky ReLU) the added term is
     :math:`\gamma^2 \Omega \sigma(A b)`.
+
+    Args:
+        layer: the layer to extend (its hidden linear and consumer run once per forward).
+        neurons: the neurons to add.
+        gamma: the scale :math:`\gamma \ge 0`.
     """
 
     def __init__(self, layer: GrowableLayer, neurons: TinyNeurons, gamma: float) -> None:
@@ -259,7 +281,7 @@ class TinyGrowth:
        the next layer's search, which so sees it. A layer whose best
        :math:`\gamma` is 0 does not grow: neurons with zero fan-in and
        fan-out would never receive a gradient. With 0 in ``gammas`` a step
-       never raises :math:`L`.
+       never raises :math:`L` (up to rounding).
 
     All neurons come from the statistics of the model before the step; the
     search measures the loss of what is applied. The result's
