@@ -16,7 +16,7 @@ PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
 REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper"}
 REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
 # The growing baselines (issue #10) on the reproduction table's budget.
-GROWTH_METHODS = {"s2d", "s2d_fast", "firefly"}
+GROWTH_METHODS = {"s2d", "s2d_fast", "firefly", "tiny"}
 GROWTH_DATASETS = {"MUTAG", "PROTEINS", "NCI1"}
 
 

@@ -1,6 +1,7 @@
 """Growth baselines under the harness (issue #10, item 2): epoch hooks, growth schedule, configs, restore, bench."""
 import copy
 import json
+import re
 import time
 
 import pytest
@@ -44,7 +45,7 @@ def config(grid, model_class=GROWING, protocol=None):
 
 @pytest.mark.parametrize("grid, model_class, message", [
     ({"growth": "grow"}, GROWING,
-     "models.g.grid.growth: expected 's2d', 's2d_fast', 'firefly' or null (no growth), got 'grow'"),
+     "models.g.grid.growth: expected 's2d', 's2d_fast', 'firefly', 'tiny' or null (no growth), got 'grow'"),
     ({"growth": "s2d", "growth_warmup": -1}, GROWING, "models.g.grid.growth_warmup: expected an integer >= 0"),
     ({"growth": "s2d", "growth_interval": [5, 0]}, GROWING,
      "models.g.grid.growth_interval: expected an integer >= 1 (epochs between growth steps), got 0"),
@@ -298,3 +299,41 @@ def test_each_method_runs_under_bench_and_reports_grown_widths(tmp_path, data_ro
         assert fold["total_width"] == sum(widths.values()) > 16
         assert f"| {', '.join(f'{k} {v}' for k, v in widths.items())} | {fold['total_width']:.0f} |" in report
     capsys.readouterr()
+
+
+# -- TINY (needs the optional extra growth) -------------------------------------------------------
+
+
+def test_tiny_grows_on_schedule_under_fit_and_bench(mutag, tmp_path, data_root, capsys):
+    pytest.importorskip("gromo")
+    point = {"num_layers": 3, "growth": "tiny", "growth_warmup": 1, "growth_interval": 2, "growth_stop": 6}
+    _, record = run(mutag, GROWING, point, epochs=7)
+    history = record["history"]
+    assert [h["epoch"] for h in history if "growth" in h] == [1, 3, 5]
+    for previous, entry in zip(history, history[1:]):
+        added = sum(entry["widths"].values()) - sum(previous["widths"].values())
+        if "growth" in entry:
+            # At most 8 neurons a layer (the default budget); the line search may keep a layer as it is.
+            assert entry["growth"]["added"] == added and 0 <= added <= 8 * 3
+            assert entry["growth"]["predicted_change"] <= 0
+        else:
+            assert added == 0
+    assert sum(h["growth"]["added"] for h in history if "growth" in h) > 0, "TINY never grew on MUTAG"
+
+    grid = {"num_layers": 2, "batch_size": 64, "growth": "tiny", "growth_warmup": 0, "growth_interval": 1,
+            "growth_stop": 2, "growth_neurons": 4}
+    path = write_config(tmp_path, config(grid, protocol={"max_epochs": 3, "patience": 3}))
+    assert bench(path, data_root, tmp_path / "results") == 0
+    records = run_records(tmp_path / "results")
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
+    assert all([h["epoch"] for h in r["history"] if "growth" in h] == [0, 1] for r in records.values())
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("grid, message", [
+    ({"growth": "tiny", "growth_fraction": 0.3}, "models.g.grid.growth_fraction: expected null for tiny"),
+    ({"growth": "tiny", "growth_threshold": 0}, "models.g.grid.growth_threshold: expected a number > 0"),
+])
+def test_tiny_keys_are_checked(tmp_path, grid, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(config(grid), source="exp.yaml")

@@ -1,4 +1,4 @@
-"""Growing baselines beside AWN: S2D (exact and fast) and Firefly growth steps.
+"""Growing baselines beside AWN: S2D (exact and fast), Firefly and TINY (through GroMo) growth steps.
 
 They grow the hidden layer of an :class:`~awgnn.width.AdaptiveMLP` (block 0
 and every :class:`~awgnn.nn.AdaptiveGINConv` MLP of

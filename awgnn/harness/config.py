@@ -49,17 +49,21 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "width_prior_centre": ("an integer >= 2 (neurons a layer)", DEFAULT_WIDTH_PRIOR_CENTRE),
     "width_prior_std": ("a number > 0 or null (no width prior)", None),
     # The growth schedule of a growing model class (awgnn.harness.train.GrowthSchedule).
-    "growth": ("'s2d', 's2d_fast', 'firefly' or null (no growth)", None),
+    "growth": ("'s2d', 's2d_fast', 'firefly', 'tiny' or null (no growth)", None),
     "growth_warmup": ("an integer >= 0 (epochs before the first growth step)", 50),
     "growth_interval": ("an integer >= 1 (epochs between growth steps)", 10),
     "growth_stop": ("an integer >= 1 (no growth step from this epoch on) or null (max_epochs - patience)", None),
-    "growth_neurons": ("an integer >= 1 (neurons a step adds over all layers) or null", None),
+    "growth_neurons": ("an integer >= 1 (neurons a step adds over all layers; for tiny, to each layer) or null",
+                       None),
     "growth_fraction": ("a number in (0, 1] (of the current neurons, per step) or null (the method's "
                         "reference fraction unless growth_neurons is set)", None),
     "growth_eps": ("a number > 0 (S2D's split offset, Firefly's new-neuron fan-out norm)", 0.01),
+    "growth_threshold": ("a number > 0 (TINY's smallest singular value that gives a neuron)", 1e-6),
 }
 
-GROWTH_METHODS = ("s2d", "s2d_fast", "firefly")
+GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
+# TINY's budget when growth_neurons is null (GROWTH.md section 4: up to 8 neurons per layer and step).
+TINY_NEURONS_PER_LAYER = 8
 GROWTH_KEYS = tuple(key for key in TRAINING_KEYS if key.startswith("growth"))
 
 
@@ -239,6 +243,9 @@ def _check_growth(reader: _Reader, model: ModelConfig, protocol: ProtocolConfig)
     for point in model.points():
         if point.get("growth") is None:
             continue
+        if point["growth"] == "tiny" and point.get("growth_fraction") is not None:
+            raise reader.fail(f"{where}.growth_fraction", "null for tiny (its budget is growth_neurons per layer, "
+                              f"default {TINY_NEURONS_PER_LAYER})", point["growth_fraction"])
         if point.get("growth_neurons") is not None and point.get("growth_fraction") is not None:
             raise reader.fail(f"{where}.growth_neurons", "null when growth_fraction is set (a step's budget is "
                               "one or the other)", point["growth_neurons"])
@@ -309,6 +316,7 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "growth_neurons": lambda v: v is None or (_is_int(v) and v >= 1),
         "growth_fraction": lambda v: v is None or (_is_number(v) and 0 < v <= 1),
         "growth_eps": lambda v: _is_number(v) and v > 0 and v != float("inf"),
+        "growth_threshold": lambda v: _is_number(v) and v > 0 and v != float("inf"),
     }
     if not checks[key](value):
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")

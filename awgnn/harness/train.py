@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
-from awgnn.growth import FireflyGrowth, GrowthResult, S2DGrowth
+from awgnn.growth import FireflyGrowth, GrowthResult, S2DGrowth, TinyGrowth
 from awgnn.harness.batching import GraphStore, InMemoryLoader
+from awgnn.harness.config import GROWTH_METHODS, TINY_NEURONS_PER_LAYER
 from awgnn.harness.data import LoadedDataset
 from awgnn.harness.registry import ModelSpec
 from awgnn.width import ELBOLoss, NonFiniteRate, auto_update_widths, parameter_groups
@@ -92,9 +93,10 @@ class GrowthSchedule(EpochHook):
     A step runs at the start of epoch :math:`e` (from 0) when
     ``warmup`` :math:`\le e <` ``stop`` and :math:`e -` ``warmup`` is a multiple
     of ``interval``: :class:`~awgnn.growth.S2DGrowth` (``"s2d"``: exact
-    eigenpairs, ``"s2d_fast"``: the matrix-free Rayleigh variant) or
+    eigenpairs, ``"s2d_fast"``: the matrix-free Rayleigh variant),
     :class:`~awgnn.growth.FireflyGrowth` (``"firefly"``), over every hidden layer
-    of the model, selected globally. Its statistics pass runs over the
+    of the model, selected globally, or :class:`~awgnn.growth.TinyGrowth`
+    (``"tiny"``, through GroMo: up to ``num_neurons`` per layer, default 8). Its statistics pass runs over the
     inner-train batches of the epoch's context (batched as in training) with
     the summed cross-entropy; the optimizer's state follows
     ``optimizer_state`` as in an AWN resize. Firefly's random candidates come
@@ -105,26 +107,31 @@ class GrowthSchedule(EpochHook):
     its ``seconds``; the entry's ``widths`` are those after it.
 
     Args:
-        method: ``"s2d"``, ``"s2d_fast"`` or ``"firefly"``.
+        method: ``"s2d"``, ``"s2d_fast"``, ``"firefly"`` or ``"tiny"``.
         warmup: epochs of training before the first step (>= 0).
         interval: epochs between steps (>= 1).
         stop: first epoch without a step (> ``warmup``).
         num_neurons, fraction: the budget of a step (exactly one, see :class:`~awgnn.growth.GrowthBudget`).
         eps: S2D's split offset, Firefly's fan-out norm of new neurons.
+        threshold: TINY's smallest singular value that gives a neuron (GroMo's 1e-3 is far above the
+            values of per-node statistics on a GIN, 1e-5 to 4e-4 in awgnn's tests).
         optimizer_state: ``"carry"`` or ``"reset"`` (see :meth:`AdaptiveWidth.resize_`).
         seed: of Firefly's candidate generator.
     """
 
     def __init__(self, method: str, warmup: int, interval: int, stop: int, *, num_neurons: int | None,
-                 fraction: float | None, eps: float, optimizer_state: OptimizerStatePolicy, seed: int) -> None:
-        check_choice("method", method, tuple(REFERENCE_GROWTH_FRACTIONS))
+                 fraction: float | None, eps: float, optimizer_state: OptimizerStatePolicy, seed: int,
+                 threshold: float = 1e-6) -> None:
+        check_choice("method", method, GROWTH_METHODS)
         self.warmup = check_int_at_least("warmup", warmup, 0)
         self.interval = check_int_at_least("interval", interval, 1)
         self.stop = check_int_at_least("stop", stop, warmup + 1)
         self.optimizer_state = optimizer_state
         if method == "firefly":
-            self.step: S2DGrowth | FireflyGrowth = FireflyGrowth(
+            self.step: S2DGrowth | FireflyGrowth | TinyGrowth = FireflyGrowth(
                 num_neurons, fraction=fraction, eps=eps, generator=torch.Generator().manual_seed(seed))
+        elif method == "tiny":
+            self.step = TinyGrowth(num_neurons or TINY_NEURONS_PER_LAYER, threshold=threshold)
         else:
             self.step = S2DGrowth(num_neurons, fraction=fraction, eps=eps,
                                   method="eigh" if method == "s2d" else "rayleigh")
@@ -139,13 +146,14 @@ class GrowthSchedule(EpochHook):
         """
         method = training["growth"]
         fraction = training["growth_fraction"]
-        if training["growth_neurons"] is None and fraction is None:
+        if training["growth_neurons"] is None and fraction is None and method in REFERENCE_GROWTH_FRACTIONS:
             fraction = REFERENCE_GROWTH_FRACTIONS[method]
         stop = training["growth_stop"]
         return cls(method, training["growth_warmup"], training["growth_interval"],
                    settings.max_epochs - settings.patience if stop is None else stop,
                    num_neurons=training["growth_neurons"], fraction=fraction, eps=training["growth_eps"],
-                   optimizer_state=training["optimizer_state"], seed=seed)
+                   optimizer_state=training["optimizer_state"], seed=seed,
+                   threshold=training["growth_threshold"])
 
     def grows_at(self, epoch: int) -> bool:
         """Whether a step runs at the start of ``epoch``."""
