@@ -43,9 +43,17 @@ from awgnn.harness.report import load_results, summary
 from awgnn.harness.store import EXPERIMENT_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs" / "reproduction"
 RECORDS = Path(__file__).resolve().parent / "reproduction"
-MODELS = ("gin", "awn_gin", "awn_gin_paper")
+# Each model's configuration folder; the growth baselines (issue #10) share the table's budget.
+CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType({
+    "gin": ROOT / "configs" / "reproduction" / "gin",
+    "awn_gin": ROOT / "configs" / "reproduction" / "awn_gin",
+    "awn_gin_paper": ROOT / "configs" / "reproduction" / "awn_gin_paper",
+    **{f"growth_{method}": ROOT / "configs" / "growth" / method for method in ("s2d", "s2d_fast", "firefly", "tiny")},
+})
+MODELS = tuple(CONFIG_FOLDERS)
+TABLE_MODELS = ("gin", "awn_gin", "awn_gin_paper")
+GROWTH_MODELS = tuple(m for m in MODELS if m.startswith("growth_"))
 DATASETS = ("MUTAG", "PROTEINS", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "NCI1", "DD", "REDDIT-BINARY")
 # Errica et al. (2020), "A fair comparison of graph neural networks for graph classification", GIN rows
 # (mean ± std over the 10 outer folds, %); MUTAG is not in their table.
@@ -70,7 +78,7 @@ def records_folder(records: Path, model: str, dataset: str) -> Path:
 def run_cell(model: str, dataset: str, records: Path, data_root: str | None, workers: int) -> int:
     """``awgnn bench`` on one cell, its records compacted afterwards (also when interrupted)."""
     folder = records_folder(records, model, dataset)
-    command = ["bench", str(CONFIGS / model / f"{dataset}.yaml"), "--results", str(folder),
+    command = ["bench", str(CONFIG_FOLDERS[model] / f"{dataset}.yaml"), "--results", str(folder),
                "--workers", str(workers), "--no-progress"]
     if data_root is not None:
         command += ["--data-root", data_root]
@@ -172,16 +180,34 @@ def pending_text(estimate: float | None) -> str:
     return "pending" + ("" if estimate is None else f" (est. {estimate:.1f} CPU-h)")
 
 
+def estimates_for(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], dataset: str) -> dict[str, float | None]:
+    return {model: estimate_hours({d: c for d, c in cells[model].items() if c is not None}, dataset)
+            for model in MODELS}
+
+
 def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
     rows = []
     for dataset in datasets:
-        estimates = {model: estimate_hours({d: c for d, c in cells[model].items() if c is not None}, dataset)
-                     for model in MODELS}
+        estimates = estimates_for(cells, dataset)
         published = "-" if dataset not in PUBLISHED else "{} ± {}".format(*PUBLISHED[dataset])
         rows.append((dataset, published, fixed_text(dataset, cells["gin"][dataset], estimates["gin"]),
-                     *(adaptive_text(cells[m][dataset], estimates[m]) for m in MODELS[1:])))
+                     *(adaptive_text(cells[m][dataset], estimates[m]) for m in TABLE_MODELS[1:])))
     return markdown_table(("dataset", "published GIN (%)", "fixed GIN under awgnn (%)",
                            "adaptive GIN, preset awgnn (%)", "adaptive GIN, preset paper (%)"), rows)
+
+
+def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
+    """Every way of choosing a width on the datasets that have growth configurations."""
+    rows = []
+    for dataset in datasets:
+        if not (CONFIG_FOLDERS[GROWTH_MODELS[0]] / f"{dataset}.yaml").is_file():
+            continue
+        estimates = estimates_for(cells, dataset)
+        rows.append((dataset, *(adaptive_text(cells[m][dataset], estimates[m])
+                                for m in ("gin", "awn_gin", *GROWTH_MODELS))))
+    names = {"gin": "fixed grid (FairGIN)", "awn_gin": "AWN, preset awgnn", "growth_s2d": "S2D",
+             "growth_s2d_fast": "S2D, fast variant", "growth_firefly": "Firefly", "growth_tiny": "TINY (GroMo)"}
+    return markdown_table(("dataset", *(f"{names[m]} (%)" for m in ("gin", "awn_gin", *GROWTH_MODELS))), rows)
 
 
 def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: Path, datasets: Sequence[str],
@@ -191,7 +217,7 @@ def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: P
         return None
     done.sort(key=lambda d: -cells["gin"][d]["mean"])  # easiest (most accurate) first
     figure, (widths, accuracy) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for index, model in enumerate(MODELS[1:]):
+    for index, model in enumerate(TABLE_MODELS[1:]):
         for position, dataset in enumerate(done):
             cell = cells[model][dataset]
             if cell is None:
@@ -256,6 +282,9 @@ def main() -> None:
           "points, at most 150 epochs with patience 40 on the inner validation split, 2 final runs; accuracy is "
           "the mean ± population std over the outer folds.\n")
     print(table(cells, DATASETS))
+    print("\nEvery way of choosing a width, on the same budget (growth: start 8 neurons a layer, a step every 10 "
+          "epochs from epoch 20 to 70; widths are the final totals over the hidden layers):\n")
+    print(growth_table(cells, DATASETS))
     print(f"\nRecords: {arguments.records}; figure: {figure.name if figure else 'none yet'} (in {out}). "
           f"Wall time of this invocation: {time.perf_counter() - started:.0f} s.")
 
