@@ -1,0 +1,173 @@
+"""Every way of choosing a width: fixed grid, AWN and the growing baselines (TINY, S2D, Firefly).
+
+**Under the protocol** (``--datasets``, default MUTAG, PROTEINS and NCI1): the cells of
+``benchmarks/reproduction.py`` for the fixed GIN's grid, the adaptive GIN with ``preset: awgnn`` and the
+growing GIN of every method (``configs/growth/<method>/<DATASET>.yaml``), on the reproduction table's
+reduced budget (10 outer folds with the official splits, 4 grid points, at most 150 epochs with patience 40,
+2 final runs). Records are shared with that script (``benchmarks/reproduction/``): a cell run by either is
+not run again. Reported: accuracy ± std over folds, final total width, parameters and the CPU-hours of the
+whole cell (model selection included).
+
+**Against the ladder's difficulty** (``--ladder-seeds`` seeds at every level, 0 to skip): each growing method
+from 8 neurons a block, and AWN with ``preset: awgnn``, on the ladder's budget of
+``width_convergence.py`` (two blocks, 100 epochs, batch 32; growth at the start of epochs 20, 30, ..., 70, as in
+the growth configurations). Reported: final total width and test accuracy per level, and Spearman's rho
+between level and final width. Runs are appended to ``growth_ladder.jsonl`` in ``--out`` as they end and a
+rerun only trains what is missing.
+
+Example::
+
+    python benchmarks/growth.py --data-root ../shared/data --workers 2 --datasets MUTAG --ladder-seeds 3
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from scipy.stats import spearmanr
+
+import reproduction
+from common import base_parser, header, ladder_and_split, markdown_table, mean_std, positive_int, run_jobs, setup, \
+    train_model
+from width_convergence import ResultsFile, non_negative_int
+
+from awgnn.harness.ladder import LADDER_LEVELS
+from awgnn.harness.presets import PRESETS
+
+DATASETS = ("MUTAG", "PROTEINS", "NCI1")
+PROTOCOL_MODELS = ("gin", "awn_gin", *reproduction.GROWTH_MODELS)
+LADDER_TRAINING = MappingProxyType({"num_layers": 2, "batch_size": 32, "lr": 0.01})
+LADDER_EPOCHS = 100
+# The schedule of configs/growth, on the ladder's budget.
+GROWTH_SCHEDULE = MappingProxyType({"start_width": 8, "max_width": 256, "loss": "cross_entropy",
+                                    "growth_warmup": 20, "growth_interval": 10, "growth_stop": 80})
+LADDER_METHODS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType({
+    "awgnn": ("AdaptiveGINClassifier", {**PRESETS["awgnn"], "initial_width": 8}),
+    "s2d": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "s2d", "growth_fraction": 0.3}),
+    "firefly": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "firefly", "growth_fraction": 0.35}),
+    "tiny": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "tiny", "growth_neurons": 8}),
+})
+
+
+# --smoke: a step at the start of each of its two epochs, so that growth runs.
+SMOKE_SCHEDULE = MappingProxyType({"growth_warmup": 0, "growth_interval": 1, "growth_stop": 2})
+
+
+@dataclass(frozen=True)
+class LadderRun:
+    method: str
+    level: int
+    seed: int
+    epochs: int
+    num_graphs: int
+    smoke: bool = False
+
+    def point(self) -> dict[str, Any]:
+        point = {**LADDER_TRAINING, **LADDER_METHODS[self.method][1]}
+        if self.smoke and "growth" in point:
+            point.update(SMOKE_SCHEDULE)
+        return point
+
+    @property
+    def key(self) -> str:
+        point = json.dumps({k: v for k, v in self.point().items() if v is not None}, sort_keys=True)
+        return (f"{self.method}/{self.level}/{self.seed}/{self.epochs}/{self.num_graphs}/"
+                f"{hashlib.sha256(point.encode()).hexdigest()[:8]}")
+
+
+def train_ladder(job: tuple[LadderRun, Path]) -> dict[str, Any]:
+    run, path = job
+    data, fold = ladder_and_split(run.level, run.num_graphs, run.seed)
+    _, record = train_model(data, fold, LADDER_METHODS[run.method][0], run.epochs, run.seed, **run.point())
+    widths = [sum(epoch["widths"].values()) for epoch in record["history"]]
+    result = {**asdict(run), "key": run.key, "status": record["status"], "test_accuracy": record["test_score"],
+              "final_total_width": widths[-1], "total_width_per_epoch": widths, "seconds": record["seconds"]}
+    ResultsFile(path).append(result)
+    return result
+
+
+def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
+    rows = []
+    for method in methods:
+        cell = [r for r in runs if r["method"] == method]
+        if not cell:
+            continue
+        levels, widths = [r["level"] for r in cell], [r["final_total_width"] for r in cell]
+        rho = spearmanr(levels, widths).statistic if len(set(levels)) > 1 and len(set(widths)) > 1 else None
+        per_level = []
+        for level in range(LADDER_LEVELS):
+            at = [r for r in cell if r["level"] == level]
+            scores = [100 * r["test_accuracy"] for r in at if r["test_accuracy"] is not None]
+            per_level.append(f"{mean_std([r['final_total_width'] for r in at])} ({mean_std(scores)}%)"
+                             if at and scores else "-")
+        seconds = statistics.fmean(r["seconds"] for r in cell)
+        rows.append((method, *per_level, "-" if rho is None else f"{rho:.2f}", len(cell), f"{seconds:.0f}"))
+    return markdown_table(("method", *(f"level {level}: width (accuracy)" for level in range(LADDER_LEVELS)),
+                           "Spearman's rho", "runs", "seconds a run"), rows)
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="*", choices=DATASETS, default=list(DATASETS),
+                        help="datasets of the protocol part (default: MUTAG PROTEINS NCI1; none to skip)")
+    parser.add_argument("--ladder-seeds", type=non_negative_int, default=3,
+                        help="seeds per ladder level and method (default 3; 0 skips the ladder part)")
+    parser.add_argument("--methods", nargs="+", choices=list(LADDER_METHODS), default=list(LADDER_METHODS),
+                        help="methods of the ladder part (default: all)")
+    parser.add_argument("--num-graphs", type=positive_int, default=1000, help="graphs per ladder level")
+    parser.add_argument("--records", type=Path, default=reproduction.RECORDS,
+                        help="records of the protocol part (default: benchmarks/reproduction)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="runs in parallel (default 2)")
+    parser.add_argument("--report-only", action="store_true", help="train nothing; report what is recorded")
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    out = setup(arguments)
+    started = time.perf_counter()
+    epochs = 2 if arguments.smoke else LADDER_EPOCHS
+    levels = range(2) if arguments.smoke else range(LADDER_LEVELS)
+    planned = [LadderRun(method, level, seed, epochs, arguments.num_graphs, arguments.smoke)
+               for method in arguments.methods for level in levels for seed in range(arguments.ladder_seeds)]
+    results = ResultsFile(out / "growth_ladder.jsonl")
+    if not arguments.report_only:
+        for dataset in arguments.datasets:
+            for model in PROTOCOL_MODELS:
+                code = reproduction.run_cell(model, dataset, arguments.records, arguments.data_root,
+                                             arguments.workers)
+                if code != 0:
+                    raise SystemExit(f"awgnn bench on {model}/{dataset} failed (exit code {code}); finished runs "
+                                     f"are kept in {reproduction.records_folder(arguments.records, model, dataset)}")
+        done = results.load()
+        todo = [run for run in planned if run.key not in done]
+        run_jobs(train_ladder, [(run, results.path) for run in todo], arguments.workers)
+    finished = results.load()
+    ladder = [finished[run.key] for run in planned if run.key in finished]
+
+    print(header("Every way of choosing a width, under the protocol"))
+    cells = {model: {d: reproduction.cell_summary(arguments.records, model, d) for d in reproduction.DATASETS}
+             for model in reproduction.MODELS}
+    print("Budget of every cell: 10 outer folds (official splits; MUTAG: stratified from seed 42), a grid of 4 "
+          "points, at most 150 epochs with patience 40, 2 final runs; accuracy is the mean ± population std over "
+          "the folds, CPU-hours those of the whole cell (model selection and final runs).\n")
+    print(reproduction.growth_table(cells, DATASETS))
+    if ladder:
+        print(header("Grown and learned width against the ladder's difficulty"))
+        print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "
+              f"80/10/10 split per seed; growth from 8 neurons a block at epochs 20, 30, ..., 70; AWN with "
+              f"preset awgnn from 8. Width: final total over the blocks (mean ± std over seeds).\n")
+        print(ladder_table(ladder, arguments.methods))
+    print(f"\nRaw ladder runs: {results.path.name} (in {out}). Total time: {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
