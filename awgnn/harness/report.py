@@ -93,6 +93,7 @@ def _model_summary(results: ExperimentResults, name: str, chance_level: float) -
     return {
         "class": model.model_class,
         "adaptive": model.spec.adaptive,
+        "grows": model.spec.grows,
         "grid_size": len(points),
         **summarise(fold_results),
         "total_width": {"mean": _mean(widths), "std": float(np.std(widths)) if widths else None},
@@ -194,7 +195,7 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, model in content["models"].items():
-        if not model["adaptive"] or not model["per_fold"]:
+        if not _widths_change(model) or not model["per_fold"]:
             continue
         figure, axes = plt.subplots(figsize=(6, 4))
         for fold in range(results.num_folds):
@@ -227,6 +228,11 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
     return paths
 
 
+def _widths_change(model: dict[str, Any]) -> bool:
+    """Whether a model's widths change while it trains: learned (adaptive) or grown."""
+    return model["adaptive"] or model.get("grows", False)
+
+
 def _plot_widths(axes, history: list[dict[str, Any]]) -> None:
     if not history:
         return
@@ -253,7 +259,7 @@ def table(contents: Sequence[dict[str, Any]]) -> str:
         for name, model in content["models"].items():
             width = model["total_width"]["mean"]
             learned = "-"
-            if model["adaptive"] and model["per_fold"]:
+            if _widths_change(model) and model["per_fold"]:
                 runs = [w for fold in model["per_fold"] for w in fold["layer_widths"]]
                 learned = _mean_widths(runs)
             params = "-" if model["num_parameters"] is None else f"{model['num_parameters']:,.0f}"
