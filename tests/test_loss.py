@@ -202,3 +202,14 @@ def test_the_default_centre_is_sixteen_neurons():
 def test_repr_names_the_width_prior():
     assert "width_prior_centre=16, width_prior_std=0.3" in repr(
         ELBOLoss(10, width_prior_centre=16, width_prior_std=0.3))
+
+
+def test_weight_prior_gradient_is_theta_over_sigma_squared_n(model_and_batch):
+    model, x, y = model_and_batch
+    n, sigma = 250, 3.0
+    ELBOLoss(n, weight_prior_std=sigma)(model, model(x), y).weight_prior.backward()
+    for name, param in model.named_parameters():
+        if name.endswith("raw_rate"):
+            assert param.grad is None, name
+        else:
+            torch.testing.assert_close(param.grad, param.detach() / (sigma**2 * n), msg=name)

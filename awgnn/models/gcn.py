@@ -12,6 +12,7 @@ from awgnn.nn import ActivatedGCNConv, AdaptiveGCNConv
 from awgnn.width import AdaptiveLinear, AdaptiveWidth, AtomicLoad
 from awgnn.width.activations import make_activation
 from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
+from awgnn.width.importances import share_importances
 from awgnn.width.linear import Size
 from awgnn.width.validation import check_int_at_least
 
@@ -59,6 +60,7 @@ class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
             heads.append(AdaptiveLinear(width, num_classes))
             previous = width
         super().__init__(None, blocks, heads, pooling)
+        share_importances(self)
 
     def layer_widths(self) -> dict[str, int]:
         return {f"block{l}": conv.out_channels for l, conv in enumerate(self.blocks)}

@@ -11,6 +11,7 @@ from awgnn.nn import AdaptiveGINConv
 from awgnn.width import AdaptiveLinear, AdaptiveMLP, AdaptiveWidth, AtomicLoad
 from awgnn.width.activations import make_activation
 from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
+from awgnn.width.importances import share_importances
 from awgnn.width.linear import Size, check_size
 from awgnn.width.validation import check_int_at_least
 
@@ -82,6 +83,7 @@ class AdaptiveGINClassifier(AtomicLoad, BlockReadoutClassifier):
                                           activation=activation, norm="batch_norm", act="relu"))
             heads.append(AdaptiveLinear(embedding, num_classes))
         super().__init__(input_block, blocks, heads, pooling)
+        share_importances(self)
 
     def layer_widths(self) -> dict[str, int]:
         widths = {"block0": self.input_block.linears[0].out_features}

@@ -56,6 +56,11 @@ class NonFiniteRate(ArithmeticError):
     """The rate of an adaptive width became NaN or infinite: training diverged."""
 
 
+def stacked_rates(widths: Sequence[AdaptiveWidth]) -> Tensor:
+    r"""The rates :math:`\lambda_l` of ``widths`` as one vector ``[L]``, with gradient to every raw rate."""
+    return F.softplus(torch.stack([w.raw_rate for w in widths]))
+
+
 def check_finite_rates(names: Sequence[str], rates: Sequence[float]) -> None:
     """Raise :class:`NonFiniteRate` naming every width whose rate is NaN or infinite."""
     bad = [f"{name or '(root)'!r} is {rate}" for name, rate in zip(names, rates) if not math.isfinite(rate)]
@@ -146,6 +151,8 @@ class AdaptiveWidth(nn.Module):
         self._followers: list[Follower] = []
         self.resizes = 0  # physical resizes so far, whatever caused them
         self.fixed = False
+        # Set by share_importances' hooks for the duration of a model's forward.
+        self.shared_importances: Tensor | None = None
         self.width = self._initial_width()
         self.reset_parameters()
 
@@ -171,7 +178,14 @@ class AdaptiveWidth(nn.Module):
         return F.softplus(self.raw_rate)
 
     def importances(self) -> Tensor:
-        """Importance of each of the ``width`` neurons, shape ``[width]`` (all 1 once :meth:`fix_` ran)."""
+        """Importance of each of the ``width`` neurons, shape ``[width]`` (all 1 once :meth:`fix_` ran).
+
+        Inside the forward of a model that shares its importances
+        (:func:`awgnn.width.importances.share_importances`), this width's row
+        of the model's batched computation.
+        """
+        if self.shared_importances is not None:
+            return self.shared_importances
         if self.fixed:
             return torch.ones(self.width, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
         index = torch.arange(self.support, device=self.raw_rate.device, dtype=self.raw_rate.dtype)

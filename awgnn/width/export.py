@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from awgnn.width.adaptive_width import AdaptiveWidth
+from awgnn.width.importances import unshare_importances_
 from awgnn.width.training import adaptive_widths
 from awgnn.width.validation import check_fraction, check_int_at_least
 
@@ -68,6 +69,7 @@ def freeze(model: nn.Module) -> nn.Module:
     for (_, width), f in zip(widths, importances):
         _fold_into_consumers(width, f)
     frozen = _to_static(frozen)
+    unshare_importances_(frozen)
     leftovers = [name for name, m in frozen.named_modules() if isinstance(m, AdaptiveWidth)]
     if leftovers:
         raise TypeError(f"cannot freeze: modules {leftovers} still hold adaptive widths; "

@@ -16,7 +16,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.utils.hooks import RemovableHandle
 
-from awgnn.width.adaptive_width import AdaptiveWidth, WidthChange, check_finite_rates
+from awgnn.width.adaptive_width import AdaptiveWidth, WidthChange, check_finite_rates, stacked_rates
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy, stale_state_key
 from awgnn.width.validation import check_choice, check_finite_positive
 
@@ -70,12 +70,13 @@ def update_widths(
     return _apply(widths, rates, optimizer, optimizer_state)
 
 
+@torch.no_grad()
 def _rates(widths: list[tuple[str, AdaptiveWidth]]) -> list[float]:
     """Every width's rate, checked to be finite before anything is resized."""
     if not widths:
         return []
     # One host synchronisation for all rates instead of one per layer.
-    rates = torch.stack([w.rate.detach().float() for _, w in widths]).tolist()
+    rates = stacked_rates([w for _, w in widths]).tolist()
     check_finite_rates([name for name, _ in widths], rates)
     return rates
 

@@ -26,6 +26,7 @@ from torch_geometric.utils import trim_to_layer
 from awgnn.width import AdaptiveLinear, AdaptiveWidth
 from awgnn.width.activations import ACTIVATION_NAMES
 from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
+from awgnn.width.importances import share_importances
 from awgnn.width.linear import Size
 from awgnn.width.validation import check_choice, check_int_at_least
 
@@ -248,6 +249,7 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         elif jk is not None:
             self.lin = AdaptiveLinear(sizes[-1] if jk == "last" else hidden_channels, self.out_channels)
         self.reset_parameters()
+        share_importances(self)
 
     # -- building blocks (subclasses build their convolutions from these) ---------------
 

@@ -1,0 +1,144 @@
+"""Every importance vector of a model from one batched computation (issue #12).
+
+Computed layer by layer, the importances of ``L`` widths cost ``L`` times a
+dozen small operators in the forward pass and as many in the backward pass:
+on small models that is a large share of a training step, and on a GPU every
+operator is a kernel launch. :func:`batched_importances` computes them for all
+widths that share a distribution family at once, as rows of one matrix, and
+:func:`share_importances` makes a model use it on every forward.
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
+
+from awgnn.width.adaptive_width import AdaptiveWidth, stacked_rates
+from awgnn.width.distributions import WidthDistribution
+from awgnn.width.training import adaptive_widths
+
+
+def batched_importances(widths: Sequence[AdaptiveWidth], masks: _SupportMasks | None = None) -> list[Tensor]:
+    """``[w.importances() for w in widths]``, equal in value and gradient, in one pass per distribution family.
+
+    Widths of one family (equal distributions) become the rows of one
+    ``[L, max support]`` matrix; fixed widths (:meth:`AdaptiveWidth.fix_`)
+    keep their all-ones importances. ``masks`` caches the support masks
+    between calls (see :func:`share_importances`).
+    """
+    masks = _SupportMasks() if masks is None else masks
+    vectors: list[Tensor | None] = [None] * len(widths)
+    families: dict[Hashable, list[int]] = {}
+    for position, width in enumerate(widths):
+        if width.fixed:
+            vectors[position] = width.importances()
+        else:
+            families.setdefault(_family_key(width.distribution), []).append(position)
+    for positions in families.values():
+        members = [widths[p] for p in positions]
+        for position, vector in zip(positions, _family_importances(members, masks)):
+            vectors[position] = vector
+    return vectors  # type: ignore[return-value]
+
+
+def _family_importances(widths: Sequence[AdaptiveWidth], masks: _SupportMasks) -> list[Tensor]:
+    rates = stacked_rates(widths)
+    index, mask = masks.get([w.support for w in widths], rates)
+    mass = widths[0].distribution.unnormalised_mass(index, rates.unsqueeze(1))
+    if mask is not None:
+        mass = mass * mask
+    importances = mass / mass.sum(1, keepdim=True)
+    return [row[: w.width] for row, w in zip(importances.unbind(0), widths)]
+
+
+class _SupportMasks:
+    """The neuron indices and the support mask of the latest supports, kept until the supports change.
+
+    Widths change only at a resize, so the same index vector and mask serve
+    most training steps without being built again.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._value: tuple[Tensor, Tensor | None] | None = None
+
+    def get(self, supports: list[int], like: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``arange(max(supports))`` and a ``[L, max]`` 0/1 mask of each row's support (``None`` if all equal)."""
+        key = (tuple(supports), like.device, like.dtype)
+        if key != self._key:
+            index = torch.arange(max(supports), device=like.device, dtype=like.dtype)
+            mask = None
+            if min(supports) != max(supports):
+                limits = torch.tensor(supports, device=like.device, dtype=like.dtype)
+                mask = (index < limits.unsqueeze(1)).to(like.dtype)
+            self._key, self._value = key, (index, mask)
+        return self._value  # type: ignore[return-value]
+
+
+def _family_key(distribution: WidthDistribution) -> Hashable:
+    """Distributions with equal type and settings share a batch; anything unhashable batches alone."""
+    try:
+        return type(distribution), tuple(sorted(vars(distribution).items()))
+    except TypeError:
+        return id(distribution)
+
+
+class _SharedImportances:
+    """Forward hooks of :func:`share_importances`: fill every width's importances before, clear after."""
+
+    def __init__(self, widths: Sequence[AdaptiveWidth]) -> None:
+        self.widths = list(widths)
+        self.masks = _SupportMasks()
+
+    def before(self, module: nn.Module, args: Any) -> None:
+        for width, vector in zip(self.widths, batched_importances(self.widths, self.masks)):
+            width.shared_importances = vector
+
+    def after(self, module: nn.Module, args: Any, output: Any) -> None:
+        for width in self.widths:
+            width.shared_importances = None
+
+
+class ImportanceSharingHandle:
+    """Returned by :func:`share_importances`; ``remove()`` goes back to layer-by-layer importances."""
+
+    def __init__(self, hook: _SharedImportances, handles: list[RemovableHandle]) -> None:
+        self._hook = hook
+        self._handles = handles
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._hook.after(None, None, None)
+
+
+def share_importances(model: nn.Module) -> ImportanceSharingHandle | None:
+    """Compute the importances of ``model``'s widths in one batched pass at the start of every forward.
+
+    During the forward, :meth:`AdaptiveWidth.importances` returns the width's
+    row of that pass (same values and gradients as its own computation);
+    after it, even when it raised, each width computes its own again. The
+    widths are looked up now: call it once the model is built (the model
+    classes of awgnn do so themselves). Returns ``None`` (no hooks) when the
+    model has no adaptive width.
+    """
+    widths = [width for _, width in adaptive_widths(model)]
+    if not widths:
+        return None
+    hook = _SharedImportances(widths)
+    handles = [model.register_forward_pre_hook(hook.before),
+               model.register_forward_hook(hook.after, always_call=True)]
+    return ImportanceSharingHandle(hook, handles)
+
+
+def unshare_importances_(model: nn.Module) -> None:
+    """Remove :func:`share_importances`' hooks from every module of ``model`` (a frozen copy has no widths)."""
+    for module in model.modules():
+        for hooks in (module._forward_pre_hooks, module._forward_hooks):
+            for key in [k for k, hook in hooks.items() if isinstance(getattr(hook, "__self__", None),
+                                                                     _SharedImportances)]:
+                del hooks[key]
+                module._forward_hooks_always_called.pop(key, None)

@@ -1,0 +1,91 @@
+"""Batched importances: the same values and gradients as layer-by-layer ones, used during a model's forward."""
+import copy
+
+import pytest
+import torch
+
+import awgnn
+from awgnn import AdaptiveMLP, AdaptiveWidth, DiscretisedExponential
+from awgnn.models import AdaptiveGCNClassifier, AdaptiveGINClassifier
+from awgnn.nn import AdaptiveGIN
+from awgnn.width.importances import batched_importances, share_importances
+
+
+def mixed_widths() -> list[AdaptiveWidth]:
+    """Different widths and supports, a fixed width and a second distribution family."""
+    widths = [AdaptiveWidth(initial_width=n).double() for n in (7, 12, 30)]
+    widths[1].truncate_(9)  # support 12 > width 9: normalised over the old support
+    fixed = AdaptiveWidth(initial_width=5).double()
+    fixed.fix_()
+    other_family = AdaptiveWidth(initial_width=10, distribution=DiscretisedExponential(floor=1e-2)).double()
+    return [*widths, fixed, other_family]
+
+
+def test_batched_importances_equal_per_layer_values_and_rate_gradients():
+    widths = mixed_widths()
+    torch.manual_seed(0)
+    weights = [torch.randn(w.width, dtype=torch.float64) for w in widths]
+
+    def rate_gradients(vectors):
+        for w in widths:
+            w.raw_rate.grad = None
+        sum((f * g).sum() for f, g in zip(vectors, weights)).backward()
+        return [None if w.raw_rate.grad is None else w.raw_rate.grad.clone() for w in widths]
+
+    batched = batched_importances(widths)
+    layer_by_layer = [w.importances() for w in widths]
+    for got, expected in zip(batched, layer_by_layer):
+        torch.testing.assert_close(got, expected)
+    got, expected = rate_gradients(batched), rate_gradients(layer_by_layer)
+    assert got[3] is None and expected[3] is None  # the fixed width's rate does not learn
+    for g, e in zip(got[:3] + got[4:], expected[:3] + expected[4:]):
+        torch.testing.assert_close(g, e)
+
+
+def test_a_shared_model_computes_the_same_outputs_and_gradients():
+    torch.manual_seed(1)
+    plain = AdaptiveMLP(4, 3, hidden=[AdaptiveWidth(initial_width=9), AdaptiveWidth(initial_width=6)]).double()
+    shared = copy.deepcopy(plain)
+    handle = share_importances(shared)
+    x = torch.randn(8, 4, dtype=torch.float64)
+    outputs = [model(x) for model in (plain, shared)]
+    torch.testing.assert_close(outputs[1], outputs[0])
+    for output in outputs:
+        output.square().sum().backward()
+    for (name, p), q in zip(plain.named_parameters(), shared.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
+    handle.remove()
+    assert not shared._forward_pre_hooks and not shared._forward_hooks
+
+
+def test_adaptive_classifiers_use_the_batched_vectors_only_during_their_forward():
+    model = AdaptiveGINClassifier(5, 2, initial_width=8)
+    widths = [w for _, w in awgnn.width.adaptive_widths(model)]
+    seen = []
+    model.blocks[0].register_forward_pre_hook(
+        lambda module, args: seen.append([w.shared_importances is not None for w in widths]))
+    x, edge_index = torch.randn(6, 5), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    model(x, edge_index)
+    assert seen == [[True] * len(widths)]
+    assert all(w.shared_importances is None for w in widths)
+
+
+def test_a_failed_forward_leaves_no_shared_vector_behind():
+    model = AdaptiveGCNClassifier(5, 2, initial_width=8)
+    with pytest.raises(RuntimeError):
+        model(torch.randn(6, 4), torch.tensor([[0, 1], [1, 2]]))  # wrong feature size
+    assert all(w.shared_importances is None for _, w in awgnn.width.adaptive_widths(model))
+
+
+@pytest.mark.parametrize("build", [lambda: AdaptiveGINClassifier(5, 2, initial_width=8),
+                                   lambda: AdaptiveGIN(5, None, 2, out_channels=2, initial_width=8)])
+def test_models_share_their_importances_and_frozen_copies_carry_no_hook(build):
+    model = build()
+    assert model._forward_pre_hooks and model._forward_hooks
+    model(torch.randn(6, 5), torch.tensor([[0, 1, 2], [1, 2, 3]]))
+    frozen = awgnn.freeze(model)
+    assert not frozen._forward_pre_hooks and not frozen._forward_hooks
+
+
+def test_models_without_a_learned_width_get_no_hooks():
+    assert share_importances(torch.nn.Linear(3, 2)) is None
