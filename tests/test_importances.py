@@ -89,3 +89,25 @@ def test_models_share_their_importances_and_frozen_copies_carry_no_hook(build):
 
 def test_models_without_a_learned_width_get_no_hooks():
     assert share_importances(torch.nn.Linear(3, 2)) is None
+
+
+def test_inference_reuses_the_vectors_until_a_rate_or_width_changes():
+    model = AdaptiveGINClassifier(5, 2, initial_width=8).eval()
+    width = model.input_block.widths[0]
+    x, edge_index = torch.randn(6, 5), torch.tensor([[0, 1, 2], [1, 2, 3]])
+    captured = []
+    model.blocks[0].register_forward_pre_hook(lambda module, args: captured.append(width.shared_importances))
+    with torch.no_grad():
+        first = model(x, edge_index)
+        model(x, edge_index)
+        assert captured[1] is captured[0]
+        width.raw_rate.add_(0.5)  # the rate changed: new vectors
+        changed = model(x, edge_index)
+        assert captured[2] is not captured[1]
+        torch.testing.assert_close(captured[2], width.importances())
+        assert not torch.allclose(changed, first)
+        width.truncate_(5)
+        model(x, edge_index)
+        assert captured[3].shape == (5,)
+    model(x, edge_index)  # with gradient: always computed afresh
+    assert captured[4] is not captured[3] and captured[4].requires_grad

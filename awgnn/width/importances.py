@@ -78,6 +78,12 @@ class _SupportMasks:
         return self._value  # type: ignore[return-value]
 
 
+def _state_key(width: AdaptiveWidth) -> tuple:
+    """Everything an importance vector depends on; the version counter moves with every in-place change."""
+    rate = width.raw_rate
+    return (rate._version, rate.data_ptr(), rate.device, rate.dtype, width.width, width.support, width.fixed)
+
+
 def _family_key(distribution: WidthDistribution) -> Hashable:
     """Distributions with equal type and settings share a batch; anything unhashable batches alone."""
     try:
@@ -87,15 +93,30 @@ def _family_key(distribution: WidthDistribution) -> Hashable:
 
 
 class _SharedImportances:
-    """Forward hooks of :func:`share_importances`: fill every width's importances before, clear after."""
+    """Forward hooks of :func:`share_importances`: fill every width's importances before, clear after.
+
+    Without gradient (inference) the vectors are kept and reused until a rate,
+    a width or a support changes, so an unfrozen model in evaluation costs
+    little more than its frozen copy.
+    """
 
     def __init__(self, widths: Sequence[AdaptiveWidth]) -> None:
         self.widths = list(widths)
         self.masks = _SupportMasks()
+        self._inference: tuple[tuple, list[Tensor]] | None = None
 
     def before(self, module: nn.Module, args: Any) -> None:
-        for width, vector in zip(self.widths, batched_importances(self.widths, self.masks)):
+        for width, vector in zip(self.widths, self._vectors()):
             width.shared_importances = vector
+
+    def _vectors(self) -> list[Tensor]:
+        if torch.is_grad_enabled():
+            self._inference = None
+            return batched_importances(self.widths, self.masks)
+        key = tuple(_state_key(w) for w in self.widths)
+        if self._inference is None or self._inference[0] != key:
+            self._inference = key, batched_importances(self.widths, self.masks)
+        return self._inference[1]
 
     def after(self, module: nn.Module, args: Any, output: Any) -> None:
         for width in self.widths:
