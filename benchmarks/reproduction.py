@@ -285,7 +285,9 @@ def main() -> None:
     print("\nEvery way of choosing a width, on the same budget (growth: start 8 neurons a layer, a step every 10 "
           "epochs from epoch 20 to 70; widths are the final totals over the hidden layers):\n")
     print(growth_table(cells, DATASETS))
-    print(f"\nRecords: {arguments.records}; figure: {figure.name if figure else 'none yet'} (in {out}). "
+    records = arguments.records.resolve()
+    shown = records.relative_to(Path.cwd()) if records.is_relative_to(Path.cwd()) else records
+    print(f"\nRecords: {shown}; figure: {figure.name if figure else 'none yet'} (in {out}). "
           f"Wall time of this invocation: {time.perf_counter() - started:.0f} s.")
 
 
