@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from awgnn import AdaptiveMLP, AdaptiveWidth, update_widths
+from awgnn import AdaptiveMLP, AdaptiveWidth
 from awgnn.growth import (
     FireflyCandidates,
     FireflyGrowth,
@@ -19,7 +19,7 @@ from awgnn.growth import (
     splitting_matrices,
 )
 from awgnn.growth.step import select_globally
-from growth_helpers import gin_loss, new_gin, trained_gin
+from growth_helpers import assert_training_keeps_grown_widths, gin_loss, new_gin, trained_gin
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -331,19 +331,11 @@ def test_shapes_state_and_checkpoint_after_growth():
     # The statistics ran in eval mode: BatchNorm's running statistics are untouched.
     for norm, (mean, var) in zip(norms, running):
         assert torch.equal(norm.running_mean, mean) and torch.equal(norm.running_var, var)
-    # Training goes on with the same optimizer, and update_widths leaves the grown widths alone.
-    widths = model.layer_widths()
-    model.train()
-    for batch in loader:
-        optimizer.zero_grad()
-        gin_loss(model, batch).backward()
-        optimizer.step()
-        assert update_widths(model, optimizer) == []
-    assert model.layer_widths() == widths
+    assert_training_keeps_grown_widths(model, loader, optimizer)
     # A fresh (learned-width) model loads the grown checkpoint: shapes, fixed widths and outputs.
     fresh = new_gin(seed=1)
     fresh.load_state_dict(model.state_dict())
-    assert fresh.layer_widths() == widths
+    assert fresh.layer_widths() == model.layer_widths()
     assert all(layer.width.fixed for layer in growable_layers(fresh))
     assert torch.allclose(outputs(fresh, loader, False), outputs(model, loader, False))
 

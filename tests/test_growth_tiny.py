@@ -9,10 +9,10 @@ import torch.nn.functional as F
 pytest.importorskip("gromo")
 
 import awgnn  # noqa: E402
-from awgnn import AdaptiveMLP, AdaptiveWidth, update_widths  # noqa: E402
+from awgnn import AdaptiveMLP, AdaptiveWidth  # noqa: E402
 from awgnn.growth import TinyGrowth, fix_hidden_widths_, growable_layers  # noqa: E402
 from awgnn.growth.tiny import TinyExtension, TinyNeurons, tiny_statistics  # noqa: E402
-from growth_helpers import gin_loss, trained_gin  # noqa: E402
+from growth_helpers import assert_training_keeps_grown_widths, gin_loss, trained_gin  # noqa: E402
 
 # -- fixtures -------------------------------------------------------------------------------
 
@@ -246,13 +246,8 @@ def test_widths_shapes_and_optimizer_state_after_a_step():
     assert all(p is params[name] for name, p in model.named_parameters())  # identities kept
     for norm, (mean, var) in zip(norms, running):  # statistics and line search ran in eval mode
         assert torch.equal(norm.running_mean, mean) and torch.equal(norm.running_var, var)
-    model.train()
-    for batch in loader:
-        optimizer.zero_grad()
-        gin_loss(model, batch).backward()
-        optimizer.step()
-        assert update_widths(model, optimizer) == []
     assert model.layer_widths() == {"block0": 11, "block1": 11, "block2": 11}
+    assert_training_keeps_grown_widths(model, loader, optimizer)
 
 
 def test_reset_policy_and_max_width():

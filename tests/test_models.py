@@ -2,10 +2,10 @@ import importlib.util
 
 import pytest
 import torch
-from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from awgnn import ELBOLoss, freeze, update_widths
+from graph_helpers import random_graphs
 from awgnn.models import (
     AdaptiveGCNClassifier,
     AdaptiveGINClassifier,
@@ -20,17 +20,6 @@ ADAPTIVE = {
     "gin-embedding": lambda: AdaptiveGINClassifier(5, 3, num_layers=3, embedding_channels=None),
     "gcn": lambda: AdaptiveGCNClassifier(5, 3, num_layers=3),
 }
-
-
-def random_graphs(count=12, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    graphs = []
-    for i in range(count):
-        n = 4 + i % 5
-        edge_index = torch.randint(0, n, (2, 3 * n), generator=generator)
-        edge_index = torch.cat([edge_index, edge_index.flip(0)], 1)
-        graphs.append(Data(x=torch.randn(n, 5, generator=generator), edge_index=edge_index, y=torch.tensor([i % 3])))
-    return graphs
 
 
 def one_batch(count=12):
