@@ -9,6 +9,7 @@ from awgnn import AdaptiveMLP, AdaptiveWidth, DiscretisedExponential
 from awgnn.models import AdaptiveGCNClassifier, AdaptiveGINClassifier
 from awgnn.nn import AdaptiveGIN
 from awgnn.width.importances import batched_importances, share_importances
+from awgnn.width.normalised_mass import normalised_masses, support_layout
 
 
 def mixed_widths() -> list[AdaptiveWidth]:
@@ -111,3 +112,62 @@ def test_inference_reuses_the_vectors_until_a_rate_or_width_changes():
         assert captured[3].shape == (5,)
     model(x, edge_index)  # with gradient: always computed afresh
     assert captured[4] is not captured[3] and captured[4].requires_grad
+
+
+def autograd_importances(distribution, raw_rate, width, support):
+    """The importances through autograd's own operators: the reference for the closed-form gradient."""
+    index = torch.arange(support, dtype=raw_rate.dtype)
+    mass = distribution.unnormalised_mass(index, torch.nn.functional.softplus(raw_rate))
+    return mass[:width] / mass.sum()
+
+
+class PowerLaw(awgnn.width.WidthDistribution):
+    """A family without a closed-form derivative: the forward-mode default supplies it."""
+
+    def unnormalised_mass(self, index, rate):
+        return (1 + index) ** (-1 - rate)
+
+    def truncation_width(self, rate, k):
+        return 50
+
+    def rate_for_width(self, width, k):
+        return 1.0
+
+
+@pytest.mark.parametrize("distribution", [DiscretisedExponential(), DiscretisedExponential(floor=0.0, offset=3),
+                                          PowerLaw()])
+def test_normalised_masses_match_autograd_in_value_and_gradient(distribution):
+    raw_rates = [torch.tensor(value, dtype=torch.float64, requires_grad=True) for value in (-3.9, -2.5, 0.7)]
+    widths, supports = (7, 9, 30), (7, 12, 30)  # the second is truncated: normalised over its old support
+    layout = support_layout(supports, raw_rates[0])
+    got = normalised_masses(distribution, layout, widths, raw_rates)
+    expected = [autograd_importances(distribution, r, w, s) for r, w, s in zip(raw_rates, widths, supports)]
+    torch.manual_seed(0)
+    weights = [torch.randn(w, dtype=torch.float64) for w in widths]
+    for vectors in (got, expected):
+        assert [v.shape for v in vectors] == [(w,) for w in widths]
+    gradients = [torch.autograd.grad(sum((v * g).sum() for v, g in zip(vectors, weights)), raw_rates)
+                 for vectors in (got, expected)]
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e)
+    for g, e in zip(*gradients):
+        torch.testing.assert_close(g, e)
+    assert torch.autograd.gradcheck(
+        lambda *rates: normalised_masses(distribution, layout, widths, rates), tuple(raw_rates))
+
+
+def test_closed_form_rate_derivative_equals_forward_mode():
+    distribution = DiscretisedExponential(floor=1e-3)
+    index = torch.arange(40, dtype=torch.float64)
+    rate = torch.tensor([[0.01], [0.3]], dtype=torch.float64)
+    closed = distribution.mass_and_rate_derivative(index, rate)
+    forward_mode = awgnn.width.WidthDistribution.mass_and_rate_derivative(distribution, index, rate)
+    for c, f in zip(closed, forward_mode):
+        torch.testing.assert_close(c, f)
+
+
+def test_second_derivatives_through_the_importances_are_exact():
+    raw_rates = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (-3.0, -1.2))
+    layout = support_layout((5, 9), raw_rates[0])
+    assert torch.autograd.gradgradcheck(
+        lambda *rates: normalised_masses(DiscretisedExponential(), layout, (5, 7), rates), raw_rates)

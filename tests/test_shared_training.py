@@ -23,7 +23,7 @@ TIMING = {"seconds"}  # the only field in which a shared run's record differs fr
 FAIR_GIN = ("FairGIN", {"hidden_units": [16, 16], "dropout": 0.5, "gc_eval_dropout": True, "batch_size": 32})
 ADAPTIVE_GIN = ("AdaptiveGINClassifier", {"num_layers": 2, "batch_size": 32})
 SETTINGS = RunSettings(max_epochs=30, patience=4, device="cpu", loader="memory")
-SEED = 5
+SEED = 1  # a seed at which the two monitors stop at different epochs for both models
 
 SHARED = {
     **TINY,

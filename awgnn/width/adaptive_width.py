@@ -15,6 +15,7 @@ from torch.optim import Optimizer
 from torch_geometric.nn import Linear as PyGLinear
 
 from awgnn.width.distributions import DiscretisedExponential, WidthDistribution
+from awgnn.width.normalised_mass import normalised_masses, support_layout
 from awgnn.width.resize import (
     OPTIMIZER_STATE_POLICIES,
     OptimizerStatePolicy,
@@ -188,9 +189,8 @@ class AdaptiveWidth(nn.Module):
             return self.shared_importances
         if self.fixed:
             return torch.ones(self.width, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
-        index = torch.arange(self.support, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
-        mass = self.distribution.unnormalised_mass(index, self.rate)
-        return mass[: self.width] / mass.sum()
+        layout = support_layout((self.support,), self.raw_rate)
+        return normalised_masses(self.distribution, layout, (self.width,), (self.raw_rate,))[0]
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.importances()

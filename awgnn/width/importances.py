@@ -4,7 +4,8 @@ Computed layer by layer, the importances of ``L`` widths cost ``L`` times a
 dozen small operators in the forward pass and as many in the backward pass:
 on small models that is a large share of a training step, and on a GPU every
 operator is a kernel launch. :func:`batched_importances` computes them for all
-widths that share a distribution family at once, as rows of one matrix, and
+widths that share a distribution family at once, in one flat vector with the
+rates' gradient in closed form (:mod:`awgnn.width.normalised_mass`), and
 :func:`share_importances` makes a model use it on every forward.
 """
 from __future__ import annotations
@@ -16,20 +17,21 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from awgnn.width.adaptive_width import AdaptiveWidth, stacked_rates
+from awgnn.width.adaptive_width import AdaptiveWidth
 from awgnn.width.distributions import WidthDistribution
+from awgnn.width.normalised_mass import SupportLayout, normalised_masses, support_layout
 from awgnn.width.training import adaptive_widths
 
 
-def batched_importances(widths: Sequence[AdaptiveWidth], masks: _SupportMasks | None = None) -> list[Tensor]:
+def batched_importances(widths: Sequence[AdaptiveWidth], layouts: _Layouts | None = None) -> list[Tensor]:
     """``[w.importances() for w in widths]``, equal in value and gradient, in one pass per distribution family.
 
-    Widths of one family (equal distributions) become the rows of one
-    ``[L, max support]`` matrix; fixed widths (:meth:`AdaptiveWidth.fix_`)
-    keep their all-ones importances. ``masks`` caches the support masks
-    between calls (see :func:`share_importances`).
+    The widths of one family (equal distributions) are computed together
+    (:func:`~awgnn.width.normalised_mass.normalised_masses`); fixed widths
+    (:meth:`AdaptiveWidth.fix_`) keep their all-ones importances. ``layouts``
+    keeps each family's flat layout between calls (see :func:`share_importances`).
     """
-    masks = _SupportMasks() if masks is None else masks
+    layouts = _Layouts() if layouts is None else layouts
     vectors: list[Tensor | None] = [None] * len(widths)
     families: dict[Hashable, list[int]] = {}
     for position, width in enumerate(widths):
@@ -37,45 +39,32 @@ def batched_importances(widths: Sequence[AdaptiveWidth], masks: _SupportMasks | 
             vectors[position] = width.importances()
         else:
             families.setdefault(_family_key(width.distribution), []).append(position)
-    for positions in families.values():
+    for family, positions in families.items():
         members = [widths[p] for p in positions]
-        for position, vector in zip(positions, _family_importances(members, masks)):
+        layout = layouts.get(family, [w.support for w in members], members[0].raw_rate)
+        family_vectors = normalised_masses(members[0].distribution, layout, [w.width for w in members],
+                                           [w.raw_rate for w in members])
+        for position, vector in zip(positions, family_vectors):
             vectors[position] = vector
     return vectors  # type: ignore[return-value]
 
 
-def _family_importances(widths: Sequence[AdaptiveWidth], masks: _SupportMasks) -> list[Tensor]:
-    rates = stacked_rates(widths)
-    index, mask = masks.get([w.support for w in widths], rates)
-    mass = widths[0].distribution.unnormalised_mass(index, rates.unsqueeze(1))
-    if mask is not None:
-        mass = mass * mask
-    importances = mass / mass.sum(1, keepdim=True)
-    return [row[: w.width] for row, w in zip(importances.unbind(0), widths)]
+class _Layouts:
+    """Each family's :class:`SupportLayout`, kept until its supports change.
 
-
-class _SupportMasks:
-    """The neuron indices and the support mask of the latest supports, kept until the supports change.
-
-    Widths change only at a resize, so the same index vector and mask serve
-    most training steps without being built again.
+    Supports change only at a resize, so the same layout serves most training
+    steps without being built again.
     """
 
     def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._value: tuple[Tensor, Tensor | None] | None = None
+        self._layouts: dict[Hashable, tuple[tuple, SupportLayout]] = {}
 
-    def get(self, supports: list[int], like: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``arange(max(supports))`` and a ``[L, max]`` 0/1 mask of each row's support (``None`` if all equal)."""
+    def get(self, family: Hashable, supports: list[int], like: Tensor) -> SupportLayout:
         key = (tuple(supports), like.device, like.dtype)
-        if key != self._key:
-            index = torch.arange(max(supports), device=like.device, dtype=like.dtype)
-            mask = None
-            if min(supports) != max(supports):
-                limits = torch.tensor(supports, device=like.device, dtype=like.dtype)
-                mask = (index < limits.unsqueeze(1)).to(like.dtype)
-            self._key, self._value = key, (index, mask)
-        return self._value  # type: ignore[return-value]
+        cached = self._layouts.get(family)
+        if cached is None or cached[0] != key:
+            cached = self._layouts[family] = key, support_layout(supports, like)
+        return cached[1]
 
 
 def _state_key(width: AdaptiveWidth) -> tuple:
@@ -102,7 +91,7 @@ class _SharedImportances:
 
     def __init__(self, widths: Sequence[AdaptiveWidth]) -> None:
         self.widths = list(widths)
-        self.masks = _SupportMasks()
+        self.layouts = _Layouts()
         self._inference: tuple[tuple, list[Tensor]] | None = None
 
     def before(self, module: nn.Module, args: Any) -> None:
@@ -112,10 +101,10 @@ class _SharedImportances:
     def _vectors(self) -> list[Tensor]:
         if torch.is_grad_enabled():
             self._inference = None
-            return batched_importances(self.widths, self.masks)
+            return batched_importances(self.widths, self.layouts)
         key = tuple(_state_key(w) for w in self.widths)
         if self._inference is None or self._inference[0] != key:
-            self._inference = key, batched_importances(self.widths, self.masks)
+            self._inference = key, batched_importances(self.widths, self.layouts)
         return self._inference[1]
 
     def after(self, module: nn.Module, args: Any, output: Any) -> None:
