@@ -283,3 +283,30 @@ def test_resize_behind_auto_updates_is_caught_before_the_next_step():
     model.widths[1].resize_(model.widths[1].width + 3)  # without the optimizer
     with pytest.raises(RuntimeError, match="was not passed to awgnn.update_widths"):
         train_steps(model, optimizer, steps=1)
+
+
+def test_fresh_optimizer_state_is_remembered_read_only_and_not_for_tensor_hyper_parameters():
+    from awgnn.width.resize import fresh_optimizer_state
+
+    param = nn.Parameter(torch.zeros(3))
+    adam = torch.optim.Adam([param], lr=0.1)
+    first = fresh_optimizer_state(adam, adam.param_groups[0], torch.float32, torch.device("cpu"))
+    assert set(first) == {"exp_avg", "exp_avg_sq"} and all(v.item() == 0 for v in first.values())
+    assert fresh_optimizer_state(adam, adam.param_groups[0], torch.float32, torch.device("cpu")) is first
+    with pytest.raises(TypeError):
+        first["exp_avg"] = torch.ones(())
+    rprop = torch.optim.Rprop([param], lr=torch.tensor(0.3))  # a tensor may change in place: asked afresh
+    state = fresh_optimizer_state(rprop, rprop.param_groups[0], torch.float32, torch.device("cpu"))
+    assert state["step_size"].item() == pytest.approx(0.3)
+    rprop.param_groups[0]["lr"].fill_(0.5)
+    state = fresh_optimizer_state(rprop, rprop.param_groups[0], torch.float32, torch.device("cpu"))
+    assert state["step_size"].item() == pytest.approx(0.5)
+
+
+def test_a_shrink_along_the_rows_shares_the_kept_entries():
+    from awgnn.width.resize import resized
+
+    weight = torch.randn(6, 4)
+    rows, columns = resized(weight, 0, 4, None), resized(weight, 1, 3, None)
+    assert rows.data_ptr() == weight.data_ptr() and torch.equal(rows, weight[:4])
+    assert columns.is_contiguous() and columns.data_ptr() != weight.data_ptr() and torch.equal(columns, weight[:, :3])

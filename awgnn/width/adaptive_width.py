@@ -322,7 +322,7 @@ class AdaptiveWidth(nn.Module):
             states = resized_optimizer_states(
                 optimizer, [(t, f.dim) for f, t in tensors if isinstance(t, Parameter)], width)
         for follower, tensor in tensors:
-            new = resized(tensor.detach(), follower.dim, width, follower.fill)
+            new = resized(tensor, follower.dim, width, follower.fill)  # under no_grad: no graph
             if isinstance(tensor, Parameter):
                 _replace_data(tensor, new)
                 if id(tensor) in states:

@@ -19,8 +19,10 @@ and external references stay valid; only the optimizer *state* needs care:
 """
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
 import torch
@@ -32,15 +34,17 @@ OPTIMIZER_STATE_POLICIES: tuple[str, ...] = ("carry", "reset")
 
 
 def resized(tensor: Tensor, dim: int, size: int, fill: float | Tensor | None) -> Tensor:
-    """Copy of ``tensor`` with ``size`` entries along ``dim``.
+    """``tensor`` brought to ``size`` entries along ``dim``: its leading entries, then any new ones.
 
-    New entries are ``fill`` when it is a number, ``fill`` itself when it is a
+    A shrink whose kept entries are contiguous in memory (along the first
+    dimension) returns a view of them; anything else is a new tensor. New
+    entries are ``fill`` when it is a number, ``fill`` itself when it is a
     tensor (of the new entries' shape), else drawn from N(0, 1) (the AWN
     reference initialisation of new neurons).
     """
     old = tensor.shape[dim]
     if size <= old:
-        return tensor.narrow(dim, 0, size).clone()
+        return tensor.narrow(dim, 0, size).contiguous()
     shape = list(tensor.shape)
     shape[dim] = size - old
     if isinstance(fill, Tensor):
@@ -63,7 +67,7 @@ def resized_optimizer_states(
     Nothing is changed: the caller stores the result once every resize of a
     width has been prepared, so that a refusal leaves everything as it was.
     """
-    fresh: dict[tuple, dict[str, Tensor]] = {}  # one throw-away optimizer per group, dtype and device
+    fresh: dict[tuple, Mapping[str, Tensor]] = {}
     states = {}
     for param, dim in params:
         check_state_carryable(optimizer, param)
@@ -86,7 +90,7 @@ def resized_optimizer_states(
 
 
 def fresh_optimizer_state(optimizer: Optimizer, group: dict[str, Any], dtype: torch.dtype,
-                          device: torch.device) -> dict[str, Tensor]:
+                          device: torch.device) -> Mapping[str, Tensor]:
     """The per-element state ``optimizer`` gives a fresh entry in param group ``group``, as 0-dim tensors.
 
     Asked of the optimizer itself: a throw-away optimizer of the same class
@@ -95,24 +99,49 @@ def fresh_optimizer_state(optimizer: Optimizer, group: dict[str, Any], dtype: to
     every torch optimizer, leaves it at its initial value (Adamax's
     ``exp_inf`` becomes ``eps``, which gives the same next update as 0). An
     element-wise optimizer treats every entry alike, so one entry stands for
-    all new ones.
+    all new ones. The answer depends on nothing else, so it is remembered for
+    each optimizer class, hyper-parameters, dtype and device (unless a
+    hyper-parameter is a tensor, which may change in place); the mapping is
+    read-only.
     """
     accepted = inspect.signature(type(optimizer).__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     # The group's current values (a scheduled lr included), limited to what the constructor takes.
-    hyper = {key: group[key] for key in optimizer.defaults if key in group and (takes_any or key in accepted)}
+    hyper = tuple(sorted((key, group[key]) for key in optimizer.defaults
+                         if key in group and (takes_any or key in accepted)))
+    try:
+        return _remembered_fresh_state(type(optimizer), hyper, dtype, device)
+    except _NotRemembered:
+        return _fresh_state(type(optimizer), hyper, dtype, device)
+
+
+class _NotRemembered(Exception):
+    """A hyper-parameter cannot key the memory: unhashable, or a tensor."""
+
+
+@functools.lru_cache(maxsize=64)
+def _remembered_fresh_state(optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype,
+                            device: torch.device) -> Mapping[str, Tensor]:
+    if any(isinstance(v, Tensor) or (isinstance(v, tuple) and any(isinstance(e, Tensor) for e in v))
+           for _, v in hyper):
+        raise _NotRemembered
+    return _fresh_state(optimizer_class, hyper, dtype, device)
+
+
+def _fresh_state(optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype,
+                 device: torch.device) -> Mapping[str, Tensor]:
     scratch = torch.zeros(1, dtype=dtype, device=device)
     scratch.grad = torch.zeros_like(scratch)
     try:
-        throwaway = type(optimizer)([scratch], **hyper)
+        throwaway = optimizer_class([scratch], **dict(hyper))
         throwaway.step()
     except Exception as error:
         raise RuntimeError(
-            f"cannot tell which state {type(optimizer).__name__} gives new neurons (a throw-away "
-            f"{type(optimizer).__name__} on a zero parameter failed: {error}); use "
+            f"cannot tell which state {optimizer_class.__name__} gives new neurons (a throw-away "
+            f"{optimizer_class.__name__} on a zero parameter failed: {error}); use "
             "optimizer_state='reset' with this optimizer") from error
-    return {key: value.reshape(()) for key, value in throwaway.state[scratch].items()
-            if isinstance(value, Tensor) and value.shape == scratch.shape}
+    return MappingProxyType({key: value.reshape(()) for key, value in throwaway.state[scratch].items()
+                             if isinstance(value, Tensor) and value.shape == scratch.shape})
 
 
 def _param_group(optimizer: Optimizer, param: Tensor) -> dict[str, Any]:
