@@ -171,3 +171,11 @@ def test_second_derivatives_through_the_importances_are_exact():
     layout = support_layout((5, 9), raw_rates[0])
     assert torch.autograd.gradgradcheck(
         lambda *rates: normalised_masses(DiscretisedExponential(), layout, (5, 7), rates), raw_rates)
+
+
+def test_support_layout_lists_every_entry_of_every_width():
+    layout = support_layout((3, 1, 2), torch.zeros((), dtype=torch.float64))
+    assert layout.index.tolist() == [0, 1, 2, 0, 0, 1] and layout.index.dtype == torch.float64
+    assert layout.segment.tolist() == [0, 0, 0, 1, 2, 2]
+    single = support_layout((4,), torch.zeros(()))
+    assert single.index.tolist() == [0, 1, 2, 3] and single.segment.tolist() == [0, 0, 0, 0]

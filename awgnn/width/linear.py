@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from numbers import Integral
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -104,7 +103,8 @@ class AdaptiveLinear(nn.Module):
         """
         if scale is None:
             return F.linear(x, self.weight, self.bias)
-        return _RowScaledLinear.apply(x, self.weight, self.bias, scale)
+        bias = None if self.bias is None else self.bias * scale
+        return F.linear(x, self.weight * scale.unsqueeze(-1), bias)
 
     @torch.no_grad()
     def _materialise(self, module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
@@ -136,47 +136,6 @@ class AdaptiveLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
-
-
-class _RowScaledLinear(torch.autograd.Function):
-    r""":math:`y = x (s \odot W)^\top + s \odot b` (``s`` scales the rows), with a lean backward.
-
-    With :math:`G = \partial L / \partial y` and :math:`\bar G_W = G^\top x`:
-    :math:`\partial L / \partial W = s \odot \bar G_W`,
-    :math:`\partial L / \partial b = s \odot \sum G` and
-    :math:`\partial L / \partial s_j = \langle \bar G_{W,j}, W_j \rangle + b_j \sum G_{:, j}`:
-    about half the operators autograd takes through the scaled weight and
-    bias. The backward uses differentiable operators on the inputs only, so
-    second derivatives are exact too.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None, scale: Tensor) -> Tensor:
-        ctx.save_for_backward(x, weight, bias, scale)
-        return F.linear(x, weight * scale.unsqueeze(-1), None if bias is None else bias * scale)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        x, weight, bias, scale = ctx.saved_tensors
-        needs_x, needs_weight, needs_bias, needs_scale = ctx.needs_input_grad
-        # Saved tensors are the inputs only, so that the backward itself is differentiable.
-        column = scale.unsqueeze(-1)
-        grad_x = grad.matmul(weight * column) if needs_x else None
-        grad_weight = grad_bias = grad_scale = None
-        rows, inputs = (grad, x) if grad.dim() == 2 else (grad.flatten(0, -2), x.flatten(0, -2))
-        if needs_weight or needs_scale:
-            grad_scaled_weight = rows.t().mm(inputs)
-            if needs_weight:
-                grad_weight = grad_scaled_weight * column
-            if needs_scale:
-                grad_scale = (grad_scaled_weight * weight).sum(1)
-        if bias is not None and (needs_bias or needs_scale):
-            grad_scaled_bias = rows.sum(0)
-            if needs_bias:
-                grad_bias = grad_scaled_bias * scale
-            if needs_scale:
-                grad_scale = torch.addcmul(grad_scale, grad_scaled_bias, bias)
-        return grad_x, grad_weight, grad_bias, grad_scale
 
 
 def check_size(name: str, value: object, *, lazy: bool = False) -> int:

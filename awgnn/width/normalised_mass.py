@@ -45,15 +45,18 @@ class SupportLayout(NamedTuple):
 
 def support_layout(supports: Sequence[int], like: Tensor) -> SupportLayout:
     """The flat layout of ``supports``, on ``like``'s device; ``index`` has ``like``'s dtype."""
+    device = like.device
     if len(supports) > 1 and not torch.compiler.is_compiling():
-        # Two tensors from Python lists, whatever the number of widths.
-        index = [j for support in supports for j in range(support)]
-        segment = [row for row, support in enumerate(supports) for _ in range(support)]
-        return SupportLayout(tuple(supports), torch.tensor(index, dtype=like.dtype, device=like.device),
-                             torch.tensor(segment, device=like.device))
+        # A few operators whatever the number of widths (Python lists of every entry cost more).
+        sizes = torch.tensor(supports, device=device)
+        total = sum(supports)
+        segment = torch.repeat_interleave(sizes, output_size=total)
+        starts = (sizes.cumsum(0) - sizes).to(like.dtype)
+        index = torch.arange(total, dtype=like.dtype, device=device) - starts.index_select(0, segment)
+        return SupportLayout(tuple(supports), index, segment)
     # Sizes stay symbolic under torch.compile, so a resize does not force a recompilation.
-    indices = [torch.arange(support, dtype=like.dtype, device=like.device) for support in supports]
-    segments = [torch.full((support,), row, device=like.device) for row, support in enumerate(supports)]
+    indices = [torch.arange(support, dtype=like.dtype, device=device) for support in supports]
+    segments = [torch.full((support,), row, device=device) for row, support in enumerate(supports)]
     return SupportLayout(tuple(supports), _joined(indices), _joined(segments))
 
 
