@@ -295,6 +295,9 @@ def test_fresh_optimizer_state_is_remembered_read_only_and_not_for_tensor_hyper_
     assert fresh_optimizer_state(adam, adam.param_groups[0], torch.float32, torch.device("cpu")) is first
     with pytest.raises(TypeError):
         first["exp_avg"] = torch.ones(())
+    listed = torch.optim.Adam([param], betas=[0.8, 0.9])  # unhashable: asked afresh
+    assert set(fresh_optimizer_state(listed, listed.param_groups[0], torch.float32, torch.device("cpu"))) == {
+        "exp_avg", "exp_avg_sq"}
     rprop = torch.optim.Rprop([param], lr=torch.tensor(0.3))  # a tensor may change in place: asked afresh
     state = fresh_optimizer_state(rprop, rprop.param_groups[0], torch.float32, torch.device("cpu"))
     assert state["step_size"].item() == pytest.approx(0.3)

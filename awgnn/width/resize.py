@@ -104,36 +104,38 @@ def fresh_optimizer_state(optimizer: Optimizer, group: dict[str, Any], dtype: to
     hyper-parameter is a tensor, which may change in place); the mapping is
     read-only.
     """
-    accepted = inspect.signature(type(optimizer).__init__).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    # The group's current values (a scheduled lr included), limited to what the constructor takes.
-    hyper = tuple(sorted((key, group[key]) for key in optimizer.defaults
-                         if key in group and (takes_any or key in accepted)))
-    try:
+    # The group's current values (a scheduled lr included).
+    hyper = tuple(sorted((key, group[key]) for key in optimizer.defaults if key in group))
+    if _can_key_memory(hyper):
         return _remembered_fresh_state(type(optimizer), hyper, dtype, device)
-    except _NotRemembered:
-        return _fresh_state(type(optimizer), hyper, dtype, device)
+    return _fresh_state(type(optimizer), hyper, dtype, device)
 
 
-class _NotRemembered(Exception):
-    """A hyper-parameter cannot key the memory: unhashable, or a tensor."""
+def _can_key_memory(hyper: tuple) -> bool:
+    """Hashable, and free of tensors (which may change in place)."""
+    try:
+        hash(hyper)
+    except TypeError:
+        return False
+    return not any(isinstance(v, Tensor) or (isinstance(v, tuple) and any(isinstance(e, Tensor) for e in v))
+                   for _, v in hyper)
 
 
 @functools.lru_cache(maxsize=64)
 def _remembered_fresh_state(optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype,
                             device: torch.device) -> Mapping[str, Tensor]:
-    if any(isinstance(v, Tensor) or (isinstance(v, tuple) and any(isinstance(e, Tensor) for e in v))
-           for _, v in hyper):
-        raise _NotRemembered
     return _fresh_state(optimizer_class, hyper, dtype, device)
 
 
 def _fresh_state(optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype,
                  device: torch.device) -> Mapping[str, Tensor]:
+    accepted = inspect.signature(optimizer_class.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    arguments = {key: value for key, value in hyper if takes_any or key in accepted}
     scratch = torch.zeros(1, dtype=dtype, device=device)
     scratch.grad = torch.zeros_like(scratch)
     try:
-        throwaway = optimizer_class([scratch], **dict(hyper))
+        throwaway = optimizer_class([scratch], **arguments)
         throwaway.step()
     except Exception as error:
         raise RuntimeError(
