@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+import awgnn
 from awgnn import AdaptiveMLP, AdaptiveWidth, auto_update_widths, update_widths
 
 
@@ -306,10 +307,8 @@ def test_fresh_optimizer_state_is_remembered_read_only_and_not_for_tensor_hyper_
     assert state["step_size"].item() == pytest.approx(0.5)
 
 
-def test_a_shrink_along_the_rows_shares_the_kept_entries():
-    from awgnn.width.resize import resized
-
-    weight = torch.randn(6, 4)
-    rows, columns = resized(weight, 0, 4, None), resized(weight, 1, 3, None)
-    assert rows.data_ptr() == weight.data_ptr() and torch.equal(rows, weight[:4])
-    assert columns.is_contiguous() and columns.data_ptr() != weight.data_ptr() and torch.equal(columns, weight[:, :3])
+def test_a_truncated_layer_owns_only_its_kept_entries():
+    mlp = AdaptiveMLP(4, 2, hidden=[AdaptiveWidth(initial_width=40)])
+    awgnn.truncate_(mlp, fraction=0.25)
+    for name, param in mlp.named_parameters():
+        assert param.untyped_storage().nbytes() == param.numel() * param.element_size(), name

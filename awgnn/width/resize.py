@@ -36,15 +36,15 @@ OPTIMIZER_STATE_POLICIES: tuple[str, ...] = ("carry", "reset")
 def resized(tensor: Tensor, dim: int, size: int, fill: float | Tensor | None) -> Tensor:
     """``tensor`` brought to ``size`` entries along ``dim``: its leading entries, then any new ones.
 
-    A shrink whose kept entries are contiguous in memory (along the first
-    dimension) returns a view of them; anything else is a new tensor. New
-    entries are ``fill`` when it is a number, ``fill`` itself when it is a
-    tensor (of the new entries' shape), else drawn from N(0, 1) (the AWN
-    reference initialisation of new neurons).
+    Always a new tensor: a view of the kept entries would keep the old
+    storage alive, in memory and in saved checkpoints (a truncated model
+    would not shrink). New entries are ``fill`` when it is a number, ``fill``
+    itself when it is a tensor (of the new entries' shape), else drawn from
+    N(0, 1) (the AWN reference initialisation of new neurons).
     """
     old = tensor.shape[dim]
     if size <= old:
-        return tensor.narrow(dim, 0, size).contiguous()
+        return tensor.narrow(dim, 0, size).clone()
     shape = list(tensor.shape)
     shape[dim] = size - old
     if isinstance(fill, Tensor):
