@@ -67,7 +67,6 @@ def resized_optimizer_states(
     Nothing is changed: the caller stores the result once every resize of a
     width has been prepared, so that a refusal leaves everything as it was.
     """
-    fresh: dict[tuple, Mapping[str, Tensor]] = {}
     states = {}
     for param, dim in params:
         check_state_carryable(optimizer, param)
@@ -77,11 +76,9 @@ def resized_optimizer_states(
             continue
         tail_shape = list(param.shape)
         tail_shape[dim] = max(size - param.shape[dim], 0)
-        group = _param_group(optimizer, param)
-        key = (id(group), param.dtype, param.device)
-        if tail_shape[dim] and key not in fresh:
-            fresh[key] = fresh_optimizer_state(optimizer, group, param.dtype, param.device)
-        initial = fresh.get(key, {})
+        # fresh_optimizer_state remembers its answers, so asking per parameter costs nothing after the first.
+        initial = (fresh_optimizer_state(optimizer, _param_group(optimizer, param), param.dtype, param.device)
+                   if tail_shape[dim] else {})
         # A key without a fresh value (hyper-parameters changed since the state was made) starts at zero.
         states[id(param)] = {
             name: resized(value, dim, size, initial[name].expand(tail_shape) if name in initial else 0.0)
