@@ -10,8 +10,10 @@ every finished run, so the table can be filled over several sittings, and ``--re
 table and the figure from the records alone.
 
 Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published row of Errica et al.
-(2020), within one standard deviation or not; the adaptive GIN with the recommended preset (``awn_gin``)
-and the paper's (``awn_gin_paper``), with learned total widths and parameters; CPU-hours per cell (the sum
+(2020), within one standard deviation or not; the AWN paper's adaptive GIN with the recommended preset
+(``awn_gin``) and the paper's (``awn_gin_paper``), and FairGIN's own architecture and recipe with learned
+widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn), with learned total widths
+and parameters; CPU-hours per cell (the sum
 of its runs' seconds, each run on one thread). Cells not run yet are marked pending with an estimate of
 their cost. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
 beside the fixed GIN's accuracy and the accuracy its grid gains from the wide configuration over the
@@ -49,10 +51,11 @@ CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType({
     "gin": ROOT / "configs" / "reproduction" / "gin",
     "awn_gin": ROOT / "configs" / "reproduction" / "awn_gin",
     "awn_gin_paper": ROOT / "configs" / "reproduction" / "awn_gin_paper",
+    "awn_fair_gin": ROOT / "configs" / "reproduction" / "awn_fair_gin",
     **{f"growth_{method}": ROOT / "configs" / "growth" / method for method in ("s2d", "s2d_fast", "firefly", "tiny")},
 })
 MODELS = tuple(CONFIG_FOLDERS)
-TABLE_MODELS = ("gin", "awn_gin", "awn_gin_paper")
+TABLE_MODELS = ("gin", "awn_gin", "awn_gin_paper", "awn_fair_gin")
 GROWTH_MODELS = tuple(m for m in MODELS if m.startswith("growth_"))
 DATASETS = ("MUTAG", "PROTEINS", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "NCI1", "DD", "REDDIT-BINARY")
 # Errica et al. (2020), "A fair comparison of graph neural networks for graph classification", GIN rows
@@ -193,7 +196,8 @@ def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets:
         rows.append((dataset, published, fixed_text(dataset, cells["gin"][dataset], estimates["gin"]),
                      *(adaptive_text(cells[m][dataset], estimates[m]) for m in TABLE_MODELS[1:])))
     return markdown_table(("dataset", "published GIN (%)", "fixed GIN under awgnn (%)",
-                           "adaptive GIN, preset awgnn (%)", "adaptive GIN, preset paper (%)"), rows)
+                           "adaptive GIN, preset awgnn (%)", "adaptive GIN, preset paper (%)",
+                           "adaptive FairGIN, preset awgnn (%)"), rows)
 
 
 def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
@@ -223,7 +227,7 @@ def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: P
             if cell is None:
                 continue
             per_fold = [fold["total_width"] for fold in cell["per_fold"]]
-            offset = position + 0.15 * (2 * index - 1)
+            offset = position + 0.25 * (index - (len(TABLE_MODELS) - 2) / 2)  # centred on the dataset
             widths.scatter([offset] * len(per_fold), per_fold, color=f"C{index}", alpha=0.4, s=12)
             widths.errorbar([offset], [statistics.fmean(per_fold)], yerr=[statistics.pstdev(per_fold)],
                             color=f"C{index}", marker="o", capsize=3, label=model if position == 0 else None)

@@ -13,7 +13,7 @@ DATASETS = {"NCI1", "PROTEINS", "DD", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI", "R
 GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "awn_gin_paper": 6, "gcn_adaptive": 6, "gcn_fixed": 12}
 PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
 # The reproduction table's reduced budget (benchmarks/reproduction.py): the same for every model.
-REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper"}
+REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper", "awn_fair_gin"}
 REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
 # The growing baselines (issue #10) on the reproduction table's budget.
 GROWTH_METHODS = {"s2d", "s2d_fast", "firefly", "tiny"}

@@ -1,4 +1,5 @@
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -6,7 +7,9 @@ from torch_geometric.loader import DataLoader
 
 from awgnn import ELBOLoss, freeze, update_widths
 from graph_helpers import random_graphs
+from test_bench import TINY, bench, run_records, write_config
 from awgnn.models import (
+    AdaptiveFairGIN,
     AdaptiveGCNClassifier,
     AdaptiveGINClassifier,
     FairGIN,
@@ -19,6 +22,8 @@ ADAPTIVE = {
     "gin": lambda: AdaptiveGINClassifier(5, 3, num_layers=3),
     "gin-embedding": lambda: AdaptiveGINClassifier(5, 3, num_layers=3, embedding_channels=None),
     "gcn": lambda: AdaptiveGCNClassifier(5, 3, num_layers=3),
+    "fair-gin": lambda: AdaptiveFairGIN(5, 3, num_layers=3, pooling="sum", dropout=0.5),
+    "fair-gin-embedding": lambda: AdaptiveFairGIN(5, 3, num_layers=3, embedding_channels=None),
 }
 
 
@@ -160,6 +165,30 @@ def test_fixed_gin_matches_frozen_adaptive_structure():
     torch.testing.assert_close(run(fixed, batch), run(adaptive, batch), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", ["mean", "sum"])
+def test_adaptive_fair_gin_frozen_is_fair_gin(pooling):
+    """Frozen at equal widths, the adaptive FairGIN is FairGIN: same layers, same function."""
+    torch.manual_seed(0)
+    adaptive = AdaptiveFairGIN(5, 3, num_layers=3, initial_width=64, pooling=pooling, dropout=0.5)
+    batch = one_batch()
+    run(adaptive.train(), batch)  # batch-norm statistics
+    adaptive.eval()
+    frozen = freeze(adaptive)
+    assert frozen.head_before_pooling == [True, False, False]
+    fixed = FairGIN(5, 3, [64, 64], pooling=pooling, dropout=0.5).eval()
+    # Same tensors in the same order; only the frozen model's Identity placeholders differ.
+    fixed.load_state_dict(dict(zip(fixed.state_dict(), frozen.state_dict().values())), strict=True)
+    torch.testing.assert_close(run(fixed, batch), run(adaptive, batch), rtol=1e-5, atol=1e-5)
+
+
+def test_adaptive_fair_gin_widths():
+    model = AdaptiveFairGIN(5, 3, num_layers=3, initial_width=10, embedding_channels=None)
+    assert model.layer_widths() == {"block0": 10, "block1": 10, "block2": 10, "block0.embedding": 10,
+                                    "block1.embedding": 10, "block2.embedding": 10}
+    norms = [m for m in model.input_block if isinstance(m, torch.nn.BatchNorm1d)]
+    assert [n.num_features for n in norms] == [10, 10]  # inside the MLP and after it, as in FairGIN
+
+
 def test_fair_gin_layer0_head_before_sum_pooling():
     torch.manual_seed(0)
     model = FairGIN(5, 3, [8], pooling="sum").eval()
@@ -190,3 +219,19 @@ def test_fair_gin_evaluation_dropout_quirk():
 def test_invalid_model_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdaptiveGINClassifier(5, 3, **kwargs)
+
+
+def test_adaptive_fair_gin_runs_under_bench_with_a_preset(tmp_path, data_root, capsys):
+    """The adaptive FairGIN is a registered, adaptive model class: presets, widths in the records."""
+    grid = {"num_layers": 3, "batch_size": 64, "dropout": [0.0, 0.5], "pooling": "sum"}
+    content = {**TINY, "models": {"fair": {"class": "AdaptiveFairGIN", "preset": "awgnn", "grid": grid}}}
+    assert bench(write_config(tmp_path, content), data_root, tmp_path / "results") == 0
+    records = run_records(tmp_path / "results")
+    assert len(records) == 2 * (2 + 1)  # 2 folds, two grid points and one final run each
+    for record in records.values():
+        assert record["status"] == "ok"
+        assert set(record["layer_widths"]) == {"block0", "block1", "block2"}
+        assert record["config"]["width_prior_std"] == 0.3  # the preset filled the grid
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["models"]["fair"]["per_fold"][0]["total_width"] > 0
+    capsys.readouterr()

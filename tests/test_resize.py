@@ -191,6 +191,29 @@ def test_batch_norm_follower_gets_identity_entries():
     assert model(torch.randn(5, 3)).shape == (5, 14)
 
 
+
+def test_hidden_batch_norm_follows_the_hidden_width():
+    torch.manual_seed(0)
+    hidden = AdaptiveWidth(initial_width=10)
+    model = AdaptiveMLP(3, 4, hidden=[hidden], hidden_norm="batch_norm")
+    norm = model[1]
+    assert isinstance(norm, torch.nn.BatchNorm1d) and norm.num_features == 10
+    model(torch.randn(32, 3))  # populate running statistics
+    kept = [t.detach().clone() for t in (norm.weight, norm.bias, norm.running_mean, norm.running_var)]
+    hidden.resize_(13)
+    assert norm.num_features == 13
+    for tensor, old, fill in zip((norm.weight, norm.bias, norm.running_mean, norm.running_var), kept, (1, 0, 0, 1)):
+        assert torch.equal(tensor[:10].detach(), old)
+        assert torch.equal(tensor[10:].detach(), torch.full((3,), float(fill)))
+    hidden.resize_(6)
+    assert norm.running_mean.shape == (6,) and torch.equal(norm.running_mean, kept[2][:6])
+    assert model(torch.randn(5, 3)).shape == (5, 4)
+
+
+def test_hidden_norm_is_validated():
+    with pytest.raises(ValueError, match="hidden_norm must be one of 'batch_norm'"):
+        AdaptiveMLP(3, 4, hidden_norm="layer_norm")
+
 def test_update_widths_follows_rates_and_records_history():
     model = make_mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)

@@ -5,6 +5,7 @@ import inspect
 from dataclasses import dataclass
 
 from awgnn.models import (
+    AdaptiveFairGIN,
     AdaptiveGCNClassifier,
     AdaptiveGINClassifier,
     BlockReadoutClassifier,
@@ -41,5 +42,6 @@ MODEL_CLASSES: dict[str, ModelSpec] = {
     "GINClassifier": ModelSpec(GINClassifier, adaptive=False),
     "GCNClassifier": ModelSpec(GCNClassifier, adaptive=False),
     "FairGIN": ModelSpec(FairGIN, adaptive=False),
+    "AdaptiveFairGIN": ModelSpec(AdaptiveFairGIN, adaptive=True),
     "GrowingGINClassifier": ModelSpec(GrowingGINClassifier, adaptive=False, grows=True),
 }

@@ -121,6 +121,8 @@ class StaticClassifier(BlockReadoutClassifier):
     def __init__(self, model: BlockReadoutClassifier) -> None:
         super().__init__(model.input_block, list(model.blocks), list(model.heads), model.pooling,
                          model.dropout)
+        self.head_before_pooling = list(model.head_before_pooling)
+        self.eval_dropout = list(model.eval_dropout)
         self.recorded_widths = model.layer_widths()
 
     @torch.jit.unused

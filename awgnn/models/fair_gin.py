@@ -1,4 +1,4 @@
-"""The GIN of the fair-comparison protocol (Errica et al., ICLR 2020; PROTOCOL.md section 4)."""
+"""The GIN of the fair-comparison protocol (Errica et al., ICLR 2020; PROTOCOL.md section 4), fixed and adaptive."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,7 +7,12 @@ from torch import nn
 from torch_geometric.nn import GINConv
 
 from awgnn.models.base import BlockReadoutClassifier
-from awgnn.models.gin import per_layer
+from awgnn.models.gin import AdaptiveGINWidths, per_layer
+from awgnn.nn import AdaptiveGINConv
+from awgnn.width import AdaptiveLinear, AdaptiveMLP, AdaptiveWidth, AtomicLoad
+from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
+from awgnn.width.importances import share_importances
+from awgnn.width.linear import Size, check_size
 from awgnn.width.validation import check_int_at_least
 
 
@@ -61,6 +66,84 @@ class FairGIN(BlockReadoutClassifier):
     def layer_widths(self) -> dict[str, int]:
         return {f"block{l}": width for l, width in enumerate(self.hidden_units)}
 
+
+
+class AdaptiveFairGIN(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
+    r""":class:`FairGIN`'s architecture with learned widths.
+
+    ``num_layers`` blocks, each with its own learned hidden width :math:`D_l`:
+
+    * block 0, node-wise: :math:`x \mapsto \mathrm{ReLU}(\mathrm{BN}(W_2 (f_0 \odot
+      \mathrm{ReLU}(\mathrm{BN}(W_1 x + b_1))) + b_2))` (``in_channels``
+      :math:`\to D_0 \to` ``embedding_channels``);
+    * blocks :math:`l \ge 1`: :class:`~awgnn.nn.AdaptiveGINConv` whose MLP is
+      ``Linear, BN, ReLU, importances, Linear, BN, ReLU`` (embedding
+      :math:`\to D_l \to` embedding);
+    * a linear head per block, logits summed, dropout on each head's output;
+      block 0's head is applied before pooling, as in :class:`FairGIN`.
+
+    Where :class:`FairGIN` uses one width per layer for the MLP's hidden and
+    output sizes, here the hidden size is learned and the output (embedding)
+    size is ``embedding_channels``, or learned as well with ``None``. At
+    fixed widths with unit importances the model computes what
+    :class:`FairGIN` computes.
+
+    Args:
+        in_channels: node feature size.
+        num_classes: number of graph classes.
+        num_layers: number of blocks :math:`L` (block 0 plus :math:`L-1` GIN layers).
+        embedding_channels: fixed embedding size, or ``None`` to learn it.
+        lambda0, initial_width, k, max_width: settings of every :class:`AdaptiveWidth`
+            (as in :class:`~awgnn.models.AdaptiveGINClassifier`).
+        train_eps: trainable :math:`\epsilon`.
+        pooling: ``"mean"`` or ``"sum"``.
+        dropout: dropout on the heads' outputs.
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, edge indices
+          :math:`(2, |\mathcal{E}|)`, batch vector :math:`(|\mathcal{V}|)`
+        - **output:** logits :math:`(B, C)`
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        num_layers: int = 5,
+        embedding_channels: int | None = 64,
+        *,
+        lambda0: float | None = None,
+        initial_width: int | None = None,
+        k: float = 0.9,
+        max_width: int = DEFAULT_MAX_WIDTH,
+        train_eps: bool = False,
+        pooling: str = "mean",
+        dropout: float = 0.0,
+    ) -> None:
+        check_size("in_channels", in_channels, lazy=True)
+        check_int_at_least("num_layers", num_layers, 1)
+        check_int_at_least("num_classes", num_classes, 1)
+
+        def new_width() -> AdaptiveWidth:
+            return AdaptiveWidth(lambda0, initial_width=initial_width, k=k, max_width=max_width)
+
+        def new_embedding() -> Size:
+            if embedding_channels is None:
+                return new_width()
+            return check_int_at_least("embedding_channels", embedding_channels, 1)
+
+        embedding = new_embedding()
+        input_block = AdaptiveMLP(in_channels, embedding, hidden=[new_width()], activation="relu",
+                                  hidden_norm="batch_norm", output_norm="batch_norm", output_activation="relu")
+        blocks, heads = [], [AdaptiveLinear(embedding, num_classes)]
+        for _ in range(num_layers - 1):
+            previous, embedding = embedding, new_embedding()
+            blocks.append(AdaptiveGINConv(previous, embedding, new_width(), train_eps=train_eps, activation="relu",
+                                          hidden_norm="batch_norm", norm="batch_norm", act="relu"))
+            heads.append(AdaptiveLinear(embedding, num_classes))
+        super().__init__(input_block, blocks, heads, pooling, dropout)
+        self.head_before_pooling[0] = True
+        share_importances(self)
 
 def batch_norm_mlp(in_channels: int, out_channels: int) -> nn.Sequential:
     """``Linear, BN, ReLU, Linear, BN, ReLU``."""

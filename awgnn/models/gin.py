@@ -16,7 +16,28 @@ from awgnn.width.linear import Size, check_size
 from awgnn.width.validation import check_int_at_least
 
 
-class AdaptiveGINClassifier(AtomicLoad, BlockReadoutClassifier):
+class AdaptiveGINWidths:
+    """Widths and frozen form of a classifier of an :class:`~awgnn.AdaptiveMLP` input block and
+    :class:`~awgnn.nn.AdaptiveGINConv` blocks."""
+
+    input_block: AdaptiveMLP
+    blocks: nn.ModuleList
+
+    def layer_widths(self) -> dict[str, int]:
+        widths = {"block0": self.input_block.linears[0].out_features}
+        widths.update({f"block{l}": conv.hidden_channels for l, conv in enumerate(self.blocks, start=1)})
+        if self.input_block.output_width is not None:
+            widths["block0.embedding"] = self.input_block.output_width.width
+            widths.update({f"block{l}.embedding": conv.out_channels
+                           for l, conv in enumerate(self.blocks, start=1)})
+        return widths
+
+    def to_static(self) -> StaticClassifier:
+        """The frozen form (see :func:`awgnn.freeze`)."""
+        return StaticClassifier(self)
+
+
+class AdaptiveGINClassifier(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
     r"""The graph classifier of the AWN paper (METHOD.md section 7).
 
     ``num_layers`` blocks, each with its own learned width :math:`D_l`:
@@ -84,19 +105,6 @@ class AdaptiveGINClassifier(AtomicLoad, BlockReadoutClassifier):
             heads.append(AdaptiveLinear(embedding, num_classes))
         super().__init__(input_block, blocks, heads, pooling)
         share_importances(self)
-
-    def layer_widths(self) -> dict[str, int]:
-        widths = {"block0": self.input_block.linears[0].out_features}
-        widths.update({f"block{l}": conv.hidden_channels for l, conv in enumerate(self.blocks, start=1)})
-        if self.input_block.output_width is not None:
-            widths["block0.embedding"] = self.input_block.output_width.width
-            widths.update({f"block{l}.embedding": conv.out_channels
-                           for l, conv in enumerate(self.blocks, start=1)})
-        return widths
-
-    def to_static(self) -> StaticClassifier:
-        """The frozen form (see :func:`awgnn.freeze`)."""
-        return StaticClassifier(self)
 
 
 class GINClassifier(BlockReadoutClassifier):

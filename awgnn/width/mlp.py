@@ -18,13 +18,16 @@ class AdaptiveMLP(AtomicLoad, nn.Sequential):
     r"""MLP with learned widths (METHOD.md section 3).
 
     .. math::
-        h^{(l)} = f_l \odot \sigma\big(W_l h^{(l-1)} + b_l\big), \quad l = 1..L,
+        h^{(l)} = f_l \odot \sigma\big(N_l(W_l h^{(l-1)} + b_l)\big), \quad l = 1..L,
         \qquad y = g\big(W_{L+1} h^{(L)} + b_{L+1}\big)
 
     Each hidden layer whose size is an :class:`AdaptiveWidth` scales its
     neurons by their importances :math:`f_l` after the activation
     :math:`\sigma`; a hidden layer given as an ``int`` has that fixed width
-    and no scaling. The output map :math:`g` is, in order, the optional
+    and no scaling. :math:`N_l` is the identity, or with
+    ``hidden_norm="batch_norm"`` a batch norm of the hidden layer's width
+    (its parameters and statistics follow the width), as in the
+    fair-comparison GIN's MLP. The output map :math:`g` is, in order, the optional
     ``output_norm``, the optional ``output_activation`` and, when
     ``out_features`` is an :class:`AdaptiveWidth`, its importance scaling.
 
@@ -34,6 +37,8 @@ class AdaptiveMLP(AtomicLoad, nn.Sequential):
         hidden: sizes of the hidden layers; default one learned width,
             ``[AdaptiveWidth()]``.
         activation: hidden activation (see :data:`awgnn.width.ACTIVATION_NAMES`).
+        hidden_norm: ``"batch_norm"`` between each hidden linear layer and its
+            activation, or ``None``.
         output_norm: ``"batch_norm"`` or ``None``.
         output_activation: activation after the output layer, or ``None``.
 
@@ -50,12 +55,15 @@ class AdaptiveMLP(AtomicLoad, nn.Sequential):
         activation: str = "relu",
         output_norm: str | None = None,
         output_activation: str | None = None,
+        hidden_norm: str | None = None,
     ) -> None:
         check_activation(activation)
         if output_activation is not None:
             check_activation(output_activation)
         if output_norm is not None:
             check_choice("output_norm", output_norm, NORMS)
+        if hidden_norm is not None:
+            check_choice("hidden_norm", hidden_norm, NORMS)
         if hidden is not None and not isinstance(hidden, Sequence):
             raise ValueError(f"hidden must be a list of sizes (integers or AdaptiveWidths), got {hidden!r}")
         hidden = [AdaptiveWidth()] if hidden is None else list(hidden)
@@ -68,16 +76,15 @@ class AdaptiveMLP(AtomicLoad, nn.Sequential):
         previous: Size = in_features
         for size in hidden:
             layers.append(AdaptiveLinear(previous, size, nonlinearity=activation))
+            if hidden_norm is not None:
+                layers.append(_batch_norm(size))
             layers.append(make_activation(activation))
             if isinstance(size, AdaptiveWidth):
                 layers.append(size)
             previous = size
         layers.append(AdaptiveLinear(previous, out_features, nonlinearity=output_activation))
         if output_norm is not None:
-            norm = nn.BatchNorm1d(_initial_size(out_features))
-            if isinstance(out_features, AdaptiveWidth):
-                out_features.follow_batch_norm(norm)
-            layers.append(norm)
+            layers.append(_batch_norm(out_features))
         if output_activation is not None:
             layers.append(make_activation(output_activation))
         if isinstance(out_features, AdaptiveWidth):
@@ -141,8 +148,12 @@ def _fusable_starts(layers: Sequence[nn.Module]) -> frozenset[int]:
         and layers[i + 2] is layers[i].output_width and is_positively_homogeneous(layers[i + 1]))
 
 
-def _initial_size(size: Size) -> int:
-    return size.width if isinstance(size, AdaptiveWidth) else size
+def _batch_norm(size: Size) -> nn.BatchNorm1d:
+    """A batch norm of ``size`` features that follows it when it is learned."""
+    norm = nn.BatchNorm1d(size.width if isinstance(size, AdaptiveWidth) else size)
+    if isinstance(size, AdaptiveWidth):
+        size.follow_batch_norm(norm)
+    return norm
 
 
 def _check_distinct_widths(sizes: Sequence[Size]) -> None:

@@ -44,6 +44,8 @@ class AdaptiveGINConv(AtomicLoad, MessagePassing):
         train_eps: make :math:`\epsilon` trainable.
         activation: the MLP's hidden activation.
         norm: ``"batch_norm"`` after the MLP, or ``None``.
+        hidden_norm: ``"batch_norm"`` between the MLP's hidden linear layer and
+            its activation (as in the fair-comparison GIN), or ``None``.
         act: activation after the MLP (and ``norm``), or ``None``.
         **kwargs: arguments of :class:`torch_geometric.nn.conv.MessagePassing`.
 
@@ -67,6 +69,7 @@ class AdaptiveGINConv(AtomicLoad, MessagePassing):
         activation: str = "relu",
         norm: str | None = None,
         act: str | None = None,
+        hidden_norm: str | None = None,
         **kwargs,
     ) -> None:
         # Checked here so that errors name these arguments, not the MLP's.
@@ -78,7 +81,7 @@ class AdaptiveGINConv(AtomicLoad, MessagePassing):
         super().__init__(**kwargs)
         self.initial_eps = eps
         self.mlp = AdaptiveMLP(in_channels, out_channels, hidden=[hidden], activation=activation,
-                               output_norm=norm, output_activation=act)
+                               output_norm=norm, output_activation=act, hidden_norm=hidden_norm)
         if train_eps:
             self.eps = torch.nn.Parameter(torch.empty(1))
         else:
