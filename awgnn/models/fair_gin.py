@@ -7,12 +7,10 @@ from torch import nn
 from torch_geometric.nn import GINConv
 
 from awgnn.models.base import BlockReadoutClassifier
-from awgnn.models.gin import AdaptiveGINWidths, per_layer
-from awgnn.nn import AdaptiveGINConv
-from awgnn.width import AdaptiveLinear, AdaptiveMLP, AdaptiveWidth, AtomicLoad
+from awgnn.models.gin import AdaptiveGINWidths, adaptive_gin_parts, per_layer
+from awgnn.width import AtomicLoad
 from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
 from awgnn.width.importances import share_importances
-from awgnn.width.linear import Size, check_size
 from awgnn.width.validation import check_int_at_least
 
 
@@ -98,11 +96,6 @@ class AdaptiveFairGIN(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
         train_eps: trainable :math:`\epsilon`.
         pooling: ``"mean"`` or ``"sum"``.
         dropout: dropout on the heads' outputs.
-
-    Shapes:
-        - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, edge indices
-          :math:`(2, |\mathcal{E}|)`, batch vector :math:`(|\mathcal{V}|)`
-        - **output:** logits :math:`(B, C)`
     """
 
     def __init__(
@@ -120,30 +113,15 @@ class AdaptiveFairGIN(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
         pooling: str = "mean",
         dropout: float = 0.0,
     ) -> None:
-        check_size("in_channels", in_channels, lazy=True)
-        check_int_at_least("num_layers", num_layers, 1)
-        check_int_at_least("num_classes", num_classes, 1)
-
-        def new_width() -> AdaptiveWidth:
-            return AdaptiveWidth(lambda0, initial_width=initial_width, k=k, max_width=max_width)
-
-        def new_embedding() -> Size:
-            if embedding_channels is None:
-                return new_width()
-            return check_int_at_least("embedding_channels", embedding_channels, 1)
-
-        embedding = new_embedding()
-        input_block = AdaptiveMLP(in_channels, embedding, hidden=[new_width()], activation="relu",
-                                  hidden_norm="batch_norm", output_norm="batch_norm", output_activation="relu")
-        blocks, heads = [], [AdaptiveLinear(embedding, num_classes)]
-        for _ in range(num_layers - 1):
-            previous, embedding = embedding, new_embedding()
-            blocks.append(AdaptiveGINConv(previous, embedding, new_width(), train_eps=train_eps, activation="relu",
-                                          hidden_norm="batch_norm", norm="batch_norm", act="relu"))
-            heads.append(AdaptiveLinear(embedding, num_classes))
+        width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k, "max_width": max_width}
+        input_block, blocks, heads = adaptive_gin_parts(
+            in_channels, num_classes, num_layers, embedding_channels, width_settings, train_eps=train_eps,
+            mlp={"activation": "relu", "hidden_norm": "batch_norm"},
+            input_tail={"output_norm": "batch_norm", "output_activation": "relu"})
         super().__init__(input_block, blocks, heads, pooling, dropout)
         self.head_before_pooling[0] = True
         share_importances(self)
+
 
 def batch_norm_mlp(in_channels: int, out_channels: int) -> nn.Sequential:
     """``Linear, BN, ReLU, Linear, BN, ReLU``."""

@@ -1,7 +1,8 @@
 """The AWN paper's GIN graph classifier, adaptive and with fixed widths."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import nn
 from torch_geometric.nn import GINConv
@@ -83,28 +84,55 @@ class AdaptiveGINClassifier(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifie
         pooling: str = "mean",
         train_eps: bool = True,
     ) -> None:
-        check_size("in_channels", in_channels, lazy=True)
-        check_int_at_least("num_layers", num_layers, 1)
-        check_int_at_least("num_classes", num_classes, 1)
-
-        def new_width() -> AdaptiveWidth:
-            return AdaptiveWidth(lambda0, initial_width=initial_width, k=k, max_width=max_width)
-
-        def new_embedding() -> Size:
-            if embedding_channels is None:
-                return new_width()
-            return check_int_at_least("embedding_channels", embedding_channels, 1)
-
-        embedding = new_embedding()
-        input_block = AdaptiveMLP(in_channels, embedding, hidden=[new_width()], activation=activation)
-        blocks, heads = [], [AdaptiveLinear(embedding, num_classes)]
-        for _ in range(num_layers - 1):
-            previous, embedding = embedding, new_embedding()
-            blocks.append(AdaptiveGINConv(previous, embedding, new_width(), train_eps=train_eps,
-                                          activation=activation, norm="batch_norm", act="relu"))
-            heads.append(AdaptiveLinear(embedding, num_classes))
+        width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k, "max_width": max_width}
+        input_block, blocks, heads = adaptive_gin_parts(
+            in_channels, num_classes, num_layers, embedding_channels, width_settings, train_eps=train_eps,
+            mlp={"activation": activation}, input_tail={})
         super().__init__(input_block, blocks, heads, pooling)
         share_importances(self)
+
+
+def adaptive_gin_parts(
+    in_channels: int,
+    num_classes: int,
+    num_layers: int,
+    embedding_channels: int | None,
+    width_settings: Mapping[str, Any],
+    *,
+    train_eps: bool,
+    mlp: Mapping[str, Any],
+    input_tail: Mapping[str, Any],
+) -> tuple[AdaptiveMLP, list[AdaptiveGINConv], list[AdaptiveLinear]]:
+    """Input block, GIN blocks and heads of an adaptive GIN classifier, each block with its own learned width.
+
+    ``width_settings`` are the :class:`AdaptiveWidth` arguments of every
+    width; ``embedding_channels=None`` learns the embedding widths too.
+    ``mlp`` holds the :class:`AdaptiveMLP` options of every block
+    (``activation``, ``hidden_norm``); ``input_tail`` the input block's
+    ``output_norm`` and ``output_activation`` (the GIN blocks end with batch
+    norm and ReLU).
+    """
+    check_size("in_channels", in_channels, lazy=True)
+    check_int_at_least("num_layers", num_layers, 1)
+    check_int_at_least("num_classes", num_classes, 1)
+
+    def new_width() -> AdaptiveWidth:
+        return AdaptiveWidth(**width_settings)
+
+    def new_embedding() -> Size:
+        if embedding_channels is None:
+            return new_width()
+        return check_int_at_least("embedding_channels", embedding_channels, 1)
+
+    embedding = new_embedding()
+    input_block = AdaptiveMLP(in_channels, embedding, hidden=[new_width()], **mlp, **input_tail)
+    blocks, heads = [], [AdaptiveLinear(embedding, num_classes)]
+    for _ in range(num_layers - 1):
+        previous, embedding = embedding, new_embedding()
+        blocks.append(AdaptiveGINConv(previous, embedding, new_width(), train_eps=train_eps, **mlp,
+                                      norm="batch_norm", act="relu"))
+        heads.append(AdaptiveLinear(embedding, num_classes))
+    return input_block, blocks, heads
 
 
 class GINClassifier(BlockReadoutClassifier):
