@@ -12,6 +12,10 @@ import pytest
 import yaml
 
 from awgnn.harness.cli import main
+from awgnn.harness.config import load_config
+from awgnn.harness.executors import InlineExecutor
+from awgnn.harness.protocol import FINAL, SELECTION
+from awgnn.harness.runner import Experiment, execute_task
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -140,6 +144,38 @@ def test_nan_loss_is_reported_in_the_run_not_raised(tmp_path, data_root):
     assert all(r["val_score"] is None for r in selection if r["config_id"] == 0)
     summary = json.loads((results / "summary.json").read_text())["models"]["bad"]
     assert summary["failed_runs"] == 2 and all(f["selected_config"] == 2 for f in summary["per_fold"])
+
+
+class RecordingExecutor(InlineExecutor):
+    """Runs tasks in this process, one at a time, but lets the runner submit ``capacity`` at once."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(execute_task)
+        self.capacity = capacity
+        self.submissions: list[tuple[int, str]] = []
+        self.most_in_flight = 0
+
+    def submit(self, task):
+        self.submissions += [(key.fold, key.kind) for key in task.keys]
+        self.most_in_flight = max(self.most_in_flight, len(self.queue) + 1)
+        return super().submit(task)
+
+
+@pytest.mark.parametrize("capacity", [1, 2])
+def test_runs_start_fold_by_fold_with_finals_as_soon_as_selection_is_done(tmp_path, data_root, capacity):
+    content = {**TINY, "splits": {**TINY["splits"], "outer_folds": 3},
+               "protocol": {**TINY["protocol"], "max_epochs": 2},
+               "models": {"gin": TINY["models"]["gin"]}}
+    experiment = Experiment(load_config(write_config(tmp_path, content)), data_root, tmp_path / "results")
+    experiment.prepare()
+    executor = RecordingExecutor(capacity)
+    assert experiment.run(executor, progress=False) == []
+    assert executor.most_in_flight == capacity
+    order = executor.submissions
+    assert len(order) == 3 * (2 + 1)
+    if capacity == 1:
+        assert order == [(fold, kind) for fold in range(3) for kind in (SELECTION, SELECTION, FINAL)]
+    assert order.index((0, FINAL)) < order.index((2, SELECTION)), "fold 1 is scored before fold 3 starts"
 
 
 def test_interrupted_experiment_resumes_without_touching_finished_runs(tmp_path, data_root):

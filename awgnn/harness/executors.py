@@ -4,7 +4,9 @@ Every executor takes tasks (:class:`~awgnn.harness.runner.RunTask`) and
 returns a handle per task; ``wait`` blocks until at least one of the given
 handles is done and returns ``(handle, outcome)`` pairs. An outcome holds the
 task's run records, or an ``"error"`` traceback when the task raised.
-Each task uses one CPU thread, so ``workers`` tasks share the machine's cores.
+Each task uses one CPU thread, so ``workers`` tasks share the machine's cores;
+``capacity`` is that number, and the runner never has more tasks submitted, so
+that it can choose the next task when a worker frees up.
 
 Scheduling never touches CUDA: a run places itself on the configured device
 (``protocol.device``) where it executes, so several worker processes can share
@@ -24,6 +26,8 @@ Outcome = dict[str, Any]
 
 
 class Executor(Protocol):
+    capacity: int
+
     def submit(self, task: Any) -> Any: ...
 
     def wait(self, handles: Iterable[Any]) -> list[tuple[Any, Outcome]]: ...
@@ -37,6 +41,8 @@ def single_thread() -> None:
 
 class InlineExecutor:
     """Runs tasks one at a time in this process (``--workers 1``)."""
+
+    capacity = 1
 
     def __init__(self, function: Callable[[Any], Outcome]) -> None:
         self.function = function
@@ -66,6 +72,7 @@ class ProcessExecutor:
 
     def __init__(self, function: Callable[[Any], Outcome], workers: int) -> None:
         self.function = function
+        self.capacity = workers
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=single_thread)
 
@@ -81,7 +88,7 @@ class ProcessExecutor:
 
 
 class RayExecutor:
-    """Ray tasks of one CPU each, on a local instance or the cluster at ``address``.
+    """Ray tasks of one CPU each, ``workers`` at a time, on a local instance or the cluster at ``address``.
 
     Stopping cancels this experiment's tasks only; a Ray instance started here
     is shut down, a cluster given by ``address`` is left running.
@@ -94,6 +101,7 @@ class RayExecutor:
         except ImportError:
             raise RuntimeError("the Ray backend needs Ray: pip install 'awgnn[ray]'") from None
         self.ray = ray
+        self.capacity = workers
         self.started_here = not ray.is_initialized() and address is None
         if not ray.is_initialized():
             if address is None:

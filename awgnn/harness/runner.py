@@ -209,7 +209,13 @@ class Experiment:
     # -- scheduling -----------------------------------------------------------------------
 
     def run(self, executor: Executor, progress: bool = True) -> list[str]:
-        """Execute every missing run; return the error reports of runs that raised."""
+        """Execute every missing run; return the error reports of runs that raised.
+
+        Runs start in order, model by model and fold by fold, a fold's final
+        runs as soon as its model selection is done, and no more are
+        submitted than the executor runs at once: an experiment stopped
+        part-way leaves its first folds complete and scored.
+        """
         results = self.results
         errors: list[str] = []
         runs = tqdm(total=results.total_runs(), initial=sum(1 for _ in results.stored_keys()), desc="runs",
@@ -220,7 +226,7 @@ class Experiment:
         submitted: set[RunKey] = set()
         try:
             while True:
-                for task in self._ready_tasks(results, submitted):
+                for task in self._ready_tasks(results, submitted)[:executor.capacity - len(pending)]:
                     submitted.update(task.keys)
                     pending[executor.submit(task)] = task
                 if not pending:
