@@ -6,7 +6,7 @@ growing GIN of every method (``configs/growth/<method>/<DATASET>.yaml``), on the
 reduced budget (10 outer folds with the official splits, 4 grid points, at most 150 epochs with patience 40,
 2 final runs). Records are shared with that script (``benchmarks/reproduction/``): a cell run by either is
 not run again. Reported: accuracy ± std over folds, final total width, parameters and the CPU-hours of the
-whole cell (model selection included).
+whole cell and of its model selection.
 
 **Against the ladder's difficulty** (``--ladder-seeds`` seeds at every level, 0 to skip): each growing method
 from 8 neurons a block, and AWN with ``preset: awgnn``, on the ladder's budget of
@@ -158,7 +158,8 @@ def main() -> None:
              for model in reproduction.MODELS}
     print("Budget of every cell: 10 outer folds (official splits; MUTAG: stratified from seed 42), a grid of 4 "
           "points, at most 150 epochs with patience 40, 2 final runs; accuracy is the mean ± population std over "
-          "the folds, CPU-hours those of the whole cell (model selection and final runs).\n")
+          "the folds, CPU-hours those of the whole cell (model selection and final runs), with those of model "
+          "selection alone in brackets.\n")
     print(reproduction.growth_table(cells, DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))

@@ -171,12 +171,22 @@ def fixed_text(dataset: str, cell: Mapping[str, Any] | None, estimate: float | N
     return f"{text}; {cell['num_parameters']:,.0f} params; {cpu_hours(cell):.2f} CPU-h"
 
 
+def width_text(cell: Mapping[str, Any]) -> str:
+    width = cell["total_width"]
+    return f"{accuracy_text(cell)}; width {width['mean']:.0f} ± {width['std']:.0f}; {cell['num_parameters']:,.0f} params"
+
+
 def adaptive_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str:
     if cell is None:
         return pending_text(estimate)
-    width = cell["total_width"]
-    return (f"{accuracy_text(cell)}; width {width['mean']:.0f} ± {width['std']:.0f}; "
-            f"{cell['num_parameters']:,.0f} params; {cpu_hours(cell):.2f} CPU-h")
+    return f"{width_text(cell)}; {cpu_hours(cell):.2f} CPU-h"
+
+
+def growth_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str:
+    """:func:`adaptive_text` with the CPU-hours of model selection beside those of the whole cell."""
+    if cell is None:
+        return pending_text(estimate)
+    return f"{width_text(cell)}; {cpu_hours(cell):.2f} CPU-h (selection {cell['selection_seconds'] / 3600:.2f})"
 
 
 def pending_text(estimate: float | None) -> str:
@@ -207,7 +217,7 @@ def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], da
         if not (CONFIG_FOLDERS[GROWTH_MODELS[0]] / f"{dataset}.yaml").is_file():
             continue
         estimates = estimates_for(cells, dataset)
-        rows.append((dataset, *(adaptive_text(cells[m][dataset], estimates[m])
+        rows.append((dataset, *(growth_text(cells[m][dataset], estimates[m])
                                 for m in ("gin", "awn_gin", *GROWTH_MODELS))))
     names = {"gin": "fixed grid (FairGIN)", "awn_gin": "AWN, preset awgnn", "growth_s2d": "S2D",
              "growth_s2d_fast": "S2D, fast variant", "growth_firefly": "Firefly", "growth_tiny": "TINY (GroMo)"}

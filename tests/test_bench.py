@@ -115,6 +115,10 @@ def test_tiny_experiment_is_complete_and_deterministic(tmp_path, data_root, caps
     for model in ("awn", "gin"):
         assert summary["models"][model]["folds_scored"] == 2
         assert summary["models"][model]["mean"] is not None
+        selection_seconds = sum(r["seconds"] for k, r in records.items() if k.startswith(f"{model}/")
+                                and "MODEL_SELECTION" in k)
+        assert summary["models"][model]["selection_seconds"] == pytest.approx(selection_seconds)
+        assert summary["models"][model]["seconds"] > summary["models"][model]["selection_seconds"]
     widths = summary["models"]["awn"]["per_fold"][0]["layer_widths"][0]
     assert set(widths) >= {"block0", "block1"}
     history = next(r for r in records.values() if r["model"] == "awn")["history"]

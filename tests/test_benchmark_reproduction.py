@@ -36,7 +36,7 @@ def test_compact_keeps_scores_and_only_the_final_runs_widths(tmp_path):
 
 
 def _cell(mean, std, seconds=7200.0):
-    return {"mean": mean, "std": std, "num_parameters": 1000.0, "seconds": seconds,
+    return {"mean": mean, "std": std, "num_parameters": 1000.0, "seconds": seconds, "selection_seconds": seconds / 2,
             "total_width": {"mean": 48.0, "std": 2.0}, "per_fold": []}
 
 
@@ -53,3 +53,9 @@ def test_pending_cells_are_estimated_from_the_finished_ones_by_graphs_times_node
     assert estimate == pytest.approx(1178 * 284.3 / (1113 * 39.1))
     assert reproduction.estimate_hours({}, "DD") is None
     assert reproduction.pending_text(estimate).startswith("pending (est. 7.7 CPU-h")
+
+
+def test_growth_cells_give_the_cost_of_model_selection_beside_the_whole_cell():
+    text = reproduction.growth_text(_cell(0.7, 0.02), None)
+    assert text == "70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00)"
+    assert reproduction.growth_text(None, 1.5) == "pending (est. 1.5 CPU-h)"
