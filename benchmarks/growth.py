@@ -1,8 +1,9 @@
 """Every way of choosing a width: fixed grid, AWN and the growing baselines (TINY, S2D, Firefly).
 
 **Under the protocol** (``--datasets``, default MUTAG, PROTEINS and NCI1): the cells of
-``benchmarks/reproduction.py`` for the fixed GIN's grid, the adaptive GIN with ``preset: awgnn`` and the
-growing GIN of every method (``configs/growth/<method>/<DATASET>.yaml``), on the reproduction table's
+``benchmarks/reproduction.py`` for the fixed GIN's grid, and on two architectures, the AWN paper's GIN
+classifier and FairGIN's, the learned width (``preset: awgnn``) and the growing model of every method
+(``configs/growth/<method>/`` and ``configs/growth_fair_gin/<method>/<DATASET>.yaml``), on the reproduction table's
 reduced budget (10 outer folds with the official splits, 4 grid points, at most 150 epochs with patience 40,
 2 final runs). Records are shared with that script (``benchmarks/reproduction/``): a cell run by either is
 not run again. Reported: accuracy ± std over folds, final total width, parameters and the CPU-hours of the
@@ -43,7 +44,7 @@ from awgnn.harness.ladder import LADDER_LEVELS
 from awgnn.harness.presets import PRESETS
 
 DATASETS = ("MUTAG", "PROTEINS", "NCI1")
-PROTOCOL_MODELS = ("gin", "awn_gin", *reproduction.GROWTH_MODELS)
+PROTOCOL_MODELS = ("gin", "awn_gin", "awn_fair_gin", *reproduction.GROWTH_MODELS)
 LADDER_TRAINING = MappingProxyType({"num_layers": 2, "batch_size": 32, "lr": 0.01})
 LADDER_EPOCHS = 100
 # The schedule of configs/growth, on the ladder's budget.
@@ -160,7 +161,7 @@ def main() -> None:
           "points, at most 150 epochs with patience 40, 2 final runs; accuracy is the mean ± population std over "
           "the folds, CPU-hours those of the whole cell (model selection and final runs), with those of model "
           "selection alone in brackets.\n")
-    print(reproduction.growth_table(cells, DATASETS))
+    print(reproduction.growth_tables(cells, DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))
         print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "

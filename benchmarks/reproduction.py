@@ -53,10 +53,19 @@ CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType({
     "awn_gin_paper": ROOT / "configs" / "reproduction" / "awn_gin_paper",
     "awn_fair_gin": ROOT / "configs" / "reproduction" / "awn_fair_gin",
     **{f"growth_{method}": ROOT / "configs" / "growth" / method for method in ("s2d", "s2d_fast", "firefly", "tiny")},
+    **{f"growth_fair_gin_{method}": ROOT / "configs" / "growth_fair_gin" / method
+       for method in ("s2d", "s2d_fast", "firefly", "tiny")},
 })
 MODELS = tuple(CONFIG_FOLDERS)
 TABLE_MODELS = ("gin", "awn_gin", "awn_gin_paper", "awn_fair_gin")
-GROWTH_MODELS = tuple(m for m in MODELS if m.startswith("growth_"))
+GROWTH_METHOD_NAMES: Mapping[str, str] = MappingProxyType(
+    {"s2d": "S2D", "s2d_fast": "S2D, fast variant", "firefly": "Firefly", "tiny": "TINY (GroMo)"})
+# Every way of choosing a width on one architecture: its learned-width model, then each growth method's.
+GROWTH_TABLES: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
+    "the AWN paper's GIN classifier": ("awn_gin", tuple(f"growth_{m}" for m in GROWTH_METHOD_NAMES)),
+    "FairGIN's architecture": ("awn_fair_gin", tuple(f"growth_fair_gin_{m}" for m in GROWTH_METHOD_NAMES)),
+})
+GROWTH_MODELS = tuple(m for _, growing in GROWTH_TABLES.values() for m in growing)
 DATASETS = ("MUTAG", "PROTEINS", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "NCI1", "DD", "REDDIT-BINARY")
 # Errica et al. (2020), "A fair comparison of graph neural networks for graph classification", GIN rows
 # (mean ± std over the 10 outer folds, %); MUTAG is not in their table.
@@ -210,18 +219,26 @@ def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets:
                            "adaptive FairGIN, preset awgnn (%)"), rows)
 
 
-def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
-    """Every way of choosing a width on the datasets that have growth configurations."""
+def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str],
+                 architecture: str) -> str:
+    """Every way of choosing a width on one of :data:`GROWTH_TABLES`' architectures, beside the fixed grid,
+    on the datasets that have growth configurations."""
+    learned, growing = GROWTH_TABLES[architecture]
+    models = ("gin", learned, *growing)
     rows = []
     for dataset in datasets:
-        if not (CONFIG_FOLDERS[GROWTH_MODELS[0]] / f"{dataset}.yaml").is_file():
+        if not (CONFIG_FOLDERS[growing[0]] / f"{dataset}.yaml").is_file():
             continue
         estimates = estimates_for(cells, dataset)
-        rows.append((dataset, *(growth_text(cells[m][dataset], estimates[m])
-                                for m in ("gin", "awn_gin", *GROWTH_MODELS))))
-    names = {"gin": "fixed grid (FairGIN)", "awn_gin": "AWN, preset awgnn", "growth_s2d": "S2D",
-             "growth_s2d_fast": "S2D, fast variant", "growth_firefly": "Firefly", "growth_tiny": "TINY (GroMo)"}
-    return markdown_table(("dataset", *(f"{names[m]} (%)" for m in ("gin", "awn_gin", *GROWTH_MODELS))), rows)
+        rows.append((dataset, *(growth_text(cells[m][dataset], estimates[m]) for m in models)))
+    names = ["fixed grid (FairGIN)", "learned width (AWN), preset awgnn", *GROWTH_METHOD_NAMES.values()]
+    return markdown_table(("dataset", *(f"{name} (%)" for name in names)), rows)
+
+
+def growth_tables(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
+    """:func:`growth_table` for every architecture, each under its name."""
+    return "\n\n".join(f"On {architecture}:\n\n{growth_table(cells, datasets, architecture)}"
+                        for architecture in GROWTH_TABLES)
 
 
 def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: Path, datasets: Sequence[str],
@@ -298,7 +315,7 @@ def main() -> None:
     print(table(cells, DATASETS))
     print("\nEvery way of choosing a width, on the same budget (growth: start 8 neurons a layer, a step every 10 "
           "epochs from epoch 20 to 70; widths are the final totals over the hidden layers):\n")
-    print(growth_table(cells, DATASETS))
+    print(growth_tables(cells, DATASETS))
     records = arguments.records.resolve()
     shown = records.relative_to(Path.cwd()) if records.is_relative_to(Path.cwd()) else records
     print(f"\nRecords: {shown}; figure: {figure.name if figure else 'none yet'} (in {out}). "

@@ -15,15 +15,22 @@ PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
 # The reproduction table's reduced budget (benchmarks/reproduction.py): the same for every model.
 REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper", "awn_fair_gin"}
 REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
-# The growing baselines (issue #10) on the reproduction table's budget.
+# The growing baselines (issue #10) on the reproduction table's budget, on the AWN paper's GIN classifier
+# (growth/) and on FairGIN's architecture (growth_fair_gin/).
+GROWTH_FAMILIES = ("growth", "growth_fair_gin")
 GROWTH_METHODS = {"s2d", "s2d_fast", "firefly", "tiny"}
 GROWTH_DATASETS = {"MUTAG", "PROTEINS", "NCI1"}
 
 
 def family(path: Path) -> str:
-    """``gin_fixed``, ``awn_gin``, ... for the protocol's configs; ``reproduction/<model>``, ``growth/<method>``."""
+    """``gin_fixed``, ``awn_gin``, ... for the protocol's configs; ``reproduction/<model>``, ``growth/<method>``,
+    ``growth_fair_gin/<method>``."""
     parts = path.relative_to(ROOT).parts
-    return "/".join(parts[:2]) if parts[0] in ("reproduction", "growth") else parts[0]
+    return "/".join(parts[:2]) if parts[0] in ("reproduction", *GROWTH_FAMILIES) else parts[0]
+
+
+def is_growth(path: Path) -> bool:
+    return family(path).split("/")[0] in GROWTH_FAMILIES
 
 
 def test_one_config_per_model_and_dataset():
@@ -31,8 +38,8 @@ def test_one_config_per_model_and_dataset():
     assert names == {(model, dataset) for model in GRID_SIZES for dataset in DATASETS}
     reproduction = {(family(path), path.stem) for path in CONFIGS if family(path).startswith("reproduction/")}
     assert reproduction == {(f"reproduction/{m}", d) for m in REPRODUCTION_MODELS for d in REPRODUCTION_DATASETS}
-    growth = {(family(path), path.stem) for path in CONFIGS if family(path).startswith("growth/")}
-    assert growth == {(f"growth/{m}", d) for m in GROWTH_METHODS for d in GROWTH_DATASETS}
+    growth = {(family(path), path.stem) for path in CONFIGS if is_growth(path)}
+    assert growth == {(f"{f}/{m}", d) for f in GROWTH_FAMILIES for m in GROWTH_METHODS for d in GROWTH_DATASETS}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: "/".join(p.relative_to(ROOT).parts))
@@ -44,15 +51,21 @@ def test_config_is_valid_and_every_grid_point_builds(path):
         assert len(config.models[0].points()) == GRID_SIZES[family(path)]
         assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 3)
         assert (config.protocol.max_epochs, config.protocol.patience) == (1000, 500)
-    if family(path).startswith(("reproduction/", "growth/")):
+    if family(path).startswith("reproduction/") or is_growth(path):
         assert len(config.models) == 1 and len(config.models[0].points()) == 4
         assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 2)
         assert (config.protocol.max_epochs, config.protocol.patience) == (150, 40)
-    if family(path).startswith("growth/"):
+    if is_growth(path):
         for point in config.models[0].points():
             assert (point["growth"], point["start_width"]) == (path.parent.name, 8)
             # Growth stops early enough that the last architecture gets a full patience window.
             assert point["growth_stop"] + config.protocol.patience <= config.protocol.max_epochs
+    if family(path).startswith("growth_fair_gin/"):  # FairGIN's grid and recipe, as AdaptiveFairGIN gets them
+        recipe = ("num_layers", "dropout", "pooling", "train_eps", "batch_size", "lr", "scheduler_step",
+                  "scheduler_gamma", "monitor")
+        reference = load_config(ROOT / "reproduction" / "awn_fair_gin" / path.name).models[0].points()
+        assert [{k: p[k] for k in recipe} for p in config.models[0].points()] == [{k: p[k] for k in recipe}
+                                                                               for p in reference]
     for model in config.models:
         for point in model.points():
             model.spec.cls(spec.num_features, spec.num_classes, **model_arguments(point))

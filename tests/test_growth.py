@@ -15,11 +15,19 @@ from awgnn.growth import (
     SecondDerivative,
     fix_hidden_widths_,
     growable_layers,
+    input_moment,
     node_gradients,
     splitting_matrices,
 )
 from awgnn.growth.step import select_globally
-from growth_helpers import assert_training_keeps_grown_widths, gin_loss, new_gin, trained_gin
+from growth_helpers import (
+    assert_training_keeps_grown_widths,
+    away_from_identity_,
+    gin_loss,
+    new_fair_gin,
+    new_gin,
+    trained_gin,
+)
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -29,10 +37,26 @@ def tiny_mlp(activation="tanh", width=5, seed=0):
     torch.manual_seed(seed)
     mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=width)], activation=activation).double()
     fix_hidden_widths_(mlp)
+    return mlp, toy_batches(seed)
+
+
+def tiny_norm_mlp(activation="tanh", width=5, seed=0):
+    """:func:`tiny_mlp` with a batch norm between the hidden layer and its activation, in eval mode, whose
+    weight, bias and running statistics are far from an identity normalisation."""
+    torch.manual_seed(seed)
+    mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=width)], activation=activation,
+                      hidden_norm="batch_norm").double().eval()
+    fix_hidden_widths_(mlp)
+    away_from_identity_(mlp[1])
+    return mlp, toy_batches(seed)
+
+
+def toy_batches(seed):
+    """Two batches of 25 and 15 rows (x, y), 3 features, 2 classes."""
     generator = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(40, 3, generator=generator, dtype=torch.float64)
     y = torch.randint(0, 2, (40,), generator=generator)
-    return mlp, [(x[:25], y[:25]), (x[25:], y[25:])]
+    return [(x[:25], y[:25]), (x[25:], y[25:])]
 
 
 def mlp_loss(model, batch):
@@ -96,11 +120,13 @@ def test_learned_importances_would_break_function_preservation():
 # -- function preservation at zero scale ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("build", [new_gin, new_fair_gin])
 @pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3, eps=0.0),
                                   S2DGrowth(fraction=0.3, eps=0.0, method="rayleigh"),
                                   FireflyGrowth(fraction=0.35, scale=0.0, generator=torch.Generator().manual_seed(0))])
-def test_zero_scale_growth_keeps_the_outputs(step):
-    model, loader, optimizer = trained_gin()
+def test_zero_scale_growth_keeps_the_outputs(step, build):
+    """Also through the batch norm inside FairGIN's MLPs: offspring copy their parent's entries."""
+    model, loader, optimizer = trained_gin(build=build)
     widths = model.layer_widths()
     before = {training: outputs(model, loader, training) for training in (False, True)}
     result = step.grow_(model, loader, gin_loss, optimizer)
@@ -113,23 +139,32 @@ def test_zero_scale_growth_keeps_the_outputs(step):
 
 
 def split_loss(mlp, batches, neuron, offset):
-    """The loss with ``neuron`` replaced by offspring ``theta +- offset``, each with half its outgoing column."""
-    weight, bias, outgoing = mlp[0].weight, mlp[0].bias, mlp[3].weight
-    rows = torch.cat([weight, bias.unsqueeze(1)], 1)
+    """The loss with ``neuron`` replaced by offspring ``theta +- offset``, each with half its outgoing column
+    (and, with a hidden batch norm, its parent's norm entries; eval mode)."""
+    linear, consumer = mlp.linears
+    norm = mlp[1] if isinstance(mlp[1], torch.nn.BatchNorm1d) else None
+    activation = mlp[1] if norm is None else mlp[2]
+    rows = torch.cat([linear.weight, linear.bias.unsqueeze(1)], 1)
     plus, minus = rows[neuron] + offset, rows[neuron] - offset
     rows = torch.cat([rows, minus.unsqueeze(0)])
     rows = torch.cat([rows[:neuron], plus.unsqueeze(0), rows[neuron + 1:]])
+    outgoing = consumer.weight
     columns = torch.cat([outgoing, outgoing[:, neuron:neuron + 1] / 2], 1)
     columns = torch.cat([columns[:, :neuron], outgoing[:, neuron:neuron + 1] / 2, columns[:, neuron + 1:]], 1)
     total = 0
     for x, y in batches:
-        hidden = mlp[1](x @ rows[:, :-1].T + rows[:, -1])
-        total = total + F.cross_entropy(hidden @ columns.T + mlp[3].bias, y, reduction="sum")
+        a = x @ rows[:, :-1].T + rows[:, -1]
+        if norm is not None:
+            entries = [torch.cat([t, t[neuron:neuron + 1]])
+                       for t in (norm.running_mean, norm.running_var, norm.weight, norm.bias)]
+            a = F.batch_norm(a, *entries, training=False, eps=norm.eps)
+        total = total + F.cross_entropy(activation(a) @ columns.T + consumer.bias, y, reduction="sum")
     return total
 
 
-def test_splitting_matrix_is_the_hessian_of_the_split_loss():
-    mlp, batches = tiny_mlp("tanh")
+@pytest.mark.parametrize("build", [tiny_mlp, tiny_norm_mlp])
+def test_splitting_matrix_is_the_hessian_of_the_split_loss(build):
+    mlp, batches = build("tanh")
     layers = growable_layers(mlp)
     matrices = splitting_matrices(mlp, layers, batches, mlp_loss)[0]
     dense = matrices.dense()
@@ -221,22 +256,30 @@ def test_s2d_splits_the_most_negative_eigenvalues():
 # -- Firefly ------------------------------------------------------------------------------------
 
 
-def test_firefly_scores_are_gate_derivatives():
+@pytest.mark.parametrize("build", [tiny_mlp, tiny_norm_mlp])
+def test_firefly_scores_are_gate_derivatives(build):
     """s = dL/d(gate) at gate 0, against autograd through an explicitly gated network."""
-    mlp, batches = tiny_mlp("tanh")
+    mlp, batches = build("tanh")
     layer = growable_layers(mlp)[0]
     candidates = FireflyCandidates(layer, 3, 0.1, 0.3, torch.Generator().manual_seed(0))
     stats = list(node_gradients(mlp, [layer], batches, mlp_loss))
     split, new = (sum(parts) for parts in zip(*(candidates.scores(batch[0]) for batch in stats)))
     gates = torch.zeros(8, dtype=torch.float64, requires_grad=True)
-    sigma, total = mlp[1], 0
+    norm = mlp[1] if isinstance(mlp[1], torch.nn.BatchNorm1d) else None
+    activation, consumer, total = mlp[1 if norm is None else 2], mlp.linears[-1], 0
+
+    def sigma(a):  # an existing neuron or an offspring: through the norm in eval mode
+        if norm is not None:
+            a = F.batch_norm(a, norm.running_mean, norm.running_var, norm.weight, norm.bias, eps=norm.eps)
+        return activation(a)
+
     theta, offsets = layer.incoming, candidates.offsets.detach()
     for x, y in batches:
         b = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
         a, shift = b @ theta.T, b @ offsets.T
         hidden = sigma(a) + gates[:5] * (0.5 * sigma(a + shift) + 0.5 * sigma(a - shift) - sigma(a))
-        extra = (gates[5:] * sigma(b @ candidates.fan_in.detach().T)) @ candidates.fan_out.detach().T
-        total = total + F.cross_entropy(hidden @ mlp[3].weight.T + mlp[3].bias + extra, y, reduction="sum")
+        extra = (gates[5:] * activation(b @ candidates.fan_in.detach().T)) @ candidates.fan_out.detach().T
+        total = total + F.cross_entropy(hidden @ consumer.weight.T + consumer.bias + extra, y, reduction="sum")
     reference, = torch.autograd.grad(total, gates)
     assert torch.allclose(torch.cat([split, new]), reference, atol=1e-12)
     assert torch.allclose(candidates.offsets.norm(dim=1), torch.full((5,), 0.3, dtype=torch.float64))
@@ -286,11 +329,12 @@ def test_firefly_splits_into_offspring_around_the_parent():
     assert result.predicted_change < 0 and total_loss(mlp, batches, mlp_loss) < before
 
 
+@pytest.mark.parametrize("build", [new_gin, new_fair_gin])
 @pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3), FireflyGrowth(fraction=0.35, epochs=1,
                                                                         generator=torch.Generator().manual_seed(0))])
-def test_growth_lowers_a_gin_training_loss(step):
-    """On the GIN classifier (leaky ReLU, the S2D surrogate): the grown model's loss is below the old one."""
-    model, loader, optimizer = trained_gin()
+def test_growth_lowers_a_gin_training_loss(step, build):
+    """On the GIN classifiers (ReLU-type, the S2D surrogate; FairGIN's norms): the grown model's loss is lower."""
+    model, loader, optimizer = trained_gin(build=build)
     model.eval()
     before = total_loss(model, loader, gin_loss)
     result = step.grow_(model, loader, gin_loss, optimizer)
@@ -338,6 +382,64 @@ def test_shapes_state_and_checkpoint_after_growth():
     assert fresh.layer_widths() == model.layer_widths()
     assert all(layer.width.fixed for layer in growable_layers(fresh))
     assert torch.allclose(outputs(fresh, loader, False), outputs(model, loader, False))
+
+
+def test_fair_gin_grows_with_its_batch_norms_and_its_checkpoint_loads():
+    model, loader, optimizer = trained_gin(build=new_fair_gin)
+    layers = growable_layers(model)
+    assert [layer.name for layer in layers] == ["input_block.0", "blocks.0.mlp.0", "blocks.1.mlp.0"]
+    assert all(isinstance(layer.norm, torch.nn.BatchNorm1d) for layer in layers)
+    entries = [{k: getattr(layer.norm, k).detach().clone() for k in ("weight", "bias", "running_mean", "running_var")}
+               for layer in layers]
+    splits = S2DGrowth(num_neurons=6).grow_(model, loader, gin_loss, optimizer)
+    assert splits.added == 6
+    for layer, before, grown in zip(layers, entries, splits.layers):
+        for key, value in before.items():
+            tensor = getattr(layer.norm, key)
+            assert tensor.shape == (grown.new,) and torch.equal(tensor[:grown.old], value)
+            offspring = tensor[grown.old:]
+            assert all(bool((value == entry).any()) for entry in offspring), "an offspring copies its parent"
+    added = FireflyGrowth(num_neurons=6, generator=torch.Generator().manual_seed(0)).grow_(
+        model, loader, gin_loss, optimizer)
+    assert added.added == 6 and any(g.added for g in added.layers)
+    for layer, grown in zip(layers, added.layers):
+        assert layer.norm.num_features == layer.size == grown.new
+        for param in (layer.norm.weight, layer.norm.bias):
+            for value in optimizer.state[param].values():
+                if value.dim():
+                    assert value.shape == param.shape
+    assert_training_keeps_grown_widths(model, loader, optimizer)
+    fresh = new_fair_gin(seed=1)
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.layer_widths() == model.layer_widths()
+    assert torch.allclose(outputs(fresh, loader, False), outputs(model, loader, False))
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_a_new_neurons_batch_norm_passes_its_pre_activation_through(training):
+    """Entries set from E[b b'] of the rows: eval mode, and training mode on a batch of those rows, give a."""
+    mlp, batches = tiny_norm_mlp("tanh")
+    layer = growable_layers(mlp)[0]
+    x = torch.cat([x for x, _ in batches])
+    b = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+    new_rows = torch.randn(3, 4, dtype=torch.float64)
+    layer.grow_(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4, dtype=torch.float64), new_rows,
+                torch.randn(2, 3, dtype=torch.float64), input_moment=input_moment([b[:25], b[25:]]))
+    norm = layer.norm.train(training)
+    with torch.no_grad():
+        normalised = norm(layer.linear(x))
+    assert torch.allclose(normalised[:, 5:], b @ new_rows.T, atol=1e-9)
+    with pytest.raises(ValueError, match=r"batch norm: adding new neurons needs input_moment of shape \(4, 4\)"):
+        layer.grow_(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4, dtype=torch.float64), new_rows,
+                    torch.randn(2, 3, dtype=torch.float64))
+
+
+def test_a_batch_norm_without_running_statistics_is_refused():
+    mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=5)], hidden_norm="batch_norm")
+    fix_hidden_widths_(mlp)
+    mlp[1].running_mean = mlp[1].running_var = None
+    with pytest.raises(ValueError, match="keeps no running statistics"):
+        GrowableLayer(mlp)
 
 
 def test_growth_respects_max_width_and_only_negative_scores():

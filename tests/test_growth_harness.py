@@ -63,7 +63,7 @@ def config(grid, model_class=GROWING, protocol=None):
     ({"growth": "s2d", "growth_warmup": 0, "growth_stop": 3, "loss": "elbo"}, GROWING, "models.g.grid.loss: expected 'cross_entropy'"),
     ({"growth": "s2d"}, "AdaptiveGINClassifier",
      "models.g.grid.growth: expected no growth: AdaptiveGINClassifier does not grow (growing classes: "
-     "GrowingGINClassifier), got 's2d'"),
+     "GrowingGINClassifier, GrowingFairGIN), got 's2d'"),
     ({"growth_eps": 0.1}, "GINClassifier", "models.g.grid.growth_eps: expected no growth_eps: GINClassifier"),
 ])
 def test_growth_keys_are_validated_with_named_errors(grid, model_class, message):
@@ -279,11 +279,12 @@ def test_best_epoch_before_a_growth_is_restored_with_its_widths(mutag, method):
 # -- awgnn bench ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("model_class", [GROWING, "GrowingFairGIN"])
 @pytest.mark.parametrize("method", METHODS)
-def test_each_method_runs_under_bench_and_reports_grown_widths(tmp_path, data_root, capsys, method):
+def test_each_method_runs_under_bench_and_reports_grown_widths(tmp_path, data_root, capsys, method, model_class):
     grid = {"num_layers": 2, "batch_size": 64, "growth": method, "growth_warmup": 0, "growth_interval": 1,
             "growth_stop": 2}
-    path = write_config(tmp_path, config(grid, protocol={"max_epochs": 3, "patience": 3}))
+    path = write_config(tmp_path, config(grid, model_class, protocol={"max_epochs": 3, "patience": 3}))
     assert bench(path, data_root, tmp_path / "results") == 0
     records = run_records(tmp_path / "results")
     assert len(records) == 2 * (1 + 1)  # 2 folds, one grid point and one final run each
@@ -322,11 +323,13 @@ def test_tiny_grows_on_schedule_under_fit_and_bench(mutag, tmp_path, data_root, 
 
     grid = {"num_layers": 2, "batch_size": 64, "growth": "tiny", "growth_warmup": 0, "growth_interval": 1,
             "growth_stop": 2, "growth_neurons": 4}
-    path = write_config(tmp_path, config(grid, protocol={"max_epochs": 3, "patience": 3}))
-    assert bench(path, data_root, tmp_path / "results") == 0
-    records = run_records(tmp_path / "results")
-    assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
-    assert all([h["epoch"] for h in r["history"] if "growth" in h] == [0, 1] for r in records.values())
+    for model_class in (GROWING, "GrowingFairGIN"):
+        path = write_config(tmp_path, config(grid, model_class, protocol={"max_epochs": 3, "patience": 3}))
+        results = tmp_path / model_class
+        assert bench(path, data_root, results) == 0
+        records = run_records(results)
+        assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
+        assert all([h["epoch"] for h in r["history"] if "growth" in h] == [0, 1] for r in records.values())
     capsys.readouterr()
 
 

@@ -12,17 +12,28 @@ import awgnn  # noqa: E402
 from awgnn import AdaptiveMLP, AdaptiveWidth  # noqa: E402
 from awgnn.growth import TinyGrowth, fix_hidden_widths_, growable_layers  # noqa: E402
 from awgnn.growth.tiny import TinyExtension, TinyNeurons, tiny_statistics  # noqa: E402
-from growth_helpers import assert_training_keeps_grown_widths, gin_loss, trained_gin  # noqa: E402
+from growth_helpers import (  # noqa: E402
+    assert_training_keeps_grown_widths,
+    away_from_identity_,
+    gin_loss,
+    new_fair_gin,
+    new_gin,
+    trained_gin,
+)
 
 # -- fixtures -------------------------------------------------------------------------------
 
 
-def tiny_mlp(activation="tanh", width=5, classes=4, seed=0, max_width=256):
-    """A float64 MLP 3 -> width -> classes with a fixed hidden width, and two batches of (x, y)."""
+def tiny_mlp(activation="tanh", width=5, classes=4, seed=0, max_width=256, hidden_norm=None):
+    """A float64 MLP 3 -> width -> classes with a fixed hidden width, and two batches of (x, y).
+
+    With ``hidden_norm``, its batch norm is far from an identity normalisation."""
     torch.manual_seed(seed)
     mlp = AdaptiveMLP(3, classes, hidden=[AdaptiveWidth(initial_width=width, max_width=max_width)],
-                      activation=activation).double()
+                      activation=activation, hidden_norm=hidden_norm).double()
     fix_hidden_widths_(mlp)
+    if hidden_norm is not None:
+        away_from_identity_(mlp[1])
     generator = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(40, 3, generator=generator, dtype=torch.float64)
     y = torch.randint(0, classes, (40,), generator=generator)
@@ -136,17 +147,21 @@ def test_gamma_zero_gives_exactly_the_pre_growth_outputs_and_loss():
     assert torch.equal(outputs(model, loader), before)
 
 
-def test_the_extension_is_what_growth_applies():
-    mlp, batches = tiny_mlp()
+@pytest.mark.parametrize("hidden_norm, training", [(None, False), ("batch_norm", False), ("batch_norm", True)])
+def test_the_extension_is_what_growth_applies(hidden_norm, training):
+    """Also through a hidden batch norm, in eval mode and in training mode on a batch of the statistics' rows."""
+    mlp, batches = tiny_mlp(hidden_norm=hidden_norm)
     layer = growable_layers(mlp)[0]
     neurons = TinyNeurons.from_statistics(tiny_statistics(mlp, [layer], batches, mlp_loss)[0], 8, 1e-3)
     x = torch.cat([x for x, _ in batches])
-    with TinyExtension(layer, neurons, 0.5):
+    mlp.train(training)
+    with torch.no_grad(), TinyExtension(layer, neurons, 0.5):
         extended = mlp(x)
     rows = layer.incoming
     layer.grow_(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4, dtype=torch.float64),
-                0.5 * neurons.fan_in, 0.5 * neurons.fan_out)
-    assert torch.allclose(mlp(x), extended, rtol=0, atol=1e-13)
+                0.5 * neurons.fan_in, 0.5 * neurons.fan_out, input_moment=neurons.input_moment)
+    with torch.no_grad():
+        assert torch.allclose(mlp(x), extended, rtol=0, atol=1e-12)
     assert torch.equal(layer.incoming[:5], rows) and torch.allclose(layer.incoming[5:], 0.5 * neurons.fan_in)
 
 
@@ -204,8 +219,10 @@ def test_line_search_picks_a_gamma_that_lowers_the_training_loss():
     assert torch.allclose(layer.outgoing[:, 2:], best * neurons.fan_out)
 
 
-def test_growth_lowers_a_gin_training_loss():
-    model, loader, optimizer = trained_gin()
+@pytest.mark.parametrize("build", [new_gin, new_fair_gin])
+def test_growth_lowers_a_gin_training_loss(build):
+    """The loss after growth is the one the line search measured, also through FairGIN's batch norms."""
+    model, loader, optimizer = trained_gin(build=build)
     before = total_loss(model, loader, gin_loss)
     result = TinyGrowth(8).grow_(model, loader, gin_loss, optimizer)
     after = total_loss(model, loader, gin_loss)

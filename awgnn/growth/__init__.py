@@ -5,11 +5,12 @@ and every :class:`~awgnn.nn.AdaptiveGINConv` MLP of
 :class:`~awgnn.models.AdaptiveGINClassifier`) whose width has been fixed
 (:func:`fix_hidden_widths_`): a growth step is a resize of that width whose
 new neurons get chosen values, so every follower and the optimizer state
-follow it as in AWN.
+follow it as in AWN. A batch norm inside the MLP (as in
+:class:`~awgnn.models.GrowingFairGIN`) follows the grown neurons too.
 """
 from awgnn.growth.activations import SecondDerivative
 from awgnn.growth.firefly import FireflyCandidates, FireflyGrowth
-from awgnn.growth.layer import GrowableLayer, LayerGrowth, fix_hidden_widths_, growable_layers
+from awgnn.growth.layer import GrowableLayer, LayerGrowth, fix_hidden_widths_, growable_layers, input_moment
 from awgnn.growth.s2d import S2DGrowth, SplittingMatrices, splitting_matrices
 from awgnn.growth.statistics import NodeGradients, node_gradients
 from awgnn.growth.step import GrowthBudget, GrowthResult
@@ -29,6 +30,7 @@ __all__ = [
     "TinyGrowth",
     "fix_hidden_widths_",
     "growable_layers",
+    "input_moment",
     "node_gradients",
     "splitting_matrices",
 ]

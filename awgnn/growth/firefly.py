@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from awgnn.growth.layer import GrowableLayer
+from awgnn.growth.layer import GrowableLayer, input_moment
 from awgnn.growth.statistics import LossFunction, NodeGradients, node_gradients
 from awgnn.growth.step import GrowthBudget, GrowthResult, check_number, resolve_layers, select_globally
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
@@ -29,6 +29,11 @@ class FireflyCandidates:
     * ``count`` new neurons with fan-in :math:`\phi_k` (row norm fixed at the
       mean row norm of :math:`[W_1 | b_1]`) and fan-out :math:`\omega_k`
       (:math:`\|\omega_k\| = \epsilon`): :math:`u \to u + \varepsilon_k\, \omega_k \sigma(\phi_k^\top b)`.
+
+    With a hidden batch norm, :math:`\sigma(a)` stands for :math:`\sigma(s a + t)`,
+    the norm in eval mode (:meth:`GrowableLayer.normalisation`), for existing
+    neurons and their offspring; a new neuron's norm entries pass its
+    pre-activation through (:meth:`GrowableLayer.grow_`).
 
     :math:`\varepsilon = 0` is the current network and :math:`\varepsilon_i = 1`
     is candidate :math:`i` applied (two offspring :math:`\theta_j \pm \delta_j`
@@ -62,6 +67,7 @@ class FireflyCandidates:
                  generator: torch.Generator | None) -> None:
         self.activation = layer.activation
         self.theta = layer.incoming
+        self.norm_scale, self.norm_shift = layer.normalisation()
         self.eps, self.offset_norm = eps, offset_norm
 
         def draw(*shape: int) -> Tensor:
@@ -87,12 +93,16 @@ class FireflyCandidates:
 
     def scores(self, stats: NodeGradients) -> tuple[Tensor, Tensor]:
         """:math:`s^{\\mathrm{split}}` (shape ``(D,)``) and :math:`s^{\\mathrm{new}}` (``(count,)``) on one batch."""
-        b, sigma = stats.inputs, self.activation
+        b = stats.inputs
+
+        def sigma(a: Tensor) -> Tensor:
+            return self.activation(a * self.norm_scale + self.norm_shift)
+
         a = b @ self.theta.T
-        shift = b @ self.offsets.T
-        split = 0.5 * sigma(a + shift) + 0.5 * sigma(a - shift) - sigma(a)
+        offset = b @ self.offsets.T
+        split = 0.5 * sigma(a + offset) + 0.5 * sigma(a - offset) - sigma(a)
         return ((stats.hidden * split).sum(0),
-                ((stats.output @ self.fan_out) * sigma(b @ self.fan_in.T)).sum(0))
+                ((stats.output @ self.fan_out) * self.activation(b @ self.fan_in.T)).sum(0))
 
 
 class FireflyGrowth:
@@ -197,10 +207,12 @@ class FireflyGrowth:
                       for i, c in enumerate(found)]
         chosen = select_globally(scores, self.budget(layers), [layer.room() for layer in layers])
         grown, predicted = [], 0.0
-        for layer, c, score, picked in zip(layers, found, scores, chosen):
+        for i, (layer, c, score, picked) in enumerate(zip(layers, found, scores, chosen)):
             predicted += float(score[picked].sum())
             parents, new = picked[picked < layer.size], picked[picked >= layer.size] - layer.size
+            moment = input_moment(batch[i].inputs for batch in stats) if layer.norm is not None else None
             with torch.no_grad():
                 grown.append(layer.grow_(parents, self.scale * c.offsets[parents], c.fan_in[new],
-                                         self.scale * c.fan_out[:, new], optimizer, optimizer_state))
+                                         self.scale * c.fan_out[:, new], optimizer, optimizer_state,
+                                         input_moment=moment))
         return GrowthResult(grown, predicted)

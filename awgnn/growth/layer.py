@@ -1,6 +1,7 @@
 """The hidden layer of an :class:`~awgnn.width.AdaptiveMLP` as the target of a growth step."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -8,6 +9,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from awgnn.width import AdaptiveMLP, AdaptiveWidth
+from awgnn.width.adaptive_width import BATCH_NORM_FILLS
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
 from awgnn.width.validation import check_choice
 
@@ -32,6 +34,15 @@ class GrowableLayer:
     is a resize of that width (so every follower and the optimizer state follow
     it, see :meth:`AdaptiveWidth.resize_`) after which the new neurons get chosen
     values instead of the default ones.
+
+    A batch norm between the linear and the activation (``AdaptiveMLP(...,
+    hidden_norm="batch_norm")``) is supported: :math:`h = \sigma(\mathrm{BN}(a))`,
+    :math:`a = W_1 x + b_1`. The growth methods see it as it acts in eval mode,
+    a per-neuron affine map :math:`z = s a + t` (:meth:`normalisation`); the
+    offspring of a split copy their parent's norm entries, so a split with zero
+    offset keeps the function in training and in eval mode, and a brand-new
+    neuron's entries are set to pass its pre-activation through unchanged (see
+    :meth:`grow_`).
 
     The width must be fixed (:meth:`AdaptiveWidth.fix_`, or
     :func:`fix_hidden_widths_`): its importances are then 1, so the layer is a
@@ -68,18 +79,24 @@ class GrowableLayer:
                 "(or awgnn.growth.fix_hidden_widths_(model)) before growing it")
         if self.linear.bias is None:
             raise ValueError(f"hidden layer {name!r} has no bias; growth needs one")
-        expected = {(id(self.linear), "weight", 0), (id(self.linear), "bias", 0), (id(self.consumer), "weight", 1)}
+        position = next(i for i, m in enumerate(mlp) if m is self.linear)
+        following = mlp[position + 1]
+        self.norm: nn.modules.batchnorm._BatchNorm | None = (
+            following if isinstance(following, nn.modules.batchnorm._BatchNorm) else None)
+        if self.norm is not None and self.norm.running_mean is None:
+            raise ValueError(f"the batch norm of {name!r} keeps no running statistics; growth needs them")
+        expected = {(id(self.linear), "weight", 0), (id(self.linear), "bias", 0), (id(self.consumer), "weight", 1),
+                    *((id(self.norm), key, 0) for key in BATCH_NORM_FILLS if getattr(self.norm, key, None) is not None)}
         found = {(id(f.module), f.name, f.dim) for f in width.followers}
         if found != expected:
             raise ValueError(
-                f"the hidden width of {name!r} must be followed only by its linear's rows and bias and "
-                "the next linear's columns (a norm between them is not supported)")
+                f"the hidden width of {name!r} must be followed only by its linear's rows and bias, a batch "
+                "norm's entries and the next linear's columns")
         consumer_width = self.consumer.output_width
         if consumer_width is not None and self.consumer is not linears[-1] and not consumer_width.fixed:
             raise ValueError(f"the layer after {name!r} scales its outputs by learned importances; fix its width too")
-        position = next(i for i, m in enumerate(mlp) if m is self.linear)
         self.width: AdaptiveWidth = width
-        self.activation: nn.Module = mlp[position + 1]
+        self.activation: nn.Module = mlp[position + (1 if self.norm is None else 2)]
 
     @property
     def size(self) -> int:
@@ -100,6 +117,26 @@ class GrowableLayer:
         """How many neurons the width's ``max_width`` still allows."""
         return self.width.max_width - self.size
 
+    def normalisation(self) -> tuple[Tensor, Tensor]:
+        r"""The hidden norm in eval mode as :math:`z = s a + t` per neuron: :math:`(s, t)`, shapes ``(D,)``.
+
+        :math:`s = \gamma / \sqrt{v + \epsilon}`, :math:`t = \beta - s \mu`
+        from the norm's weight :math:`\gamma`, bias :math:`\beta` and running
+        statistics :math:`(\mu, v)`; :math:`(1, 0)` without a norm.
+        """
+        like = self.linear.weight
+        if self.norm is None:
+            ones = torch.ones(self.size, dtype=like.dtype, device=like.device)
+            return ones, torch.zeros_like(ones)
+        norm = self.norm
+        scale = torch.rsqrt(norm.running_var.detach() + norm.eps)
+        if norm.weight is not None:
+            scale = scale * norm.weight.detach()
+        shift = -scale * norm.running_mean.detach()
+        if norm.bias is not None:
+            shift = shift + norm.bias.detach()
+        return scale.to(like.dtype), shift.to(like.dtype)
+
     @torch.no_grad()
     def grow_(
         self,
@@ -109,6 +146,8 @@ class GrowableLayer:
         new_outgoing: Tensor,
         optimizer: Optimizer | None = None,
         optimizer_state: OptimizerStatePolicy = "carry",
+        *,
+        input_moment: Tensor | None = None,
     ) -> LayerGrowth:
         r"""Split ``parents`` and append new neurons, in one resize of the width.
 
@@ -118,6 +157,16 @@ class GrowableLayer:
         get half of :math:`p`'s outgoing column, so with :math:`\delta = 0` the
         output is unchanged. Then the brand-new neurons are appended with rows
         ``new_incoming`` and outgoing columns ``new_outgoing``.
+
+        With a hidden batch norm, a split's new neuron copies its parent's
+        entries (weight, bias, running statistics). A brand-new neuron
+        :math:`\phi` gets running mean :math:`m = \phi^\top \mathbb E[b]` and
+        variance :math:`v = \phi^\top \mathbb E[b b^\top] \phi - m^2` over
+        the rows :math:`b = [x \,|\, 1]` that ``input_moment`` summarises, bias
+        :math:`m` and weight :math:`\sqrt{v + \epsilon}`: the norm then passes
+        its pre-activation through unchanged in eval mode, and in training mode
+        on a batch with those moments, so it computes :math:`\sigma(\phi^\top
+        b)` as the growth methods assume.
 
         Parameters keep their identity; ``optimizer``'s state follows
         ``optimizer_state`` (see :meth:`AdaptiveWidth.resize_`): with
@@ -129,6 +178,9 @@ class GrowableLayer:
             offsets: :math:`\delta`, shape ``(S, d + 1)``.
             new_incoming: shape ``(A, d + 1)``.
             new_outgoing: shape ``(F_out, A)``.
+            input_moment: :math:`\mathbb E[b b^\top]`, shape ``(d + 1, d + 1)``
+                (:func:`input_moment`); required when the layer has a batch
+                norm and ``A > 0``.
         """
         check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
         old, inputs = self.size, self.linear.weight.shape[1] + 1
@@ -145,6 +197,10 @@ class GrowableLayer:
         new = old + len(parents) + added
         if new > self.width.max_width:
             raise ValueError(f"growing {self.name!r} to {new} neurons exceeds its max_width={self.width.max_width}")
+        if self.norm is not None and added > 0 and (input_moment is None or input_moment.shape != (inputs, inputs)):
+            raise ValueError(
+                f"{self.name!r} has a batch norm: adding new neurons needs input_moment of shape "
+                f"{(inputs, inputs)}, got {None if input_moment is None else tuple(input_moment.shape)}")
         if new == old:
             return LayerGrowth(self.name, old, old, 0, 0)
         parent_rows = self.incoming[parents]
@@ -160,7 +216,39 @@ class GrowableLayer:
         weight[targets] = rows[:, :-1]
         bias[targets] = rows[:, -1]
         outgoing[:, targets] = torch.cat([half_columns, half_columns, new_outgoing], 1)
+        if self.norm is not None:
+            self._set_norm_entries(parents.to(weight.device), children, new_incoming, input_moment)
         return LayerGrowth(self.name, old, new, len(parents), added)
+
+    def _set_norm_entries(self, parents: Tensor, children: Tensor, new_incoming: Tensor,
+                          input_moment: Tensor | None) -> None:
+        """Offspring copy their parents' norm entries; brand-new neurons get pass-through ones (see :meth:`grow_`)."""
+        norm = self.norm
+        entries = {key: getattr(norm, key) for key in BATCH_NORM_FILLS if getattr(norm, key, None) is not None}
+        for tensor in entries.values():
+            tensor[children] = tensor[parents]
+        if not len(new_incoming):
+            return
+        moment = input_moment.to(dtype=new_incoming.dtype, device=new_incoming.device)
+        mean = new_incoming @ moment[:, -1]  # the last coordinate of b is 1, so E[b] is the last column
+        variance = ((new_incoming @ moment) * new_incoming).sum(1) - mean.square()
+        variance = variance.clamp_min(0)
+        start = self.size - len(new_incoming)
+        values = {"running_mean": mean, "running_var": variance, "bias": mean,
+                  "weight": torch.sqrt(variance + norm.eps)}
+        for key, tensor in entries.items():
+            tensor[start:] = values[key].to(tensor.dtype)
+
+
+def input_moment(inputs: Iterable[Tensor]) -> Tensor:
+    r""":math:`\mathbb E[b b^\top]` over every row of ``inputs`` (each ``(N, d + 1)``, rows :math:`b = [x \,|\, 1]`)."""
+    total, rows = None, 0
+    for b in inputs:
+        total = b.T @ b if total is None else total + b.T @ b
+        rows += b.shape[0]
+    if total is None or rows == 0:
+        raise ValueError("input_moment needs at least one row")
+    return total / rows
 
 
 def growable_layers(model: nn.Module) -> list[GrowableLayer]:

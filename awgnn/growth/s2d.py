@@ -27,6 +27,10 @@ class SplittingMatrices:
     .. math::
         S_j = \sum_n c_{nj}\, b_n b_n^\top, \qquad c_{nj} = g_{nj}\, \sigma''(a_{nj}),
 
+    and with a hidden batch norm, in eval mode :math:`h = \sigma(s_j a + t_j)`
+    (:meth:`GrowableLayer.normalisation`), :math:`c_{nj} = g_{nj}\, s_j^2\,
+    \sigma''(s_j a_{nj} + t_j)`;
+
     the sum running over the nodes of all statistics batches. Splitting neuron
     :math:`j` into :math:`\theta_j \pm \delta`, each with half its outgoing
     column, changes the loss by :math:`\tfrac12 \delta^\top S_j \delta + O(\|\delta\|^3)`:
@@ -129,11 +133,13 @@ def splitting_matrices(
     """
     seconds = [SecondDerivative(layer.activation, beta) for layer in layers]
     incoming = [layer.incoming for layer in layers]
+    norms = [layer.normalisation() for layer in layers]
     rows: list[list[tuple[Tensor, Tensor]]] = [[] for _ in layers]
     for batch in node_gradients(model, layers, batches, loss_fn):
         for i, stats in enumerate(batch):
-            a = stats.inputs @ incoming[i].T
-            rows[i].append((stats.inputs, stats.hidden * seconds[i](a)))
+            scale, shift = norms[i]
+            z = (stats.inputs @ incoming[i].T) * scale + shift
+            rows[i].append((stats.inputs, stats.hidden * seconds[i](z) * scale.square()))
     if not rows[0]:
         raise ValueError("batches is empty")
     return [SplittingMatrices(torch.cat([b for b, _ in r]), torch.cat([c for _, c in r])) for r in rows]

@@ -181,15 +181,20 @@ class TinyNeurons:
 
     not always a decrease: the line search of :class:`TinyGrowth` decides.
 
+    :attr:`input_moment` is :math:`S_b`, which sets a hidden batch norm's
+    entries for the new neurons (:meth:`GrowableLayer.grow_`).
+
     Shapes:
         - :attr:`fan_in`: :math:`(k, d + 1)`, rows :math:`\alpha_k^\top = [w \,|\, b]`
         - :attr:`fan_out`: :math:`(F_{out}, k)`
         - :attr:`singular_values`: :math:`(k,)`, decreasing
+        - :attr:`input_moment`: :math:`(d + 1, d + 1)`
     """
 
     fan_in: Tensor
     fan_out: Tensor
     singular_values: Tensor
+    input_moment: Tensor
 
     @property
     def count(self) -> int:
@@ -211,7 +216,7 @@ class TinyNeurons:
             maximum_added_neurons=max_neurons)
         # GroMo keeps its largest singular value even below the threshold; below it a neuron is noise.
         keep = values >= threshold
-        return cls(fan_in[keep], fan_out[:, keep], values[keep])
+        return cls(fan_in[keep], fan_out[:, keep], values[keep], statistics.tensor_s_growth)
 
 
 class TinyExtension:
@@ -383,7 +388,8 @@ class TinyGrowth:
             weight = layer.linear.weight
             grown.append(layer.grow_(
                 torch.zeros(0, dtype=torch.long), weight.new_zeros(0, weight.shape[1] + 1),
-                gamma * neurons.fan_in[:count], gamma * neurons.fan_out[:, :count], optimizer, optimizer_state))
+                gamma * neurons.fan_in[:count], gamma * neurons.fan_out[:, :count], optimizer, optimizer_state,
+                input_moment=neurons.input_moment))
         return GrowthResult(grown, change)
 
 

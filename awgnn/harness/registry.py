@@ -12,6 +12,7 @@ from awgnn.models import (
     FairGIN,
     GCNClassifier,
     GINClassifier,
+    GrowingFairGIN,
     GrowingGINClassifier,
 )
 
@@ -44,4 +45,5 @@ MODEL_CLASSES: dict[str, ModelSpec] = {
     "FairGIN": ModelSpec(FairGIN, adaptive=False),
     "AdaptiveFairGIN": ModelSpec(AdaptiveFairGIN, adaptive=True),
     "GrowingGINClassifier": ModelSpec(GrowingGINClassifier, adaptive=False, grows=True),
+    "GrowingFairGIN": ModelSpec(GrowingFairGIN, adaptive=False, grows=True),
 }

@@ -88,7 +88,8 @@ class EpochHook:
 
 
 class GrowthSchedule(EpochHook):
-    r"""Growth steps of a growing model (:class:`~awgnn.models.GrowingGINClassifier`) on a schedule.
+    r"""Growth steps of a growing model (:class:`~awgnn.models.GrowingGINClassifier` or
+    :class:`~awgnn.models.GrowingFairGIN`) on a schedule.
 
     A step runs at the start of epoch :math:`e` (from 0) when
     ``warmup`` :math:`\le e <` ``stop`` and :math:`e -` ``warmup`` is a multiple

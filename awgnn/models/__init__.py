@@ -4,7 +4,7 @@ from awgnn.models.base import BlockReadoutClassifier, StaticClassifier
 from awgnn.models.fair_gin import AdaptiveFairGIN, FairGIN
 from awgnn.models.gcn import AdaptiveGCNClassifier, GCNClassifier
 from awgnn.models.gin import AdaptiveGINClassifier, GINClassifier
-from awgnn.models.growing import GrowingGINClassifier
+from awgnn.models.growing import GrowingFairGIN, GrowingGINClassifier
 
 __all__ = [
     "AdaptiveFairGIN",
@@ -14,6 +14,7 @@ __all__ = [
     "FairGIN",
     "GCNClassifier",
     "GINClassifier",
+    "GrowingFairGIN",
     "GrowingGINClassifier",
     "StaticClassifier",
 ]

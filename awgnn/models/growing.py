@@ -1,7 +1,8 @@
-"""The GIN classifier of the growing baselines: fixed hidden widths that only growth changes."""
+"""The GIN classifiers of the growing baselines: fixed hidden widths that only growth changes."""
 from __future__ import annotations
 
 from awgnn.growth import fix_hidden_widths_
+from awgnn.models.fair_gin import AdaptiveFairGIN
 from awgnn.models.gin import AdaptiveGINClassifier
 from awgnn.width.validation import check_int_at_least
 
@@ -54,4 +55,45 @@ class GrowingGINClassifier(AdaptiveGINClassifier):
         check_int_at_least("max_width", max_width, start_width)
         super().__init__(in_channels, num_classes, num_layers, embedding_channels, initial_width=start_width,
                          max_width=max_width, activation=activation, pooling=pooling, train_eps=train_eps)
+        fix_hidden_widths_(self)
+
+
+class GrowingFairGIN(AdaptiveFairGIN):
+    r""":class:`AdaptiveFairGIN` with every hidden width fixed: FairGIN's architecture, grown.
+
+    The fair-comparison GIN (batch norms inside every MLP, ReLU, dropout on
+    the heads) whose MLP hidden layers start with ``start_width`` neurons and
+    change only by growth steps, up to ``max_width``. The batch norm after each
+    grown layer follows it (:class:`~awgnn.growth.GrowableLayer`). At equal
+    widths it computes what :class:`FairGIN` computes with ``hidden_units``
+    set to ``embedding_channels``, except that its hidden sizes are its own.
+
+    Args:
+        in_channels: node feature size.
+        num_classes: number of graph classes.
+        num_layers: number of blocks :math:`L` (block 0 plus :math:`L-1` GIN layers).
+        embedding_channels: fixed embedding size.
+        start_width: neurons of every hidden layer before any growth (>= 2).
+        max_width: the most neurons growth may give a hidden layer.
+        train_eps, pooling, dropout: as in :class:`AdaptiveFairGIN`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        num_layers: int = 5,
+        embedding_channels: int = 64,
+        *,
+        start_width: int = DEFAULT_START_WIDTH,
+        max_width: int = DEFAULT_GROWTH_CAP,
+        train_eps: bool = False,
+        pooling: str = "mean",
+        dropout: float = 0.0,
+    ) -> None:
+        check_int_at_least("embedding_channels", embedding_channels, 1)
+        check_int_at_least("start_width", start_width, 2)
+        check_int_at_least("max_width", max_width, start_width)
+        super().__init__(in_channels, num_classes, num_layers, embedding_channels, initial_width=start_width,
+                         max_width=max_width, train_eps=train_eps, pooling=pooling, dropout=dropout)
         fix_hidden_widths_(self)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import torch
@@ -33,6 +34,9 @@ from awgnn.width.validation import (
 
 DEFAULT_LAMBDA0 = 0.02
 DEFAULT_MAX_WIDTH = 4096
+# A batch norm's entries that follow a width, and the values of a new channel: an identity normalisation.
+BATCH_NORM_FILLS: Mapping[str, float] = MappingProxyType(
+    {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0})
 
 
 class Follower(NamedTuple):
@@ -266,7 +270,7 @@ class AdaptiveWidth(nn.Module):
         New channels start as an identity normalisation: weight 1, bias 0,
         running mean 0, running variance 1.
         """
-        for name, fill in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+        for name, fill in BATCH_NORM_FILLS.items():
             if getattr(norm, name, None) is not None:
                 self.follow(norm, name, 0, role="producer", fill=fill)
 
