@@ -15,7 +15,8 @@ Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published r
 widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn), with learned total widths
 and parameters; CPU-hours per cell (the sum
 of its runs' seconds, each run on one thread). Cells not run yet are marked pending with an estimate of
-their cost. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
+their cost: the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
+where that cell is pending too, the finished cells scaled by graphs x mean nodes. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
 beside the fixed GIN's accuracy and the accuracy its grid gains from the wide configuration over the
 narrow one: the real-data version of "width follows difficulty".
 
@@ -202,9 +203,27 @@ def pending_text(estimate: float | None) -> str:
     return "pending" + ("" if estimate is None else f" (est. {estimate:.1f} CPU-h)")
 
 
+def relative_estimate_hours(done: Mapping[str, Mapping[str, Any]], fixed: Mapping[str, Mapping[str, Any]],
+                            dataset: str) -> float | None:
+    """CPU-hours of a pending cell, as the model's cost relative to the fixed GIN's (mean over the datasets
+    both finished) times the fixed GIN's on ``dataset``; ``None`` without such datasets or that cell.
+
+    Preferred over :func:`estimate_hours`: a model's fixed overheads (a growth step's statistics pass, say)
+    dominate on small datasets, so scaling by size from them alone overshoots on large ones."""
+    shared = [name for name in done if name in fixed]
+    if dataset not in fixed or not shared:
+        return None
+    return statistics.fmean(cpu_hours(done[d]) / cpu_hours(fixed[d]) for d in shared) * cpu_hours(fixed[dataset])
+
+
 def estimates_for(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], dataset: str) -> dict[str, float | None]:
-    return {model: estimate_hours({d: c for d, c in cells[model].items() if c is not None}, dataset)
-            for model in MODELS}
+    fixed = {d: c for d, c in cells["gin"].items() if c is not None}
+    estimates = {}
+    for model in MODELS:
+        done = {d: c for d, c in cells[model].items() if c is not None}
+        relative = relative_estimate_hours(done, fixed, dataset)
+        estimates[model] = relative if relative is not None else estimate_hours(done, dataset)
+    return estimates
 
 
 def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:

@@ -59,3 +59,12 @@ def test_growth_cells_give_the_cost_of_model_selection_beside_the_whole_cell():
     text = reproduction.growth_text(_cell(0.7, 0.02), None)
     assert text == "70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00)"
     assert reproduction.growth_text(None, 1.5) == "pending (est. 1.5 CPU-h)"
+
+
+def test_pending_cells_are_estimated_relative_to_the_fixed_gin_where_it_finished():
+    fixed = {"MUTAG": _cell(0.8, 0.1, seconds=360.0), "PROTEINS": _cell(0.7, 0.02, seconds=1800.0),
+             "NCI1": _cell(0.76, 0.02, seconds=3600.0)}
+    done = {"MUTAG": _cell(0.8, 0.1, seconds=1080.0), "PROTEINS": _cell(0.7, 0.02, seconds=1800.0)}
+    assert reproduction.relative_estimate_hours(done, fixed, "NCI1") == pytest.approx((3 + 1) / 2 * 1.0)
+    assert reproduction.relative_estimate_hours(done, fixed, "DD") is None  # the fixed GIN's DD is pending
+    assert reproduction.relative_estimate_hours({}, fixed, "NCI1") is None
