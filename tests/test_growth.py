@@ -1,7 +1,9 @@
 """Growth baselines (awgnn.growth): S2D, its fast variant, Firefly, on fixed-width adaptive layers."""
 import copy
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,7 @@ from awgnn.growth import (
     GrowableLayer,
     S2DGrowth,
     SecondDerivative,
+    SplittingMatrices,
     fix_hidden_widths_,
     growable_layers,
     input_moment,
@@ -181,6 +184,29 @@ def test_splitting_matrix_is_the_hessian_of_the_split_loss(build):
     gradient = torch.autograd.functional.jacobian(
         lambda offset: split_loss(mlp, batches, 0, offset), torch.zeros(4, dtype=torch.float64))
     assert gradient.abs().max().item() < 1e-12
+
+
+class DenseSplittingMatrices(SplittingMatrices):
+    """Splitting matrices given directly, as stored from a failing run."""
+
+    def __init__(self, dense):
+        super().__init__(torch.zeros(1, dense.shape[1]), torch.zeros(1, dense.shape[0]))
+        self.stored = dense
+
+    def dense(self, chunk=4096):
+        return self.stored
+
+
+def test_minimum_eigenpairs_of_a_matrix_float32_eigh_cannot_decompose():
+    """A splitting matrix met under the protocol with many zero rows: decomposed in float64, so no failure."""
+    matrix = torch.from_numpy(np.loadtxt(Path(__file__).parent / "data" / "s2d_ill_conditioned_matrix.txt"))
+    matrices = DenseSplittingMatrices(matrix.to(torch.float32).unsqueeze(0))
+    values, vectors = matrices.minimum_eigenpairs()
+    assert values.dtype == vectors.dtype == torch.float32
+    reference = torch.linalg.eigvalsh(matrix)[0]
+    assert values.item() == pytest.approx(reference.item(), rel=1e-6)
+    vector = vectors[0].double()
+    assert torch.allclose(matrix @ vector, reference * vector, atol=1e-5)
 
 
 def test_matrix_free_product_matches_the_dense_matrices():

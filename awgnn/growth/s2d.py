@@ -69,9 +69,16 @@ class SplittingMatrices:
         return ((self.inputs @ vectors.T) * self.coefficients).T @ self.inputs
 
     def minimum_eigenpairs(self) -> tuple[Tensor, Tensor]:
-        """Exact :math:`\\lambda_{\\min}(S_j)`, shape ``(D,)``, and unit eigenvectors, ``(D, d + 1)``, by ``eigh``."""
-        values, vectors = torch.linalg.eigh(self.dense())
-        return values[:, 0], vectors[:, :, 0]
+        """Exact :math:`\\lambda_{\\min}(S_j)`, shape ``(D,)``, and unit eigenvectors, ``(D, d + 1)``, by ``eigh``.
+
+        Decomposed in float64: with one-hot node features :math:`S_j` is exactly
+        singular (the bias coordinate is the sum of the others), and float32
+        ``eigh`` can fail to converge on such matrices when a batch norm's slope
+        scales their entries up.
+        """
+        dense = self.dense()
+        values, vectors = torch.linalg.eigh(dense.double())
+        return values[:, 0].to(dense.dtype), vectors[:, :, 0].to(dense.dtype)
 
     def fast_minimum_eigenpairs(self, iterations: int = 200, tol: float = 1e-6) -> tuple[Tensor, Tensor]:
         r"""Estimated minimum eigenpairs, by minimising the Rayleigh quotient without forming :math:`S_j`.
