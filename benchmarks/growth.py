@@ -44,7 +44,15 @@ from awgnn.harness.ladder import LADDER_LEVELS
 from awgnn.harness.presets import PRESETS
 
 DATASETS = ("MUTAG", "PROTEINS", "NCI1")
-PROTOCOL_MODELS = ("gin", "awn_gin", "awn_fair_gin", *reproduction.GROWTH_MODELS)
+GROWTH_METHOD_NAMES: Mapping[str, str] = MappingProxyType(
+    {"s2d": "S2D", "s2d_fast": "S2D, fast variant", "firefly": "Firefly", "tiny": "TINY (GroMo)"})
+# Every way of choosing a width on one architecture: its learned-width model, then each growth method's.
+GROWTH_TABLES: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
+    "the AWN paper's GIN classifier": ("awn_gin", tuple(f"growth_{m}" for m in GROWTH_METHOD_NAMES)),
+    "FairGIN's architecture": ("awn_fair_gin", tuple(f"growth_fair_gin_{m}" for m in GROWTH_METHOD_NAMES)),
+})
+GROWTH_MODELS = tuple(m for _, growing in GROWTH_TABLES.values() for m in growing)
+PROTOCOL_MODELS = ("gin", "awn_gin", "awn_fair_gin", *GROWTH_MODELS)
 LADDER_TRAINING = MappingProxyType({"num_layers": 2, "batch_size": 32, "lr": 0.01})
 LADDER_EPOCHS = 100
 # The schedule of configs/growth, on the ladder's budget.
@@ -93,6 +101,37 @@ def train_ladder(job: tuple[LadderRun, Path]) -> dict[str, Any]:
               "final_total_width": widths[-1], "total_width_per_epoch": widths, "seconds": record["seconds"]}
     ResultsFile(path).append(result)
     return result
+
+
+# -- the protocol tables --------------------------------------------------------------------------
+
+
+def growth_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str:
+    """:func:`reproduction.adaptive_text` with the CPU-hours of model selection beside those of the whole cell."""
+    if cell is None:
+        return reproduction.pending_text(estimate)
+    selection = cell["selection_seconds"] / 3600
+    return f"{reproduction.width_text(cell)}; {reproduction.cpu_hours(cell):.2f} CPU-h (selection {selection:.2f})"
+
+
+def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str],
+                 architecture: str) -> str:
+    """Every way of choosing a width on one of :data:`GROWTH_TABLES`' architectures, beside the fixed grid."""
+    learned, growing = GROWTH_TABLES[architecture]
+    models = ("gin", learned, *growing)
+    rows = []
+    for dataset in datasets:
+        estimates = reproduction.estimates_for(cells, dataset)
+        rows.append((dataset, *(growth_text(cells[m][dataset], estimates[m]) for m in models)))
+    names = ["fixed grid (FairGIN)", "learned width (AWN), preset awgnn", *GROWTH_METHOD_NAMES.values()]
+    return markdown_table(("dataset", *(f"{name} (%)" for name in names)), rows)
+
+
+def growth_tables(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
+    """:func:`growth_table` for every architecture, each under its name."""
+    return "\n\n".join(f"On {architecture}:\n\n{growth_table(cells, datasets, architecture)}"
+                        for architecture in GROWTH_TABLES)
+
 
 
 def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
@@ -161,7 +200,7 @@ def main() -> None:
           "points, at most 150 epochs with patience 40, 2 final runs; accuracy is the mean ± population std over "
           "the folds, CPU-hours those of the whole cell (model selection and final runs), with those of model "
           "selection alone in brackets.\n")
-    print(reproduction.growth_tables(cells, DATASETS))
+    print(growth_tables(cells, DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))
         print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "

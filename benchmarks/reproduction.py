@@ -47,26 +47,19 @@ from awgnn.harness.store import EXPERIMENT_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = Path(__file__).resolve().parent / "reproduction"
-# Each model's configuration folder; the growth baselines (issue #10) share the table's budget.
+GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
+# Each model's configuration folder; the growth baselines (issue #10, benchmarks/growth.py) share the table's
+# budget and its records, on the AWN paper's GIN classifier (growth_<method>) and FairGIN's architecture.
 CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType({
     "gin": ROOT / "configs" / "reproduction" / "gin",
     "awn_gin": ROOT / "configs" / "reproduction" / "awn_gin",
     "awn_gin_paper": ROOT / "configs" / "reproduction" / "awn_gin_paper",
     "awn_fair_gin": ROOT / "configs" / "reproduction" / "awn_fair_gin",
-    **{f"growth_{method}": ROOT / "configs" / "growth" / method for method in ("s2d", "s2d_fast", "firefly", "tiny")},
-    **{f"growth_fair_gin_{method}": ROOT / "configs" / "growth_fair_gin" / method
-       for method in ("s2d", "s2d_fast", "firefly", "tiny")},
+    **{f"{family}_{method}": ROOT / "configs" / family / method
+       for family in ("growth", "growth_fair_gin") for method in GROWTH_METHODS},
 })
 MODELS = tuple(CONFIG_FOLDERS)
 TABLE_MODELS = ("gin", "awn_gin", "awn_gin_paper", "awn_fair_gin")
-GROWTH_METHOD_NAMES: Mapping[str, str] = MappingProxyType(
-    {"s2d": "S2D", "s2d_fast": "S2D, fast variant", "firefly": "Firefly", "tiny": "TINY (GroMo)"})
-# Every way of choosing a width on one architecture: its learned-width model, then each growth method's.
-GROWTH_TABLES: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
-    "the AWN paper's GIN classifier": ("awn_gin", tuple(f"growth_{m}" for m in GROWTH_METHOD_NAMES)),
-    "FairGIN's architecture": ("awn_fair_gin", tuple(f"growth_fair_gin_{m}" for m in GROWTH_METHOD_NAMES)),
-})
-GROWTH_MODELS = tuple(m for _, growing in GROWTH_TABLES.values() for m in growing)
 DATASETS = ("MUTAG", "PROTEINS", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "NCI1", "DD", "REDDIT-BINARY")
 # Errica et al. (2020), "A fair comparison of graph neural networks for graph classification", GIN rows
 # (mean ± std over the 10 outer folds, %); MUTAG is not in their table.
@@ -192,12 +185,6 @@ def adaptive_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str
     return f"{width_text(cell)}; {cpu_hours(cell):.2f} CPU-h"
 
 
-def growth_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str:
-    """:func:`adaptive_text` with the CPU-hours of model selection beside those of the whole cell."""
-    if cell is None:
-        return pending_text(estimate)
-    return f"{width_text(cell)}; {cpu_hours(cell):.2f} CPU-h (selection {cell['selection_seconds'] / 3600:.2f})"
-
 
 def pending_text(estimate: float | None) -> str:
     return "pending" + ("" if estimate is None else f" (est. {estimate:.1f} CPU-h)")
@@ -238,26 +225,6 @@ def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets:
                            "adaptive FairGIN, preset awgnn (%)"), rows)
 
 
-def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str],
-                 architecture: str) -> str:
-    """Every way of choosing a width on one of :data:`GROWTH_TABLES`' architectures, beside the fixed grid,
-    on the datasets that have growth configurations."""
-    learned, growing = GROWTH_TABLES[architecture]
-    models = ("gin", learned, *growing)
-    rows = []
-    for dataset in datasets:
-        if not (CONFIG_FOLDERS[growing[0]] / f"{dataset}.yaml").is_file():
-            continue
-        estimates = estimates_for(cells, dataset)
-        rows.append((dataset, *(growth_text(cells[m][dataset], estimates[m]) for m in models)))
-    names = ["fixed grid (FairGIN)", "learned width (AWN), preset awgnn", *GROWTH_METHOD_NAMES.values()]
-    return markdown_table(("dataset", *(f"{name} (%)" for name in names)), rows)
-
-
-def growth_tables(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
-    """:func:`growth_table` for every architecture, each under its name."""
-    return "\n\n".join(f"On {architecture}:\n\n{growth_table(cells, datasets, architecture)}"
-                        for architecture in GROWTH_TABLES)
 
 
 def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: Path, datasets: Sequence[str],
@@ -332,9 +299,6 @@ def main() -> None:
           "points, at most 150 epochs with patience 40 on the inner validation split, 2 final runs; accuracy is "
           "the mean ± population std over the outer folds.\n")
     print(table(cells, DATASETS))
-    print("\nEvery way of choosing a width, on the same budget (growth: start 8 neurons a layer, a step every 10 "
-          "epochs from epoch 20 to 70; widths are the final totals over the hidden layers):\n")
-    print(growth_tables(cells, DATASETS))
     records = arguments.records.resolve()
     shown = records.relative_to(Path.cwd()) if records.is_relative_to(Path.cwd()) else records
     print(f"\nRecords: {shown}; figure: {figure.name if figure else 'none yet'} (in {out}). "

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "growth.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import growth  # noqa: E402
 
 
 def test_growth_smoke_ladder_and_protocol_table(tmp_path):
@@ -32,3 +34,10 @@ def test_growth_smoke_ladder_and_protocol_table(tmp_path):
                             "--records", str(records), "--out", str(tmp_path), "--workers", "1"],
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and len((tmp_path / "growth_ladder.jsonl").read_text().splitlines()) == 8
+
+
+def test_growth_cells_give_the_cost_of_model_selection_beside_the_whole_cell():
+    cell = {"mean": 0.7, "std": 0.02, "num_parameters": 1000.0, "seconds": 7200.0, "selection_seconds": 3600.0,
+            "total_width": {"mean": 48.0, "std": 2.0}, "per_fold": []}
+    assert growth.growth_text(cell, None) == "70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00)"
+    assert growth.growth_text(None, 1.5) == "pending (est. 1.5 CPU-h)"

@@ -55,12 +55,6 @@ def test_pending_cells_are_estimated_from_the_finished_ones_by_graphs_times_node
     assert reproduction.pending_text(estimate).startswith("pending (est. 7.7 CPU-h")
 
 
-def test_growth_cells_give_the_cost_of_model_selection_beside_the_whole_cell():
-    text = reproduction.growth_text(_cell(0.7, 0.02), None)
-    assert text == "70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00)"
-    assert reproduction.growth_text(None, 1.5) == "pending (est. 1.5 CPU-h)"
-
-
 def test_pending_cells_are_estimated_relative_to_the_fixed_gin_where_it_finished():
     fixed = {"MUTAG": _cell(0.8, 0.1, seconds=360.0), "PROTEINS": _cell(0.7, 0.02, seconds=1800.0),
              "NCI1": _cell(0.76, 0.02, seconds=3600.0)}

@@ -19,7 +19,7 @@ REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BIN
 # (growth/) and on FairGIN's architecture (growth_fair_gin/).
 GROWTH_FAMILIES = ("growth", "growth_fair_gin")
 GROWTH_METHODS = {"s2d", "s2d_fast", "firefly", "tiny"}
-GROWTH_DATASETS = {"MUTAG", "PROTEINS", "NCI1"}
+GROWTH_DATASETS = REPRODUCTION_DATASETS
 
 
 def family(path: Path) -> str:
