@@ -49,10 +49,7 @@ class GrowingGINClassifier(AdaptiveGINClassifier):
         pooling: str = "mean",
         train_eps: bool = True,
     ) -> None:
-        # A learned embedding width (None) would scale the grown layers' outputs by importances.
-        check_int_at_least("embedding_channels", embedding_channels, 1)
-        check_int_at_least("start_width", start_width, 2)
-        check_int_at_least("max_width", max_width, start_width)
+        check_growth_widths(embedding_channels, start_width, max_width)
         super().__init__(in_channels, num_classes, num_layers, embedding_channels, initial_width=start_width,
                          max_width=max_width, activation=activation, pooling=pooling, train_eps=train_eps)
         fix_hidden_widths_(self)
@@ -64,9 +61,9 @@ class GrowingFairGIN(AdaptiveFairGIN):
     The fair-comparison GIN (batch norms inside every MLP, ReLU, dropout on
     the heads) whose MLP hidden layers start with ``start_width`` neurons and
     change only by growth steps, up to ``max_width``. The batch norm after each
-    grown layer follows it (:class:`~awgnn.growth.GrowableLayer`). At equal
-    widths it computes what :class:`FairGIN` computes with ``hidden_units``
-    set to ``embedding_channels``, except that its hidden sizes are its own.
+    grown layer follows it (:class:`~awgnn.growth.GrowableLayer`). Where
+    :class:`FairGIN` gives each MLP one width, here the MLPs' outputs keep
+    ``embedding_channels`` and their hidden sizes grow.
 
     Args:
         in_channels: node feature size.
@@ -91,9 +88,15 @@ class GrowingFairGIN(AdaptiveFairGIN):
         pooling: str = "mean",
         dropout: float = 0.0,
     ) -> None:
-        check_int_at_least("embedding_channels", embedding_channels, 1)
-        check_int_at_least("start_width", start_width, 2)
-        check_int_at_least("max_width", max_width, start_width)
+        check_growth_widths(embedding_channels, start_width, max_width)
         super().__init__(in_channels, num_classes, num_layers, embedding_channels, initial_width=start_width,
                          max_width=max_width, train_eps=train_eps, pooling=pooling, dropout=dropout)
         fix_hidden_widths_(self)
+
+
+def check_growth_widths(embedding_channels: int, start_width: int, max_width: int) -> None:
+    """The width arguments of a growing classifier, checked at its boundary."""
+    # A learned embedding width (None) would scale the grown layers' outputs by importances.
+    check_int_at_least("embedding_channels", embedding_channels, 1)
+    check_int_at_least("start_width", start_width, 2)
+    check_int_at_least("max_width", max_width, start_width)
