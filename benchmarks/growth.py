@@ -106,30 +106,31 @@ def train_ladder(job: tuple[LadderRun, Path]) -> dict[str, Any]:
 # -- the protocol tables --------------------------------------------------------------------------
 
 
-def growth_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str:
+def growth_text(cell: Mapping[str, Any] | None, pending: str) -> str:
     """:func:`reproduction.adaptive_text` with the CPU-hours of model selection beside those of the whole cell."""
     if cell is None:
-        return reproduction.pending_text(estimate)
+        return pending
     selection = cell["selection_seconds"] / 3600
     return f"{reproduction.width_text(cell)}; {reproduction.cpu_hours(cell):.2f} CPU-h (selection {selection:.2f})"
 
 
-def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str],
-                 architecture: str) -> str:
+def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], scored: Mapping[str, Mapping[str, int]],
+                 datasets: Sequence[str], architecture: str) -> str:
     """Every way of choosing a width on one of :data:`GROWTH_TABLES`' architectures, beside the fixed grid."""
     learned, growing = GROWTH_TABLES[architecture]
     models = ("gin", learned, *growing)
     rows = []
     for dataset in datasets:
-        estimates = reproduction.estimates_for(cells, dataset)
-        rows.append((dataset, *(growth_text(cells[m][dataset], estimates[m]) for m in models)))
+        pending = reproduction.pending_texts(cells, scored, dataset)
+        rows.append((dataset, *(growth_text(cells[m][dataset], pending[m]) for m in models)))
     names = ["fixed grid (FairGIN)", "learned width (AWN), preset awgnn", *GROWTH_METHOD_NAMES.values()]
     return markdown_table(("dataset", *(f"{name} (%)" for name in names)), rows)
 
 
-def growth_tables(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
+def growth_tables(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
+                  scored: Mapping[str, Mapping[str, int]], datasets: Sequence[str]) -> str:
     """:func:`growth_table` for every architecture, each under its name."""
-    return "\n\n".join(f"On {architecture}:\n\n{growth_table(cells, datasets, architecture)}"
+    return "\n\n".join(f"On {architecture}:\n\n{growth_table(cells, scored, datasets, architecture)}"
                         for architecture in GROWTH_TABLES)
 
 
@@ -200,7 +201,9 @@ def main() -> None:
           "points, at most 150 epochs with patience 40, 2 final runs; accuracy is the mean ± population std over "
           "the folds, CPU-hours those of the whole cell (model selection and final runs), with those of model "
           "selection alone in brackets.\n")
-    print(growth_tables(cells, DATASETS))
+    scored = {model: {d: reproduction.folds_scored(arguments.records, model, d) for d in reproduction.DATASETS}
+              for model in reproduction.MODELS}
+    print(growth_tables(cells, scored, DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))
         print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "

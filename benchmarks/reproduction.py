@@ -14,8 +14,8 @@ Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published r
 (``awn_gin``) and the paper's (``awn_gin_paper``), and FairGIN's own architecture and recipe with learned
 widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn), with learned total widths
 and parameters; CPU-hours per cell (the sum
-of its runs' seconds, each run on one thread). Cells not run yet are marked pending with an estimate of
-their cost: the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
+of its runs' seconds, each run on one thread). Cells not finished are marked pending with the folds
+already scored (runs start fold by fold) and an estimate of their cost: the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
 where that cell is pending too, the finished cells scaled by graphs x mean nodes. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
 beside the fixed GIN's accuracy and the accuracy its grid gains from the wide configuration over the
 narrow one: the real-data version of "width follows difficulty".
@@ -164,9 +164,9 @@ def accuracy_text(cell: Mapping[str, Any]) -> str:
     return f"{100 * cell['mean']:.1f} ± {100 * cell['std']:.1f}"
 
 
-def fixed_text(dataset: str, cell: Mapping[str, Any] | None, estimate: float | None) -> str:
+def fixed_text(dataset: str, cell: Mapping[str, Any] | None, pending: str) -> str:
     if cell is None:
-        return pending_text(estimate)
+        return pending
     text = accuracy_text(cell)
     if dataset in PUBLISHED:
         mean, std = PUBLISHED[dataset]
@@ -179,15 +179,23 @@ def width_text(cell: Mapping[str, Any]) -> str:
     return f"{accuracy_text(cell)}; width {width['mean']:.0f} ± {width['std']:.0f}; {cell['num_parameters']:,.0f} params"
 
 
-def adaptive_text(cell: Mapping[str, Any] | None, estimate: float | None) -> str:
+def adaptive_text(cell: Mapping[str, Any] | None, pending: str) -> str:
     if cell is None:
-        return pending_text(estimate)
+        return pending
     return f"{width_text(cell)}; {cpu_hours(cell):.2f} CPU-h"
 
 
+def pending_text(estimate: float | None, scored: int = 0, folds: int = 10) -> str:
+    """"pending", with the folds already scored (runs start fold by fold) and the estimated cost of the cell."""
+    parts = ([f"{scored} of {folds} folds scored"] if scored else []) + (
+        [f"est. {estimate:.1f} CPU-h"] if estimate is not None else [])
+    return "pending" + (f" ({'; '.join(parts)})" if parts else "")
 
-def pending_text(estimate: float | None) -> str:
-    return "pending" + ("" if estimate is None else f" (est. {estimate:.1f} CPU-h)")
+
+def folds_scored(records: Path, model: str, dataset: str) -> int:
+    """How many outer folds of a cell have all their runs, 0 for a cell never started."""
+    folder = records_folder(records, model, dataset)
+    return load_results(folder).folds_complete() if (folder / EXPERIMENT_FILE).is_file() else 0
 
 
 def relative_estimate_hours(done: Mapping[str, Mapping[str, Any]], fixed: Mapping[str, Mapping[str, Any]],
@@ -213,13 +221,21 @@ def estimates_for(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], d
     return estimates
 
 
-def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], datasets: Sequence[str]) -> str:
+def pending_texts(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
+                  scored: Mapping[str, Mapping[str, int]], dataset: str) -> dict[str, str]:
+    """Every model's :func:`pending_text` on ``dataset``, from the finished ``cells`` and the folds ``scored``."""
+    estimates = estimates_for(cells, dataset)
+    return {model: pending_text(estimates[model], scored[model][dataset]) for model in MODELS}
+
+
+def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], scored: Mapping[str, Mapping[str, int]],
+          datasets: Sequence[str]) -> str:
     rows = []
     for dataset in datasets:
-        estimates = estimates_for(cells, dataset)
+        pending = pending_texts(cells, scored, dataset)
         published = "-" if dataset not in PUBLISHED else "{} ± {}".format(*PUBLISHED[dataset])
-        rows.append((dataset, published, fixed_text(dataset, cells["gin"][dataset], estimates["gin"]),
-                     *(adaptive_text(cells[m][dataset], estimates[m]) for m in TABLE_MODELS[1:])))
+        rows.append((dataset, published, fixed_text(dataset, cells["gin"][dataset], pending["gin"]),
+                     *(adaptive_text(cells[m][dataset], pending[m]) for m in TABLE_MODELS[1:])))
     return markdown_table(("dataset", "published GIN (%)", "fixed GIN under awgnn (%)",
                            "adaptive GIN, preset awgnn (%)", "adaptive GIN, preset paper (%)",
                            "adaptive FairGIN, preset awgnn (%)"), rows)
@@ -293,12 +309,13 @@ def main() -> None:
                 raise SystemExit(f"awgnn bench on {model}/{dataset} failed (exit code {code}); finished runs "
                                  f"are kept in {records_folder(arguments.records, model, dataset)}")
     cells = {model: {d: cell_summary(arguments.records, model, d) for d in DATASETS} for model in MODELS}
+    scored = {model: {d: folds_scored(arguments.records, model, d) for d in DATASETS} for model in MODELS}
     figure = plot(cells, arguments.records, DATASETS, out)
     print(header("Reproduction table: the fair protocol on a reduced budget"))
     print("Budget of every cell: 10 outer folds (official splits; MUTAG: stratified from seed 42), a grid of 4 "
           "points, at most 150 epochs with patience 40 on the inner validation split, 2 final runs; accuracy is "
           "the mean ± population std over the outer folds.\n")
-    print(table(cells, DATASETS))
+    print(table(cells, scored, DATASETS))
     records = arguments.records.resolve()
     shown = records.relative_to(Path.cwd()) if records.is_relative_to(Path.cwd()) else records
     print(f"\nRecords: {shown}; figure: {figure.name if figure else 'none yet'} (in {out}). "

@@ -43,7 +43,7 @@ def _cell(mean, std, seconds=7200.0):
 @pytest.mark.parametrize("mean, verdict", [(0.733, "within 1 std"), (0.694, "within 1 std"),
                                            (0.690, "outside 1 std"), (0.780, "outside 1 std")])
 def test_fixed_gin_against_the_published_row(mean, verdict):
-    text = reproduction.fixed_text("PROTEINS", _cell(mean, 0.02), None)  # published 73.3 ± 4.0
+    text = reproduction.fixed_text("PROTEINS", _cell(mean, 0.02), "pending")  # published 73.3 ± 4.0
     assert verdict in text and text.startswith(f"{100 * mean:.1f} ± 2.0") and "2.00 CPU-h" in text
 
 
@@ -53,6 +53,8 @@ def test_pending_cells_are_estimated_from_the_finished_ones_by_graphs_times_node
     assert estimate == pytest.approx(1178 * 284.3 / (1113 * 39.1))
     assert reproduction.estimate_hours({}, "DD") is None
     assert reproduction.pending_text(estimate).startswith("pending (est. 7.7 CPU-h")
+    assert reproduction.pending_text(estimate, scored=4) == "pending (4 of 10 folds scored; est. 7.7 CPU-h)"
+    assert reproduction.pending_text(None) == "pending"
 
 
 def test_pending_cells_are_estimated_relative_to_the_fixed_gin_where_it_finished():
