@@ -186,7 +186,7 @@ def main() -> None:
                 code = reproduction.run_cell(model, dataset, arguments.records, arguments.data_root,
                                              arguments.workers)
                 if code != 0:
-                    raise SystemExit(f"awgnn bench on {model}/{dataset} failed (exit code {code}); finished runs "
+                    raise SystemExit(f"awgnn bench on {model}/{dataset} stopped (exit code {code}); finished runs "
                                      f"are kept in {reproduction.records_folder(arguments.records, model, dataset)}")
         done = results.load()
         todo = [run for run in planned if run.key not in done]

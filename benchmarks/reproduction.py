@@ -306,7 +306,7 @@ def main() -> None:
                 break
             code = run_cell(model, dataset, arguments.records, arguments.data_root, arguments.workers)
             if code != 0:
-                raise SystemExit(f"awgnn bench on {model}/{dataset} failed (exit code {code}); finished runs "
+                raise SystemExit(f"awgnn bench on {model}/{dataset} stopped (exit code {code}); finished runs "
                                  f"are kept in {records_folder(arguments.records, model, dataset)}")
     cells = {model: {d: cell_summary(arguments.records, model, d) for d in DATASETS} for model in MODELS}
     scored = {model: {d: folds_scored(arguments.records, model, d) for d in DATASETS} for model in MODELS}

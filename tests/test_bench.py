@@ -208,6 +208,28 @@ def test_interrupted_experiment_resumes_without_touching_finished_runs(tmp_path,
     assert summary["models"]["gin"]["folds_scored"] == 2
 
 
+def test_sigterm_stops_an_experiment_as_ctrl_c_does(tmp_path, data_root):
+    """A batch scheduler's or kill's SIGTERM: the stop is reported, exit code 130, finished runs kept."""
+    content = {**TINY, "protocol": {**TINY["protocol"], "max_epochs": 30, "patience": 30},
+               "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": [8, 16, 32, 48],
+                                                                     "batch_size": 16}}}}
+    config = write_config(tmp_path, content)
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "awgnn.harness.cli", "bench", str(config), "--data-root", str(data_root),
+               "--results", str(results), "--no-progress", "--workers", "1"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not run_records(results) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted: finished runs are kept" in stderr
+    finished = run_records(results)
+    assert 1 <= len(finished) < 2 * (4 + 1)
+    assert bench(config, data_root, results) == 0 and len(run_records(results)) == 2 * (4 + 1)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra")
 def test_ray_backend_gives_the_local_results(tmp_path, data_root):
     config = write_config(tmp_path, TINY)

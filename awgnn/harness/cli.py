@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -72,7 +76,8 @@ def bench(arguments: argparse.Namespace) -> int:
           f"({experiment.splits.source}); results in {results}", file=sys.stderr)
     executor = _executor(arguments, config.protocol.device)
     try:
-        errors = experiment.run(executor, progress=not arguments.no_progress)
+        with _terminate_as_interrupt():
+            errors = experiment.run(executor, progress=not arguments.no_progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {results}; run the same command to continue",
               file=sys.stderr)
@@ -83,6 +88,29 @@ def bench(arguments: argparse.Namespace) -> int:
     for error in errors:
         print(f"run failed: {error}", file=sys.stderr)
     return EXIT_RUN_ERRORS if errors else 0
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM stops the experiment as Ctrl-C does.
+
+    Batch schedulers and ``kill`` send SIGTERM, and a job started in the
+    background of a non-interactive shell ignores SIGINT; either way the
+    executor should be shut down and the stop reported. The previous handler
+    is restored afterwards (outside the main thread nothing is installed).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _executor(arguments: argparse.Namespace, device: str):
