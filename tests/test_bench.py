@@ -182,14 +182,20 @@ def test_runs_start_fold_by_fold_with_finals_as_soon_as_selection_is_done(tmp_pa
     assert order.index((0, FINAL)) < order.index((2, SELECTION)), "fold 1 is scored before fold 3 starts"
 
 
-def test_interrupted_experiment_resumes_without_touching_finished_runs(tmp_path, data_root):
+def long_bench(tmp_path: Path, data_root: Path, *extra: str) -> tuple[Path, Path, list[str]]:
+    """A 10-run experiment long enough to stop part-way: its config, results folder and bench command."""
     content = {**TINY, "protocol": {**TINY["protocol"], "max_epochs": 30, "patience": 30},
                "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": [8, 16, 32, 48],
                                                                      "batch_size": 16}}}}
     config = write_config(tmp_path, content)
     results = tmp_path / "results"
     command = [sys.executable, "-m", "awgnn.harness.cli", "bench", str(config), "--data-root", str(data_root),
-               "--results", str(results), "--no-progress"]
+               "--results", str(results), "--no-progress", *extra]
+    return config, results, command
+
+
+def test_interrupted_experiment_resumes_without_touching_finished_runs(tmp_path, data_root):
+    config, results, command = long_bench(tmp_path, data_root)
     process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -210,13 +216,7 @@ def test_interrupted_experiment_resumes_without_touching_finished_runs(tmp_path,
 
 def test_sigterm_stops_an_experiment_as_ctrl_c_does(tmp_path, data_root):
     """A batch scheduler's or kill's SIGTERM: the stop is reported, exit code 130, finished runs kept."""
-    content = {**TINY, "protocol": {**TINY["protocol"], "max_epochs": 30, "patience": 30},
-               "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": [8, 16, 32, 48],
-                                                                     "batch_size": 16}}}}
-    config = write_config(tmp_path, content)
-    results = tmp_path / "results"
-    command = [sys.executable, "-m", "awgnn.harness.cli", "bench", str(config), "--data-root", str(data_root),
-               "--results", str(results), "--no-progress", "--workers", "1"]
+    config, results, command = long_bench(tmp_path, data_root, "--workers", "1")
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not run_records(results) and time.time() < deadline and process.poll() is None:
