@@ -44,12 +44,12 @@ from awgnn.harness.ladder import LADDER_LEVELS
 from awgnn.harness.presets import PRESETS
 
 DATASETS = ("MUTAG", "PROTEINS", "NCI1")
-GROWTH_METHOD_NAMES: Mapping[str, str] = MappingProxyType(
-    {"s2d": "S2D", "s2d_fast": "S2D, fast variant", "firefly": "Firefly", "tiny": "TINY (GroMo)"})
+GROWTH_METHOD_NAMES: Mapping[str, str] = MappingProxyType(dict(zip(
+    reproduction.GROWTH_METHODS, ("S2D", "S2D, fast variant", "Firefly", "TINY (GroMo)"), strict=True)))
 # Every way of choosing a width on one architecture: its learned-width model, then each growth method's.
 GROWTH_TABLES: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
-    "the AWN paper's GIN classifier": ("awn_gin", tuple(f"growth_{m}" for m in GROWTH_METHOD_NAMES)),
-    "FairGIN's architecture": ("awn_fair_gin", tuple(f"growth_fair_gin_{m}" for m in GROWTH_METHOD_NAMES)),
+    "the AWN paper's GIN classifier": ("awn_gin", tuple(f"growth_{m}" for m in reproduction.GROWTH_METHODS)),
+    "FairGIN's architecture": ("awn_fair_gin", tuple(f"growth_fair_gin_{m}" for m in reproduction.GROWTH_METHODS)),
 })
 GROWTH_MODELS = tuple(m for _, growing in GROWTH_TABLES.values() for m in growing)
 PROTOCOL_MODELS = ("gin", "awn_gin", "awn_fair_gin", *GROWTH_MODELS)

@@ -417,14 +417,17 @@ def test_fair_gin_grows_with_its_batch_norms_and_its_checkpoint_loads():
     assert all(isinstance(layer.norm, torch.nn.BatchNorm1d) for layer in layers)
     entries = [{k: getattr(layer.norm, k).detach().clone() for k in ("weight", "bias", "running_mean", "running_var")}
                for layer in layers]
-    splits = S2DGrowth(num_neurons=6).grow_(model, loader, gin_loss, optimizer)
-    assert splits.added == 6
+    # Zero offset: each offspring's incoming row equals its parent's, which identifies the parent.
+    splits = S2DGrowth(num_neurons=6, eps=0.0).grow_(model, loader, gin_loss, optimizer)
+    assert splits.added == 6 and any(g.split for g in splits.layers)
     for layer, before, grown in zip(layers, entries, splits.layers):
+        rows = layer.incoming
+        parents = [int(torch.nonzero((rows[:grown.old] == rows[child]).all(1))[0, 0])
+                   for child in range(grown.old, grown.new)]
         for key, value in before.items():
             tensor = getattr(layer.norm, key)
             assert tensor.shape == (grown.new,) and torch.equal(tensor[:grown.old], value)
-            offspring = tensor[grown.old:]
-            assert all(bool((value == entry).any()) for entry in offspring), "an offspring copies its parent"
+            assert torch.equal(tensor[grown.old:], value[parents]), f"offspring copy their parent's {key}"
     added = FireflyGrowth(num_neurons=6, generator=torch.Generator().manual_seed(0)).grow_(
         model, loader, gin_loss, optimizer)
     assert added.added == 6 and any(g.added for g in added.layers)
