@@ -49,6 +49,7 @@ from typing import Any
 from scipy.stats import kendalltau, spearmanr
 
 from common import (
+    LADDER_PREFIX,
     base_parser,
     dataset_and_split,
     header,
@@ -69,7 +70,6 @@ from awgnn.harness.presets import PRESETS
 
 MODEL = "AdaptiveGINClassifier"
 STARTS = (8, 32, 117, 320)
-LADDER_PREFIX = "ladder-"
 
 
 def _without_start(preset: Mapping[str, Any]) -> dict[str, Any]:
