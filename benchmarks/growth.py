@@ -1,6 +1,7 @@
 """Every way of choosing a width: fixed grid, AWN and the growing baselines (TINY, S2D, Firefly).
 
-**Under the protocol** (``--datasets``, default MUTAG, PROTEINS and NCI1): the cells of
+**Under the protocol** (``--datasets`` to run, default MUTAG, PROTEINS and NCI1, issue #10's study; the
+tables list every dataset of the reproduction table, pending where not run): the cells of
 ``benchmarks/reproduction.py`` for the fixed GIN's grid, and on two architectures, the AWN paper's GIN
 classifier and FairGIN's, the learned width (``preset: awgnn``) and the growing model of every method
 (``configs/growth/<method>/`` and ``configs/growth_fair_gin/<method>/<DATASET>.yaml``), on the reproduction table's
@@ -43,6 +44,7 @@ from width_convergence import ResultsFile, non_negative_int
 from awgnn.harness.ladder import LADDER_LEVELS
 from awgnn.harness.presets import PRESETS
 
+# The datasets of issue #10's comparison; the others of the reproduction table can be run too.
 DATASETS = ("MUTAG", "PROTEINS", "NCI1")
 GROWTH_METHOD_NAMES: Mapping[str, str] = MappingProxyType(dict(zip(
     reproduction.GROWTH_METHODS, ("S2D", "S2D, fast variant", "Firefly", "TINY (GroMo)"), strict=True)))
@@ -157,8 +159,8 @@ def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
 
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="*", choices=DATASETS, default=list(DATASETS),
-                        help="datasets of the protocol part (default: MUTAG PROTEINS NCI1; none to skip)")
+    parser.add_argument("--datasets", nargs="*", choices=reproduction.DATASETS, default=list(DATASETS),
+                        help="datasets of the protocol part to run (default: MUTAG PROTEINS NCI1; none to skip)")
     parser.add_argument("--ladder-seeds", type=non_negative_int, default=3,
                         help="seeds per ladder level and method (default 3; 0 skips the ladder part)")
     parser.add_argument("--methods", nargs="+", choices=list(LADDER_METHODS), default=list(LADDER_METHODS),
@@ -203,7 +205,7 @@ def main() -> None:
           "selection alone in brackets.\n")
     scored = {model: {d: reproduction.folds_scored(arguments.records, model, d) for d in reproduction.DATASETS}
               for model in reproduction.MODELS}
-    print(growth_tables(cells, scored, DATASETS))
+    print(growth_tables(cells, scored, reproduction.DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))
         print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "

@@ -22,6 +22,7 @@ def test_growth_smoke_ladder_and_protocol_table(tmp_path):
     header = "| dataset | fixed grid (FairGIN) (%) | learned width (AWN), preset awgnn (%) | S2D (%) |"
     assert out.count(header) == 2 and "On the AWN paper's GIN classifier:" in out and "On FairGIN's architecture:" in out
     assert "| MUTAG | pending | pending | pending |" in out  # nothing recorded in an empty records folder
+    assert "| ENZYMES | pending |" in out and "| REDDIT-BINARY | pending |" in out  # every reproduction dataset
     assert "| method | level 0: width (accuracy) |" in out
     runs = [json.loads(line) for line in (tmp_path / "growth_ladder.jsonl").read_text().splitlines()]
     assert sorted((r["method"], r["level"]) for r in runs) == sorted(
