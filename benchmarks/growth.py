@@ -65,6 +65,11 @@ LADDER_METHODS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType({
     "s2d": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "s2d", "growth_fraction": 0.3}),
     "firefly": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "firefly", "growth_fraction": 0.35}),
     "tiny": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "tiny", "growth_neurons": 8}),
+    # Ablation: the same budgets, each layer taking its share (TINY's budget is per layer already).
+    "s2d_per_layer": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "s2d", "growth_fraction": 0.3,
+                                               "growth_selection": "per_layer"}),
+    "firefly_per_layer": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "firefly", "growth_fraction": 0.35,
+                                                   "growth_selection": "per_layer"}),
 })
 
 
@@ -100,7 +105,8 @@ def train_ladder(job: tuple[LadderRun, Path]) -> dict[str, Any]:
     _, record = train_model(data, fold, LADDER_METHODS[run.method][0], run.epochs, run.seed, **run.point())
     widths = [sum(epoch["widths"].values()) for epoch in record["history"]]
     result = {**asdict(run), "key": run.key, "status": record["status"], "test_accuracy": record["test_score"],
-              "final_total_width": widths[-1], "total_width_per_epoch": widths, "seconds": record["seconds"]}
+              "final_total_width": widths[-1], "total_width_per_epoch": widths,
+              "final_widths": record["history"][-1]["widths"], "seconds": record["seconds"]}
     ResultsFile(path).append(result)
     return result
 
@@ -152,9 +158,18 @@ def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
             per_level.append(f"{mean_std([r['final_total_width'] for r in at])} ({mean_std(scores)}%)"
                              if at and scores else "-")
         seconds = statistics.fmean(r["seconds"] for r in cell)
-        rows.append((method, *per_level, "-" if rho is None else f"{rho:.2f}", len(cell), f"{seconds:.0f}"))
+        rows.append((method, *per_level, "-" if rho is None else f"{rho:.2f}", block_widths(cell), len(cell),
+                     f"{seconds:.0f}"))
     return markdown_table(("method", *(f"level {level}: width (accuracy)" for level in range(LADDER_LEVELS)),
-                           "Spearman's rho", "runs", "seconds a run"), rows)
+                           "Spearman's rho", "width by block (mean)", "runs", "seconds a run"), rows)
+
+
+def block_widths(runs: Sequence[dict[str, Any]]) -> str:
+    """Mean final width of every block over ``runs``, input block first ("-" for records without them)."""
+    recorded = [r["final_widths"] for r in runs if "final_widths" in r]
+    if not recorded:
+        return "-"
+    return " / ".join(f"{statistics.fmean(w[block] for w in recorded):.0f}" for block in recorded[0])
 
 
 def parse_arguments() -> argparse.Namespace:

@@ -23,18 +23,21 @@ def test_growth_smoke_ladder_and_protocol_table(tmp_path):
     assert out.count(header) == 2 and "On the AWN paper's GIN classifier:" in out and "On FairGIN's architecture:" in out
     assert "| MUTAG | pending | pending | pending |" in out  # nothing recorded in an empty records folder
     assert "| ENZYMES | pending |" in out and "| REDDIT-BINARY | pending |" in out  # every reproduction dataset
-    assert "| method | level 0: width (accuracy) |" in out
+    assert "| method | level 0: width (accuracy) |" in out and "| width by block (mean) |" in out
     runs = [json.loads(line) for line in (tmp_path / "growth_ladder.jsonl").read_text().splitlines()]
     assert sorted((r["method"], r["level"]) for r in runs) == sorted(
-        (m, level) for m in ("awgnn", "s2d", "firefly", "tiny") for level in (0, 1))
+        (m, level) for m in growth.LADDER_METHODS for level in (0, 1))
     for run in runs:
         first, last = run["total_width_per_epoch"][0], run["final_total_width"]
-        if run["method"] in ("s2d", "firefly"):
+        if run["method"].startswith(("s2d", "firefly")):
             assert first > 16 and last > first  # grown at the start of both epochs from 8 a block
+        if run["method"].endswith("per_layer"):
+            assert len(set(run["final_widths"].values())) == 1  # both blocks grew by the same share
     again = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--datasets", "--ladder-seeds", "1",
                             "--records", str(records), "--out", str(tmp_path), "--workers", "1"],
                            capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and len((tmp_path / "growth_ladder.jsonl").read_text().splitlines()) == 8
+    lines = (tmp_path / "growth_ladder.jsonl").read_text().splitlines()
+    assert again.returncode == 0 and len(lines) == 2 * len(growth.LADDER_METHODS)
 
 
 def test_growth_cells_give_the_cost_of_model_selection_beside_the_whole_cell():

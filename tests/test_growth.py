@@ -22,7 +22,7 @@ from awgnn.growth import (
     node_gradients,
     splitting_matrices,
 )
-from awgnn.growth.step import select_globally
+from awgnn.growth.step import select_globally, select_per_layer
 from growth_helpers import (
     assert_training_keeps_grown_widths,
     away_from_identity_,
@@ -483,7 +483,34 @@ def test_growth_respects_max_width_and_only_negative_scores():
     assert result.layers[0].new == 6 and mlp.widths[0].width == 6
 
 
+def test_per_layer_selection_gives_each_layer_its_share_of_the_budget():
+    # Budget 6 over sizes 2 and 4: shares 2 and 4, each layer's own most negative, negative only, within room.
+    scores = [torch.tensor([-1.0, -9.0, -8.0]), torch.tensor([-0.1, 3.0, -0.2, -0.3, -0.4])]
+    assert [t.tolist() for t in select_per_layer(scores, 6, [2, 4], [5, 5])] == [[1, 2], [0, 2, 3, 4]]
+    assert [t.tolist() for t in select_globally(scores, 6, [5, 5])] == [[0, 1, 2], [2, 3, 4]]
+    assert [t.tolist() for t in select_per_layer(scores, 6, [2, 4], [1, 2])] == [[1], [3, 4]]
+    # A layer's share is at least one neuron; a budget smaller than the layers still grows every layer.
+    assert [t.tolist() for t in select_per_layer(scores, 1, [2, 4], [5, 5])] == [[1], [4]]
+
+
+@pytest.mark.parametrize("step", [lambda s: S2DGrowth(fraction=0.5, selection=s),
+                                  lambda s: FireflyGrowth(fraction=0.5, selection=s,
+                                                          generator=torch.Generator().manual_seed(0))])
+def test_per_layer_growth_grows_every_layer_in_proportion_to_its_size(step):
+    model, loader, optimizer = trained_gin()
+    sizes = [layer.size for layer in growable_layers(model)]
+    result = step("per_layer").grow_(model, loader, gin_loss, optimizer)
+    budget = sum(sizes) // 2
+    assert [g.new - g.old for g in result.layers] == [budget * size // sum(sizes) for size in sizes]
+    assert [layer.size for layer in growable_layers(model)] == [g.new for g in result.layers]
+    assert_training_keeps_grown_widths(model, loader, optimizer)
+
+
 def test_invalid_arguments():
+    with pytest.raises(ValueError, match="selection must be one of"):
+        S2DGrowth(2, selection="layerwise")
+    with pytest.raises(ValueError, match="selection must be one of"):
+        FireflyGrowth(2, selection=None)
     with pytest.raises(ValueError, match="exactly one of num_neurons and fraction"):
         S2DGrowth()
     with pytest.raises(ValueError, match="exactly one of num_neurons and fraction"):

@@ -54,6 +54,8 @@ def config(grid, model_class=GROWING, protocol=None):
     ({"growth": "firefly", "growth_fraction": 1.5}, GROWING,
      "models.g.grid.growth_fraction: expected a number in (0, 1]"),
     ({"growth": "firefly", "growth_eps": 0}, GROWING, "models.g.grid.growth_eps: expected a number > 0"),
+    ({"growth": "s2d", "growth_selection": "layerwise"}, GROWING,
+     "models.g.grid.growth_selection: expected 'global' (the most negative scores over all layers"),
     ({"growth": "s2d", "growth_neurons": 4, "growth_fraction": [None, 0.3], "growth_warmup": 0, "growth_stop": 3}, GROWING,
      "models.g.grid.growth_neurons: expected null when growth_fraction is set"),
     ({"growth": "s2d", "growth_warmup": 3, "growth_stop": 3}, GROWING,
@@ -90,6 +92,9 @@ def test_valid_growth_config_and_its_defaults():
         schedule = GrowthSchedule.from_training(training_settings(point, adaptive=False), settings, seed=0)
         assert (schedule.warmup, schedule.interval, schedule.stop) == (1, 10, 6)  # stop: max_epochs - patience
         assert schedule.step.budget.fraction == fraction and schedule.step.budget.num_neurons is None
+        assert schedule.step.selection == "global"
+        per_layer = training_settings({**point, "growth_selection": "per_layer"}, adaptive=False)
+        assert GrowthSchedule.from_training(per_layer, settings, seed=0).step.selection == "per_layer"
     assert [e for e in range(30) if GrowthSchedule("s2d", 5, 4, 18, num_neurons=2, fraction=None, eps=0.1,
                                                    optimizer_state="carry", seed=0).grows_at(e)] == [5, 9, 13, 17]
 
@@ -214,6 +219,15 @@ def test_growth_budget_in_neurons_and_no_growth(mutag):
     assert all(h["widths"] == {"block0": 8, "block1": 8} and "growth" not in h for h in plain)
 
 
+@pytest.mark.parametrize("method", ["s2d", "firefly"])
+def test_per_layer_selection_under_fit_grows_every_block_by_its_share(mutag, method):
+    point = {"num_layers": 3, "growth": method, "growth_selection": "per_layer", "growth_warmup": 0,
+             "growth_interval": 1, "growth_stop": 1}
+    history = run(mutag, GROWING, point, epochs=2)[1]["history"]
+    budget = int((0.35 if method == "firefly" else 0.3) * 24)  # the reference fraction of 3 blocks of 8
+    assert history[0]["widths"] == {f"block{b}": 8 + budget * 8 // 24 for b in range(3)}
+
+
 def test_growth_is_reproducible(mutag):
     point = {"num_layers": 2, "growth": "firefly", "growth_warmup": 1, "growth_interval": 1, "growth_stop": 3}
     first, second = (run(mutag, GROWING, point, epochs=4, seed=3)[1] for _ in range(2))
@@ -336,6 +350,8 @@ def test_tiny_grows_on_schedule_under_fit_and_bench(mutag, tmp_path, data_root, 
 @pytest.mark.parametrize("grid, message", [
     ({"growth": "tiny", "growth_fraction": 0.3}, "models.g.grid.growth_fraction: expected null for tiny"),
     ({"growth": "tiny", "growth_threshold": 0}, "models.g.grid.growth_threshold: expected a number > 0"),
+    ({"growth": "tiny", "growth_selection": "per_layer"},
+     "models.g.grid.growth_selection: expected no growth_selection for tiny (it grows every layer by growth_neurons)"),
 ])
 def test_tiny_keys_are_checked(tmp_path, grid, message):
     with pytest.raises(ConfigError, match=re.escape(message)):

@@ -10,7 +10,7 @@ from torch.optim import Optimizer
 
 from awgnn.growth.layer import GrowableLayer, input_moment
 from awgnn.growth.statistics import LossFunction, NodeGradients, node_gradients
-from awgnn.growth.step import GrowthBudget, GrowthResult, check_number, resolve_layers, select_globally
+from awgnn.growth.step import SELECTIONS, GrowthBudget, GrowthResult, check_number, resolve_layers, select
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
 from awgnn.width.validation import check_choice, check_finite_positive, check_int_at_least
 
@@ -114,8 +114,11 @@ class FireflyGrowth:
        epoch at lr 1e-3), projected back onto their norm constraints after
        each step.
     3. Their scores are summed over all batches; the most negative over all
-       layers and both kinds are applied (at most the budget, never a score
-       :math:`\ge 0`, never past a width's ``max_width``).
+       layers and both kinds are applied (``selection="global"``, as the
+       reference code; with ``"per_layer"`` each layer's own most negative, up
+       to its share of the budget, :func:`~awgnn.growth.step.select_per_layer`;
+       at most the budget, never a score :math:`\ge 0`, never past a width's
+       ``max_width``).
 
     A chosen candidate is applied at ``scale`` times its searched size: a split
     gives offspring :math:`\theta_j \pm \mathrm{scale}\,\delta_j` with half the
@@ -139,6 +142,7 @@ class FireflyGrowth:
         epochs: optimisation passes over the stored statistics (reference: 1).
         scale: see above.
         generator: random source of the candidates' initialisation.
+        selection: ``"global"`` or ``"per_layer"`` (step 3).
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class FireflyGrowth:
         epochs: int = 1,
         scale: float = 1.0,
         generator: torch.Generator | None = None,
+        selection: str = "global",
     ) -> None:
         self.budget = GrowthBudget(num_neurons, fraction)
         self.eps = check_finite_positive("eps", eps)
@@ -163,6 +168,7 @@ class FireflyGrowth:
         self.epochs = check_int_at_least("epochs", epochs, 0)
         self.scale = check_number("scale", scale, 0.0)
         self.generator = generator
+        self.selection = check_choice("selection", selection, SELECTIONS)
 
     def candidates(self, layers: Sequence[GrowableLayer], stats: Sequence[Sequence[NodeGradients]]
                    ) -> list[FireflyCandidates]:
@@ -205,7 +211,7 @@ class FireflyGrowth:
         with torch.no_grad():
             scores = [torch.cat([sum(parts) for parts in zip(*(c.scores(batch[i]) for batch in stats))])
                       for i, c in enumerate(found)]
-        chosen = select_globally(scores, self.budget(layers), [layer.room() for layer in layers])
+        chosen = select(scores, self.budget(layers), layers, self.selection)
         grown, predicted = [], 0.0
         for i, (layer, c, score, picked) in enumerate(zip(layers, found, scores, chosen)):
             predicted += float(score[picked].sum())

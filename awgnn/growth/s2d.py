@@ -11,7 +11,7 @@ from torch.optim import Optimizer
 from awgnn.growth.activations import SecondDerivative
 from awgnn.growth.layer import GrowableLayer
 from awgnn.growth.statistics import LossFunction, node_gradients
-from awgnn.growth.step import GrowthBudget, GrowthResult, check_number, resolve_layers, select_globally
+from awgnn.growth.step import SELECTIONS, GrowthBudget, GrowthResult, check_number, resolve_layers, select
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
 from awgnn.width.validation import check_choice, check_finite_positive, check_int_at_least
 
@@ -158,8 +158,10 @@ class S2DGrowth:
     For every neuron :math:`j` of every layer, the minimum eigenpair
     :math:`(\lambda_j, v_j)` of its :class:`SplittingMatrices` :math:`S_j`;
     the neurons with the most negative :math:`\lambda_j` over all layers
-    (at most the budget, never :math:`\lambda_j \ge 0`, never past a width's
-    ``max_width``) are split into :math:`\theta_j \pm \varepsilon v_j`
+    (``selection="global"``, as the reference code; or, with ``"per_layer"``,
+    each layer's own most negative up to its share of the budget,
+    :func:`~awgnn.growth.step.select_per_layer`; at most the budget, never
+    :math:`\lambda_j \ge 0`, never past a width's ``max_width``) are split into :math:`\theta_j \pm \varepsilon v_j`
     (:math:`\|v_j\| = 1`), each offspring with half the outgoing column. The
     function is unchanged at :math:`\varepsilon = 0`; to second order the
     loss changes by :math:`\tfrac{\varepsilon^2}{2} \sum_j \lambda_j`, the
@@ -182,6 +184,7 @@ class S2DGrowth:
             :meth:`SplittingMatrices.fast_minimum_eigenpairs`).
         beta: sharpness of the ReLU surrogate :math:`\sigma''` (reference: 3).
         iterations, tol: of the fast variant.
+        selection: ``"global"`` or ``"per_layer"`` (see above).
     """
 
     def __init__(
@@ -194,6 +197,7 @@ class S2DGrowth:
         beta: float = 3.0,
         iterations: int = 200,
         tol: float = 1e-6,
+        selection: str = "global",
     ) -> None:
         self.budget = GrowthBudget(num_neurons, fraction)
         self.eps = check_number("eps", eps, 0.0)
@@ -201,6 +205,7 @@ class S2DGrowth:
         self.beta = check_finite_positive("beta", beta)
         self.iterations = check_int_at_least("iterations", iterations, 1)
         self.tol = check_number("tol", tol, 0.0)
+        self.selection = check_choice("selection", selection, SELECTIONS)
 
     def eigenpairs(self, matrices: SplittingMatrices) -> tuple[Tensor, Tensor]:
         """The minimum eigenpairs of one layer by this step's ``method``."""
@@ -226,8 +231,7 @@ class S2DGrowth:
         check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
         layers = resolve_layers(model, layers)
         pairs = [self.eigenpairs(m) for m in splitting_matrices(model, layers, batches, loss_fn, self.beta)]
-        chosen = select_globally([values for values, _ in pairs], self.budget(layers),
-                                 [layer.room() for layer in layers])
+        chosen = select([values for values, _ in pairs], self.budget(layers), layers, self.selection)
         grown, predicted = [], 0.0
         for layer, (values, vectors), parents in zip(layers, pairs, chosen):
             predicted += 0.5 * self.eps ** 2 * float(values[parents].sum())

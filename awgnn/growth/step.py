@@ -1,4 +1,4 @@
-"""What every growth step shares: the neuron budget, global selection and the report."""
+"""What every growth step shares: the neuron budget, the selection of candidates and the report."""
 from __future__ import annotations
 
 import math
@@ -46,6 +46,19 @@ class GrowthBudget:
         return max(1, math.floor(self.fraction * sum(layer.size for layer in layers)))
 
 
+# Where a step's budget goes: the most negative scores over all layers (the papers' official code), or each
+# layer's own most negative scores up to its share of the budget.
+SELECTIONS: tuple[str, ...] = ("global", "per_layer")
+
+
+def select(scores: Sequence[Tensor], budget: int, layers: Sequence[GrowableLayer], selection: str) -> list[Tensor]:
+    """:func:`select_globally` or :func:`select_per_layer` (``selection``) of ``scores`` for ``layers``."""
+    room = [layer.room() for layer in layers]
+    if selection == "global":
+        return select_globally(scores, budget, room)
+    return select_per_layer(scores, budget, [layer.size for layer in layers], room)
+
+
 def select_globally(scores: Sequence[Tensor], budget: int, room: Sequence[int]) -> list[Tensor]:
     """Per layer, the indices of the most negative ``scores`` over all layers.
 
@@ -65,6 +78,27 @@ def select_globally(scores: Sequence[Tensor], budget: int, room: Sequence[int]) 
             taken[layer].append(index)
             total += 1
     return [torch.tensor(sorted(indices), dtype=torch.long) for indices in taken]
+
+
+def select_per_layer(scores: Sequence[Tensor], budget: int, sizes: Sequence[int], room: Sequence[int]
+                     ) -> list[Tensor]:
+    r"""Per layer, the indices of its own most negative ``scores``, up to its share of ``budget``.
+
+    Layer :math:`l` of :math:`D_l` neurons (``sizes``) takes at most
+    :math:`\max(1, \lfloor B D_l / \sum_k D_k \rfloor)` of a budget
+    :math:`B`, and at most ``room[l]``, so every layer grows in proportion to
+    its size whatever the scale of its scores (splitting eigenvalues and gate
+    derivatives are not comparable across layers of different inputs). Only
+    negative scores count. Returns sorted index tensors, one per layer.
+    """
+    total = sum(sizes)
+    chosen = []
+    for values, size, space in zip(scores, sizes, room, strict=True):
+        share = min(space, max(1, budget * size // total))
+        negative = (values < 0).nonzero().flatten()
+        most_negative = negative[values[negative].argsort()[:share]]
+        chosen.append(most_negative.sort().values.to(torch.long))
+    return chosen
 
 
 def resolve_layers(model: nn.Module, layers: Iterable[GrowableLayer] | None) -> list[GrowableLayer]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from awgnn.growth.step import SELECTIONS as GROWTH_SELECTIONS
 from awgnn.harness.presets import PRESETS
 from awgnn.harness.registry import MODEL_CLASSES, ModelSpec
 from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
@@ -59,6 +60,9 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
                         "reference fraction unless growth_neurons is set)", None),
     "growth_eps": ("a number > 0 (S2D's split offset, Firefly's new-neuron fan-out norm)", 0.01),
     "growth_threshold": ("a number > 0 (TINY's smallest singular value that gives a neuron)", 1e-6),
+    "growth_selection": ("'global' (the most negative scores over all layers, as the papers) or 'per_layer' (each "
+                         "layer its share of a step's budget, in proportion to its size); s2d, s2d_fast, firefly",
+                         "global"),
 }
 
 GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
@@ -243,6 +247,9 @@ def _check_growth(reader: _Reader, model: ModelConfig, protocol: ProtocolConfig)
     for point in model.points():
         if point.get("growth") is None:
             continue
+        if point["growth"] == "tiny" and "growth_selection" in point:
+            raise reader.fail(f"{where}.growth_selection", "no growth_selection for tiny (it grows every layer by "
+                              "growth_neurons)", point["growth_selection"])
         if point["growth"] == "tiny" and point.get("growth_fraction") is not None:
             raise reader.fail(f"{where}.growth_fraction", "null for tiny (its budget is growth_neurons per layer, "
                               f"default {TINY_NEURONS_PER_LAYER})", point["growth_fraction"])
@@ -317,6 +324,7 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "growth_fraction": lambda v: v is None or (_is_number(v) and 0 < v <= 1),
         "growth_eps": lambda v: _is_number(v) and v > 0 and v != float("inf"),
         "growth_threshold": lambda v: _is_number(v) and v > 0 and v != float("inf"),
+        "growth_selection": lambda v: v in GROWTH_SELECTIONS,
     }
     if not checks[key](value):
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")

@@ -96,7 +96,7 @@ class GrowthSchedule(EpochHook):
     of ``interval``: :class:`~awgnn.growth.S2DGrowth` (``"s2d"``: exact
     eigenpairs, ``"s2d_fast"``: the matrix-free Rayleigh variant),
     :class:`~awgnn.growth.FireflyGrowth` (``"firefly"``), over every hidden layer
-    of the model, selected globally, or :class:`~awgnn.growth.TinyGrowth`
+    of the model, selected globally or per layer (``selection``), or :class:`~awgnn.growth.TinyGrowth`
     (``"tiny"``, through GroMo: up to ``num_neurons`` per layer, default 8). Its statistics pass runs over the
     inner-train batches of the epoch's context (batched as in training) with
     the summed cross-entropy; the optimizer's state follows
@@ -118,11 +118,13 @@ class GrowthSchedule(EpochHook):
             values of per-node statistics on a GIN, 1e-5 to 4e-4 in awgnn's tests).
         optimizer_state: ``"carry"`` or ``"reset"`` (see :meth:`AdaptiveWidth.resize_`).
         seed: of Firefly's candidate generator.
+        selection: where S2D's and Firefly's budget goes, ``"global"`` or ``"per_layer"``
+            (:func:`awgnn.growth.step.select`).
     """
 
     def __init__(self, method: str, warmup: int, interval: int, stop: int, *, num_neurons: int | None,
                  fraction: float | None, eps: float, optimizer_state: OptimizerStatePolicy, seed: int,
-                 threshold: float = 1e-6) -> None:
+                 threshold: float = 1e-6, selection: str = "global") -> None:
         check_choice("method", method, GROWTH_METHODS)
         self.warmup = check_int_at_least("warmup", warmup, 0)
         self.interval = check_int_at_least("interval", interval, 1)
@@ -130,12 +132,13 @@ class GrowthSchedule(EpochHook):
         self.optimizer_state = optimizer_state
         if method == "firefly":
             self.step: S2DGrowth | FireflyGrowth | TinyGrowth = FireflyGrowth(
-                num_neurons, fraction=fraction, eps=eps, generator=torch.Generator().manual_seed(seed))
+                num_neurons, fraction=fraction, eps=eps, generator=torch.Generator().manual_seed(seed),
+                selection=selection)
         elif method == "tiny":
             self.step = TinyGrowth(num_neurons or TINY_NEURONS_PER_LAYER, threshold=threshold)
         else:
             self.step = S2DGrowth(num_neurons, fraction=fraction, eps=eps,
-                                  method="eigh" if method == "s2d" else "rayleigh")
+                                  method="eigh" if method == "s2d" else "rayleigh", selection=selection)
 
     @classmethod
     def from_training(cls, training: dict[str, Any], settings: RunSettings, seed: int) -> GrowthSchedule:
@@ -154,7 +157,7 @@ class GrowthSchedule(EpochHook):
                    settings.max_epochs - settings.patience if stop is None else stop,
                    num_neurons=training["growth_neurons"], fraction=fraction, eps=training["growth_eps"],
                    optimizer_state=training["optimizer_state"], seed=seed,
-                   threshold=training["growth_threshold"])
+                   threshold=training["growth_threshold"], selection=training["growth_selection"])
 
     def grows_at(self, epoch: int) -> bool:
         """Whether a step runs at the start of ``epoch``."""
