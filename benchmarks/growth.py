@@ -54,7 +54,12 @@ GROWTH_TABLES: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType({
     "FairGIN's architecture": ("awn_fair_gin", tuple(f"growth_fair_gin_{m}" for m in reproduction.GROWTH_METHODS)),
 })
 GROWTH_MODELS = tuple(m for _, growing in GROWTH_TABLES.values() for m in growing)
-PROTOCOL_MODELS = ("gin", "awn_gin", "awn_fair_gin", *GROWTH_MODELS)
+# S2D's and Firefly's selection over all layers against each layer's share (AWN paper's classifier).
+SELECTION_COLUMNS: Mapping[str, str] = MappingProxyType({
+    "growth_s2d": "S2D, global", "growth_s2d_per_layer": "S2D, per layer",
+    "growth_firefly": "Firefly, global", "growth_firefly_per_layer": "Firefly, per layer"})
+PROTOCOL_MODELS = ("gin", "awn_gin", "awn_fair_gin", *GROWTH_MODELS,
+                   *(f"growth_{ablation}" for ablation in reproduction.SELECTION_ABLATIONS))
 LADDER_TRAINING = MappingProxyType({"num_layers": 2, "batch_size": 32, "lr": 0.01})
 LADDER_EPOCHS = 100
 # The schedule of configs/growth, on the ladder's budget.
@@ -142,6 +147,24 @@ def growth_tables(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
                         for architecture in GROWTH_TABLES)
 
 
+def input_block_share(cell: Mapping[str, Any]) -> float:
+    """The input block's share of the final total width, over every fold's final runs."""
+    return statistics.fmean(widths["block0"] / sum(widths.values())
+                            for fold in cell["per_fold"] for widths in fold["layer_widths"])
+
+
+def selection_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
+                    scored: Mapping[str, Mapping[str, int]], datasets: Sequence[str]) -> str:
+    """S2D and Firefly with their budget selected over all layers or per layer, with the input block's share."""
+    rows = []
+    for dataset in datasets:
+        pending = reproduction.pending_texts(cells, scored, dataset)
+        rows.append((dataset, *(pending[m] if cells[m][dataset] is None else
+                                f"{growth_text(cells[m][dataset], pending[m])}; input block "
+                                f"{input_block_share(cells[m][dataset]):.0%}" for m in SELECTION_COLUMNS)))
+    return markdown_table(("dataset", *(f"{name} (%)" for name in SELECTION_COLUMNS.values())), rows)
+
+
 
 def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
     rows = []
@@ -221,6 +244,10 @@ def main() -> None:
     scored = {model: {d: reproduction.folds_scored(arguments.records, model, d) for d in reproduction.DATASETS}
               for model in reproduction.MODELS}
     print(growth_tables(cells, scored, reproduction.DATASETS))
+    print("\nWhere S2D and Firefly put a step's budget, on the AWN paper's GIN classifier: the most negative scores "
+          "over all layers (the papers' code) or each layer its share in proportion to its size "
+          "(`growth_selection: per_layer`); the input block's share of the final width:\n")
+    print(selection_table(cells, scored, DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))
         print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "

@@ -48,6 +48,8 @@ from awgnn.harness.store import EXPERIMENT_FILE
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = Path(__file__).resolve().parent / "reproduction"
 GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
+# The ablation of S2D's and Firefly's global selection over all layers: each layer its share of a step's budget.
+SELECTION_ABLATIONS = ("s2d_per_layer", "firefly_per_layer")
 # Each model's configuration folder; the growth baselines (issue #10, benchmarks/growth.py) share the table's
 # budget and its records, on the AWN paper's GIN classifier (growth_<method>) and FairGIN's architecture.
 CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType({
@@ -57,6 +59,7 @@ CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType({
     "awn_fair_gin": ROOT / "configs" / "reproduction" / "awn_fair_gin",
     **{f"{family}_{method}": ROOT / "configs" / family / method
        for family in ("growth", "growth_fair_gin") for method in GROWTH_METHODS},
+    **{f"growth_{ablation}": ROOT / "configs" / "growth" / ablation for ablation in SELECTION_ABLATIONS},
 })
 MODELS = tuple(CONFIG_FOLDERS)
 TABLE_MODELS = ("gin", "awn_gin", "awn_gin_paper", "awn_fair_gin")

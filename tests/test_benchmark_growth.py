@@ -23,6 +23,7 @@ def test_growth_smoke_ladder_and_protocol_table(tmp_path):
     assert out.count(header) == 2 and "On the AWN paper's GIN classifier:" in out and "On FairGIN's architecture:" in out
     assert "| MUTAG | pending | pending | pending |" in out  # nothing recorded in an empty records folder
     assert "| ENZYMES | pending |" in out and "| REDDIT-BINARY | pending |" in out  # every reproduction dataset
+    assert "| dataset | S2D, global (%) | S2D, per layer (%) | Firefly, global (%) | Firefly, per layer (%) |" in out
     assert "| method | level 0: width (accuracy) |" in out and "| width by block (mean) |" in out
     runs = [json.loads(line) for line in (tmp_path / "growth_ladder.jsonl").read_text().splitlines()]
     assert sorted((r["method"], r["level"]) for r in runs) == sorted(
@@ -45,3 +46,16 @@ def test_growth_cells_give_the_cost_of_model_selection_beside_the_whole_cell():
             "total_width": {"mean": 48.0, "std": 2.0}, "per_fold": []}
     assert growth.growth_text(cell, None) == "70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00)"
     assert growth.growth_text(None, "pending (est. 1.5 CPU-h)") == "pending (est. 1.5 CPU-h)"
+
+
+def test_selection_table_gives_the_input_blocks_share_of_the_width():
+    cell = {"mean": 0.7, "std": 0.02, "num_parameters": 1000.0, "seconds": 7200.0, "selection_seconds": 3600.0,
+            "total_width": {"mean": 48.0, "std": 2.0},
+            "per_fold": [{"layer_widths": [{"block0": 30, "block1": 10}, {"block0": 10, "block1": 10}]}]}
+    assert growth.input_block_share(cell) == pytest.approx((0.75 + 0.5) / 2)
+    cells = {model: {"MUTAG": None} for model in growth.reproduction.MODELS}
+    cells["growth_s2d_per_layer"]["MUTAG"] = cell
+    scored = {model: {"MUTAG": 0} for model in growth.reproduction.MODELS}
+    row = growth.selection_table(cells, scored, ["MUTAG"]).splitlines()[-1]
+    assert row.startswith("| MUTAG | pending | 70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00); "
+                          "input block 62% | pending")

@@ -19,6 +19,8 @@ REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BIN
 # (growth/) and on FairGIN's architecture (growth_fair_gin/).
 GROWTH_FAMILIES = ("growth", "growth_fair_gin")
 GROWTH_METHODS = {"s2d", "s2d_fast", "firefly", "tiny"}
+# The ablation of S2D's and Firefly's global selection (growth_selection: per_layer), on the AWN paper's classifier.
+SELECTION_ABLATIONS = {"s2d_per_layer", "firefly_per_layer"}
 GROWTH_DATASETS = REPRODUCTION_DATASETS
 
 
@@ -39,7 +41,8 @@ def test_one_config_per_model_and_dataset():
     reproduction = {(family(path), path.stem) for path in CONFIGS if family(path).startswith("reproduction/")}
     assert reproduction == {(f"reproduction/{m}", d) for m in REPRODUCTION_MODELS for d in REPRODUCTION_DATASETS}
     growth = {(family(path), path.stem) for path in CONFIGS if is_growth(path)}
-    assert growth == {(f"{f}/{m}", d) for f in GROWTH_FAMILIES for m in GROWTH_METHODS for d in GROWTH_DATASETS}
+    assert growth == {(f"{f}/{m}", d) for f in GROWTH_FAMILIES for m in GROWTH_METHODS for d in GROWTH_DATASETS} | {
+        (f"growth/{m}", d) for m in SELECTION_ABLATIONS for d in GROWTH_DATASETS}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: "/".join(p.relative_to(ROOT).parts))
@@ -56,10 +59,17 @@ def test_config_is_valid_and_every_grid_point_builds(path):
         assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 2)
         assert (config.protocol.max_epochs, config.protocol.patience) == (150, 40)
     if is_growth(path):
+        method, ablation, _ = path.parent.name.partition("_per_layer")
         for point in config.models[0].points():
-            assert (point["growth"], point["start_width"]) == (path.parent.name, 8)
+            selection = point.get("growth_selection", "global")
+            assert (point["growth"], selection, point["start_width"]) == (method, "per_layer" if ablation else "global", 8)
             # Growth stops early enough that the last architecture gets a full patience window.
             assert point["growth_stop"] + config.protocol.patience <= config.protocol.max_epochs
+    if path.parent.name in SELECTION_ABLATIONS:  # the global selection's configuration, selection aside
+        reference = load_config(path.parents[1] / path.parent.name.removesuffix("_per_layer") / path.name)
+        assert [{**p, "growth_selection": "per_layer"} for p in reference.models[0].points()] == \
+            config.models[0].points()
+        assert (reference.protocol, reference.splits) == (config.protocol, config.splits)
     if family(path).startswith("growth_fair_gin/"):  # FairGIN's grid and recipe, as AdaptiveFairGIN gets them
         recipe = ("num_layers", "dropout", "pooling", "train_eps", "batch_size", "lr", "scheduler_step",
                   "scheduler_gamma", "monitor")
