@@ -1,4 +1,5 @@
 """Adaptive graph models learn on real data (MUTAG from the offline data folder)."""
+import ast
 import os
 import re
 import subprocess
@@ -60,3 +61,24 @@ def test_readme_example_runs_offline(data_root):
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", lines[-1]).group(1))
     assert accuracy > 0.7
     assert "'block0'" in lines[-1]
+
+
+@pytest.mark.parametrize("method", ["s2d", "tiny"])  # Firefly shares S2D's selection and the example's loop
+def test_growth_example_grows_every_layer_offline(data_root, method):
+    if method == "tiny":
+        pytest.importorskip("gromo")
+    environment = {**os.environ, "AWGNN_DATA": str(data_root)}
+    output = subprocess.run([sys.executable, str(REPOSITORY / "examples" / "grow_mutag.py"), method], env=environment,
+                            capture_output=True, text=True, timeout=300, check=True).stdout
+    grown = [line for line in output.splitlines() if "grew" in line]
+    assert [line.split()[1] for line in grown] == ["5", "10", "15"]
+    final = ast.literal_eval(grown[-1].split("widths ")[1])
+    assert sum(final.values()) > 24 and output.strip().splitlines()[-1].startswith("epoch 30")
+    if method != "tiny":  # per-layer selection: every hidden layer grows by the same share
+        assert len(set(final.values())) == 1
+
+
+def test_growth_example_names_the_methods(data_root):
+    result = subprocess.run([sys.executable, str(REPOSITORY / "examples" / "grow_mutag.py"), "lbfgs"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "method must be one of s2d, firefly, tiny, got 'lbfgs'" in result.stderr

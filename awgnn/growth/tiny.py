@@ -23,6 +23,9 @@ from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
 from awgnn.width.validation import check_choice, check_finite_positive, check_int_at_least
 
 GAMMAS: tuple[float, ...] = (0.0, 2.0**-3, 2.0**-2, 2.0**-1, 1.0, 2.0)
+# Per-node statistics of a GIN layer have singular values of 1e-5 to 4e-4 in awgnn's tests: GroMo's default
+# threshold of 1e-3 would never grow such a layer.
+DEFAULT_THRESHOLD = 1e-6
 INSTALL_HINT = 'pip install "awgnn[growth]"'
 
 
@@ -308,7 +311,8 @@ class TinyGrowth:
 
     Args:
         neurons_per_layer: most neurons added to one layer in one step (TINY on GIN: 8).
-        threshold: smallest singular value of :math:`S_b^{-1/2} N` that gives a neuron (GroMo: 1e-3).
+        threshold: smallest singular value of :math:`S_b^{-1/2} N` that gives a neuron (GroMo's default,
+            1e-3, is far above the values on a GIN).
         gammas: the scales :math:`\gamma` searched, distinct and :math:`\ge 0`.
         numerical_threshold: eigenvalues of :math:`S_b` below it are dropped from :math:`S_b^{-1/2}` (GroMo: 1e-6).
 
@@ -320,7 +324,7 @@ class TinyGrowth:
         self,
         neurons_per_layer: int = 8,
         *,
-        threshold: float = 1e-3,
+        threshold: float = DEFAULT_THRESHOLD,
         gammas: Sequence[float] = GAMMAS,
         numerical_threshold: float = 1e-6,
     ) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from awgnn.growth.step import SELECTIONS as GROWTH_SELECTIONS
+from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.harness.presets import PRESETS
 from awgnn.harness.registry import MODEL_CLASSES, ModelSpec
 from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
@@ -59,7 +60,8 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "growth_fraction": ("a number in (0, 1] (of the current neurons, per step) or null (the method's "
                         "reference fraction unless growth_neurons is set)", None),
     "growth_eps": ("a number > 0 (S2D's split offset, Firefly's new-neuron fan-out norm)", 0.01),
-    "growth_threshold": ("a number > 0 (TINY's smallest singular value that gives a neuron)", 1e-6),
+    "growth_threshold": ("a number > 0 (TINY's smallest singular value that gives a neuron)",
+                         TINY_DEFAULT_THRESHOLD),
     "growth_selection": ("'global' (the most negative scores over all layers, as the papers) or 'per_layer' (each "
                          "layer its share of a step's budget, in proportion to its size); s2d, s2d_fast, firefly",
                          "global"),

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
 from awgnn.growth import FireflyGrowth, GrowthResult, S2DGrowth, TinyGrowth
+from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.config import GROWTH_METHODS, TINY_NEURONS_PER_LAYER
 from awgnn.harness.data import LoadedDataset
@@ -124,7 +125,7 @@ class GrowthSchedule(EpochHook):
 
     def __init__(self, method: str, warmup: int, interval: int, stop: int, *, num_neurons: int | None,
                  fraction: float | None, eps: float, optimizer_state: OptimizerStatePolicy, seed: int,
-                 threshold: float = 1e-6, selection: str = "global") -> None:
+                 threshold: float = TINY_DEFAULT_THRESHOLD, selection: str = "global") -> None:
         check_choice("method", method, GROWTH_METHODS)
         self.warmup = check_int_at_least("warmup", warmup, 0)
         self.interval = check_int_at_least("interval", interval, 1)
