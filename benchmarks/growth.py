@@ -65,16 +65,18 @@ LADDER_EPOCHS = 100
 # The schedule of configs/growth, on the ladder's budget.
 GROWTH_SCHEDULE = MappingProxyType({"start_width": 8, "max_width": 256, "loss": "cross_entropy",
                                     "growth_warmup": 20, "growth_interval": 10, "growth_stop": 80})
-LADDER_METHODS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType({
+PAPER_LADDER_METHODS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType({
     "awgnn": ("AdaptiveGINClassifier", {**PRESETS["awgnn"], "initial_width": 8}),
     "s2d": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "s2d", "growth_fraction": 0.3}),
     "firefly": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "firefly", "growth_fraction": 0.35}),
     "tiny": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "tiny", "growth_neurons": 8}),
-    # Ablation: the same budgets, each layer taking its share (TINY's budget is per layer already).
-    "s2d_per_layer": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "s2d", "growth_fraction": 0.3,
-                                               "growth_selection": "per_layer"}),
-    "firefly_per_layer": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "firefly", "growth_fraction": 0.35,
-                                                   "growth_selection": "per_layer"}),
+})
+# Ablation: S2D and Firefly on the same budgets, each layer taking its share (TINY's budget is per layer already).
+LADDER_METHODS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType({
+    **PAPER_LADDER_METHODS,
+    **{f"{method}_per_layer": (PAPER_LADDER_METHODS[method][0],
+                               {**PAPER_LADDER_METHODS[method][1], "growth_selection": "per_layer"})
+       for method in ("s2d", "firefly")},
 })
 
 
@@ -159,11 +161,15 @@ def selection_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
     rows = []
     for dataset in datasets:
         pending = reproduction.pending_texts(cells, scored, dataset)
-        rows.append((dataset, *(pending[m] if cells[m][dataset] is None else
-                                f"{growth_text(cells[m][dataset], pending[m])}; input block "
-                                f"{input_block_share(cells[m][dataset]):.0%}" for m in SELECTION_COLUMNS)))
+        rows.append((dataset, *(selection_text(cells[m][dataset], pending[m]) for m in SELECTION_COLUMNS)))
     return markdown_table(("dataset", *(f"{name} (%)" for name in SELECTION_COLUMNS.values())), rows)
 
+
+def selection_text(cell: Mapping[str, Any] | None, pending: str) -> str:
+    """:func:`growth_text` with the input block's share of the width."""
+    if cell is None:
+        return pending
+    return f"{growth_text(cell, pending)}; input block {input_block_share(cell):.0%}"
 
 
 def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
@@ -188,11 +194,9 @@ def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
 
 
 def block_widths(runs: Sequence[dict[str, Any]]) -> str:
-    """Mean final width of every block over ``runs``, input block first ("-" for records without them)."""
-    recorded = [r["final_widths"] for r in runs if "final_widths" in r]
-    if not recorded:
-        return "-"
-    return " / ".join(f"{statistics.fmean(w[block] for w in recorded):.0f}" for block in recorded[0])
+    """Mean final width of every block over ``runs``, input block first."""
+    return " / ".join(f"{statistics.fmean(r['final_widths'][block] for r in runs):.0f}"
+                      for block in runs[0]["final_widths"])
 
 
 def parse_arguments() -> argparse.Namespace:

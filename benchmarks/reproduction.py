@@ -244,8 +244,6 @@ def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], scored: M
                            "adaptive FairGIN, preset awgnn (%)"), rows)
 
 
-
-
 def plot(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], records: Path, datasets: Sequence[str],
          out: Path) -> Path | None:
     done = [d for d in datasets if cells["gin"][d] is not None]

@@ -226,6 +226,8 @@ def test_per_layer_selection_under_fit_grows_every_block_by_its_share(mutag, met
     history = run(mutag, GROWING, point, epochs=2)[1]["history"]
     budget = int((0.35 if method == "firefly" else 0.3) * 24)  # the reference fraction of 3 blocks of 8
     assert history[0]["widths"] == {f"block{b}": 8 + budget * 8 // 24 for b in range(3)}
+    globally = run(mutag, GROWING, {**point, "growth_selection": "global"}, epochs=2)[1]["history"]
+    assert globally[0]["widths"] != history[0]["widths"]  # the key reaches the step: the default splits otherwise
 
 
 def test_growth_is_reproducible(mutag):
