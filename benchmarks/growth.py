@@ -129,23 +129,23 @@ def growth_text(cell: Mapping[str, Any] | None, pending: str) -> str:
     return f"{reproduction.width_text(cell)}; {reproduction.cpu_hours(cell):.2f} CPU-h (selection {selection:.2f})"
 
 
-def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], scored: Mapping[str, Mapping[str, int]],
+def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], progresses: Mapping[str, Mapping[str, reproduction.Progress]],
                  datasets: Sequence[str], architecture: str) -> str:
     """Every way of choosing a width on one of :data:`GROWTH_TABLES`' architectures, beside the fixed grid."""
     learned, growing = GROWTH_TABLES[architecture]
     models = ("gin", learned, *growing)
     rows = []
     for dataset in datasets:
-        pending = reproduction.pending_texts(cells, scored, dataset)
+        pending = reproduction.pending_texts(cells, progresses, dataset)
         rows.append((dataset, *(growth_text(cells[m][dataset], pending[m]) for m in models)))
     names = ["fixed grid (FairGIN)", "learned width (AWN), preset awgnn", *GROWTH_METHOD_NAMES.values()]
     return markdown_table(("dataset", *(f"{name} (%)" for name in names)), rows)
 
 
 def growth_tables(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
-                  scored: Mapping[str, Mapping[str, int]], datasets: Sequence[str]) -> str:
+                  progresses: Mapping[str, Mapping[str, reproduction.Progress]], datasets: Sequence[str]) -> str:
     """:func:`growth_table` for every architecture, each under its name."""
-    return "\n\n".join(f"On {architecture}:\n\n{growth_table(cells, scored, datasets, architecture)}"
+    return "\n\n".join(f"On {architecture}:\n\n{growth_table(cells, progresses, datasets, architecture)}"
                         for architecture in GROWTH_TABLES)
 
 
@@ -156,11 +156,11 @@ def input_block_share(cell: Mapping[str, Any]) -> float:
 
 
 def selection_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
-                    scored: Mapping[str, Mapping[str, int]], datasets: Sequence[str]) -> str:
+                    progresses: Mapping[str, Mapping[str, reproduction.Progress]], datasets: Sequence[str]) -> str:
     """S2D and Firefly with their budget selected over all layers or per layer, with the input block's share."""
     rows = []
     for dataset in datasets:
-        pending = reproduction.pending_texts(cells, scored, dataset)
+        pending = reproduction.pending_texts(cells, progresses, dataset)
         rows.append((dataset, *(selection_text(cells[m][dataset], pending[m]) for m in SELECTION_COLUMNS)))
     return markdown_table(("dataset", *(f"{name} (%)" for name in SELECTION_COLUMNS.values())), rows)
 
@@ -245,13 +245,12 @@ def main() -> None:
           "points, at most 150 epochs with patience 40, 2 final runs; accuracy is the mean ± population std over "
           "the folds, CPU-hours those of the whole cell (model selection and final runs), with those of model "
           "selection alone in brackets.\n")
-    scored = {model: {d: reproduction.folds_scored(arguments.records, model, d) for d in reproduction.DATASETS}
-              for model in reproduction.MODELS}
-    print(growth_tables(cells, scored, reproduction.DATASETS))
+    progresses = reproduction.every_progress(arguments.records)
+    print(growth_tables(cells, progresses, reproduction.DATASETS))
     print("\nWhere S2D and Firefly put a step's budget, on the AWN paper's GIN classifier: the most negative scores "
           "over all layers (the papers' code) or each layer its share in proportion to its size "
           "(`growth_selection: per_layer`); the input block's share of the final width:\n")
-    print(selection_table(cells, scored, DATASETS))
+    print(selection_table(cells, progresses, DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))
         print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "

@@ -15,8 +15,10 @@ Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published r
 widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn), with learned total widths
 and parameters; CPU-hours per cell (the sum
 of its runs' seconds, each run on one thread). Cells not finished are marked pending with the folds
-already scored (runs start fold by fold) and an estimate of their cost: the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
-where that cell is pending too, the finished cells scaled by graphs x mean nodes. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
+already scored (runs start fold by fold) and an estimate of their cost: a started cell's from its own
+runs (mean CPU-seconds a run times the cell's runs); otherwise the model's cost relative to the fixed
+GIN's times the fixed GIN's cell on that dataset, or, where that cell is pending too, the finished cells
+scaled by graphs x mean nodes. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
 beside the fixed GIN's accuracy and the accuracy its grid gains from the wide configuration over the
 narrow one: the real-data version of "width follows difficulty".
 
@@ -35,7 +37,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from common import base_parser, header, markdown_table, plt, positive_int, save_figure, setup
 
@@ -188,17 +190,49 @@ def adaptive_text(cell: Mapping[str, Any] | None, pending: str) -> str:
     return f"{width_text(cell)}; {cpu_hours(cell):.2f} CPU-h"
 
 
-def pending_text(estimate: float | None, scored: int = 0, folds: int = 10) -> str:
-    """"pending", with the folds already scored (runs start fold by fold) and the estimated cost of the cell."""
-    parts = ([f"{scored} of {folds} folds scored"] if scored else []) + (
-        [f"est. {estimate:.1f} CPU-h"] if estimate is not None else [])
+class Progress(NamedTuple):
+    """How far a cell has got: outer folds scored, runs stored of all its runs, and their CPU-seconds."""
+
+    folds_scored: int = 0
+    runs_done: int = 0
+    total_runs: int = 0
+    seconds: float = 0.0
+    num_folds: int = 10
+
+    def estimate_hours(self) -> float | None:
+        """The cell's CPU-hours extrapolated from its own runs, ``None`` before its first run."""
+        return self.seconds / self.runs_done * self.total_runs / 3600 if self.runs_done else None
+
+
+def pending_text(estimate: float | None, progress: Progress = Progress()) -> str:
+    """"pending", with the folds already scored and the cell's estimated cost.
+
+    A started cell is estimated from its own runs (mean CPU-seconds a run times the runs of the cell);
+    ``estimate``, scaled from other cells, serves the cells not started.
+    """
+    own = progress.estimate_hours()
+    parts = [f"{progress.folds_scored} of {progress.num_folds} folds scored"] if progress.folds_scored else []
+    if own is not None:
+        parts.append(f"est. {own:.1f} CPU-h from its {progress.runs_done} of {progress.total_runs} runs")
+    elif estimate is not None:
+        parts.append(f"est. {estimate:.1f} CPU-h")
     return "pending" + (f" ({'; '.join(parts)})" if parts else "")
 
 
-def folds_scored(records: Path, model: str, dataset: str) -> int:
-    """How many outer folds of a cell have all their runs, 0 for a cell never started."""
+def progress(records: Path, model: str, dataset: str) -> Progress:
+    """A cell's :class:`Progress`; all zeros for a cell never started."""
     folder = records_folder(records, model, dataset)
-    return load_results(folder).folds_complete() if (folder / EXPERIMENT_FILE).is_file() else 0
+    if not (folder / EXPERIMENT_FILE).is_file():
+        return Progress()
+    results = load_results(folder)
+    stored = list(results.stored_keys())
+    seconds = sum(results.store.read(key)["seconds"] for key in stored)
+    return Progress(results.folds_complete(), len(stored), results.total_runs(), seconds, results.num_folds)
+
+
+def every_progress(records: Path) -> dict[str, dict[str, Progress]]:
+    """:func:`progress` of every cell, by model and dataset."""
+    return {model: {dataset: progress(records, model, dataset) for dataset in DATASETS} for model in MODELS}
 
 
 def relative_estimate_hours(done: Mapping[str, Mapping[str, Any]], fixed: Mapping[str, Mapping[str, Any]],
@@ -225,17 +259,17 @@ def estimates_for(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], d
 
 
 def pending_texts(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
-                  scored: Mapping[str, Mapping[str, int]], dataset: str) -> dict[str, str]:
-    """Every model's :func:`pending_text` on ``dataset``, from the finished ``cells`` and the folds ``scored``."""
+                  progresses: Mapping[str, Mapping[str, Progress]], dataset: str) -> dict[str, str]:
+    """Every model's :func:`pending_text` on ``dataset``, from the finished ``cells`` and every cell's progress."""
     estimates = estimates_for(cells, dataset)
-    return {model: pending_text(estimates[model], scored[model][dataset]) for model in MODELS}
+    return {model: pending_text(estimates[model], progresses[model][dataset]) for model in MODELS}
 
 
-def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], scored: Mapping[str, Mapping[str, int]],
+def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], progresses: Mapping[str, Mapping[str, Progress]],
           datasets: Sequence[str]) -> str:
     rows = []
     for dataset in datasets:
-        pending = pending_texts(cells, scored, dataset)
+        pending = pending_texts(cells, progresses, dataset)
         published = "-" if dataset not in PUBLISHED else "{} ± {}".format(*PUBLISHED[dataset])
         rows.append((dataset, published, fixed_text(dataset, cells["gin"][dataset], pending["gin"]),
                      *(adaptive_text(cells[m][dataset], pending[m]) for m in TABLE_MODELS[1:])))
@@ -310,13 +344,13 @@ def main() -> None:
                 raise SystemExit(f"awgnn bench on {model}/{dataset} stopped (exit code {code}); finished runs "
                                  f"are kept in {records_folder(arguments.records, model, dataset)}")
     cells = {model: {d: cell_summary(arguments.records, model, d) for d in DATASETS} for model in MODELS}
-    scored = {model: {d: folds_scored(arguments.records, model, d) for d in DATASETS} for model in MODELS}
+    progresses = every_progress(arguments.records)
     figure = plot(cells, arguments.records, DATASETS, out)
     print(header("Reproduction table: the fair protocol on a reduced budget"))
     print("Budget of every cell: 10 outer folds (official splits; MUTAG: stratified from seed 42), a grid of 4 "
           "points, at most 150 epochs with patience 40 on the inner validation split, 2 final runs; accuracy is "
           "the mean ± population std over the outer folds.\n")
-    print(table(cells, scored, DATASETS))
+    print(table(cells, progresses, DATASETS))
     records = arguments.records.resolve()
     shown = records.relative_to(Path.cwd()) if records.is_relative_to(Path.cwd()) else records
     print(f"\nRecords: {shown}; figure: {figure.name if figure else 'none yet'} (in {out}). "

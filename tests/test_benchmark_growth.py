@@ -55,7 +55,7 @@ def test_selection_table_gives_the_input_blocks_share_of_the_width():
     assert growth.input_block_share(cell) == pytest.approx((0.75 + 0.5) / 2)
     cells = {model: {"MUTAG": None} for model in growth.reproduction.MODELS}
     cells["growth_s2d_per_layer"]["MUTAG"] = cell
-    scored = {model: {"MUTAG": 0} for model in growth.reproduction.MODELS}
-    row = growth.selection_table(cells, scored, ["MUTAG"]).splitlines()[-1]
+    progresses = {model: {"MUTAG": growth.reproduction.Progress()} for model in growth.reproduction.MODELS}
+    row = growth.selection_table(cells, progresses, ["MUTAG"]).splitlines()[-1]
     assert row.startswith("| MUTAG | pending | 70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00); "
                           "input block 62% | pending")

@@ -53,8 +53,27 @@ def test_pending_cells_are_estimated_from_the_finished_ones_by_graphs_times_node
     assert estimate == pytest.approx(1178 * 284.3 / (1113 * 39.1))
     assert reproduction.estimate_hours({}, "DD") is None
     assert reproduction.pending_text(estimate).startswith("pending (est. 7.7 CPU-h")
-    assert reproduction.pending_text(estimate, scored=4) == "pending (4 of 10 folds scored; est. 7.7 CPU-h)"
     assert reproduction.pending_text(None) == "pending"
+
+
+def test_a_started_cell_is_estimated_from_its_own_runs():
+    # 6 of 60 runs stored, 1,800 CPU-seconds: 300 s a run, 5 CPU-h for the cell, whatever other cells suggest
+    started = reproduction.Progress(folds_scored=1, runs_done=6, total_runs=60, seconds=1800.0)
+    assert started.estimate_hours() == pytest.approx(5.0)
+    assert (reproduction.pending_text(1.2, started)
+            == "pending (1 of 10 folds scored; est. 5.0 CPU-h from its 6 of 60 runs)")
+    assert reproduction.pending_text(1.2, reproduction.Progress(runs_done=2, total_runs=60, seconds=600.0)) == (
+        "pending (est. 5.0 CPU-h from its 2 of 60 runs)")  # no fold scored yet
+    assert reproduction.Progress().estimate_hours() is None
+
+
+def test_progress_reads_the_committed_records(tmp_path):
+    finished = reproduction.progress(reproduction.RECORDS, "gin", "MUTAG")
+    assert finished.folds_scored == finished.num_folds == 10
+    assert finished.runs_done == finished.total_runs == 10 * (4 + 2)
+    cell = reproduction.cell_summary(reproduction.RECORDS, "gin", "MUTAG")
+    assert finished.seconds == pytest.approx(cell["seconds"])
+    assert reproduction.progress(tmp_path, "gin", "MUTAG") == reproduction.Progress()
 
 
 def test_pending_cells_are_estimated_relative_to_the_fixed_gin_where_it_finished():
