@@ -129,8 +129,9 @@ def growth_text(cell: Mapping[str, Any] | None, pending: str) -> str:
     return f"{reproduction.width_text(cell)}; {reproduction.cpu_hours(cell):.2f} CPU-h (selection {selection:.2f})"
 
 
-def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], progresses: Mapping[str, Mapping[str, reproduction.Progress]],
-                 datasets: Sequence[str], architecture: str) -> str:
+def growth_table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
+                 progresses: Mapping[str, Mapping[str, reproduction.Progress]], datasets: Sequence[str],
+                 architecture: str) -> str:
     """Every way of choosing a width on one of :data:`GROWTH_TABLES`' architectures, beside the fixed grid."""
     learned, growing = GROWTH_TABLES[architecture]
     models = ("gin", learned, *growing)

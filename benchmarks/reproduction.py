@@ -13,14 +13,14 @@ Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published r
 (2020), within one standard deviation or not; the AWN paper's adaptive GIN with the recommended preset
 (``awn_gin``) and the paper's (``awn_gin_paper``), and FairGIN's own architecture and recipe with learned
 widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn), with learned total widths
-and parameters; CPU-hours per cell (the sum
-of its runs' seconds, each run on one thread). Cells not finished are marked pending with the folds
-already scored (runs start fold by fold) and an estimate of their cost: a started cell's from its own
-runs (mean CPU-seconds a run times the cell's runs); otherwise the model's cost relative to the fixed
-GIN's times the fixed GIN's cell on that dataset, or, where that cell is pending too, the finished cells
-scaled by graphs x mean nodes. The figure ``reproduction_widths.png`` puts the learned width per dataset (spread over folds)
-beside the fixed GIN's accuracy and the accuracy its grid gains from the wide configuration over the
-narrow one: the real-data version of "width follows difficulty".
+and parameters; CPU-hours per cell (the sum of its runs' seconds, each run on one thread). Cells not
+finished are marked pending with the folds already scored (runs start fold by fold) and an estimate of
+their cost: a started cell's from its own runs (mean CPU-seconds a run times the cell's runs);
+otherwise the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
+where that cell is pending too, the finished cells scaled by graphs x mean nodes. The figure
+``reproduction_widths.png`` puts the learned width per dataset (spread over folds) beside the fixed
+GIN's accuracy and the accuracy its grid gains from the wide configuration over the narrow one: the
+real-data version of "width follows difficulty".
 
 Example::
 
@@ -265,8 +265,8 @@ def pending_texts(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
     return {model: pending_text(estimates[model], progresses[model][dataset]) for model in MODELS}
 
 
-def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]], progresses: Mapping[str, Mapping[str, Progress]],
-          datasets: Sequence[str]) -> str:
+def table(cells: Mapping[str, Mapping[str, Mapping[str, Any] | None]],
+          progresses: Mapping[str, Mapping[str, Progress]], datasets: Sequence[str]) -> str:
     rows = []
     for dataset in datasets:
         pending = pending_texts(cells, progresses, dataset)
