@@ -251,7 +251,7 @@ def main() -> None:
     print("\nWhere S2D and Firefly put a step's budget, on the AWN paper's GIN classifier: the most negative scores "
           "over all layers (the papers' code) or each layer its share in proportion to its size "
           "(`growth_selection: per_layer`); the input block's share of the final width:\n")
-    print(selection_table(cells, progresses, DATASETS))
+    print(selection_table(cells, progresses, reproduction.DATASETS))
     if ladder:
         print(header("Grown and learned width against the ladder's difficulty"))
         print(f"Two blocks, batch 32, lr 0.01, {epochs} epochs, {arguments.num_graphs} graphs a level, one "
