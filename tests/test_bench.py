@@ -165,6 +165,18 @@ class RecordingExecutor(InlineExecutor):
         return super().submit(task)
 
 
+def test_a_single_configuration_trains_only_its_final_runs(tmp_path, data_root):
+    content = {**TINY, "protocol": {**TINY["protocol"], "final_runs": 2},
+               "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8, "batch_size": 64}}}}
+    results = tmp_path / "results"
+    assert bench(write_config(tmp_path, content), data_root, results) == 0
+    assert sorted(run_records(results)) == [f"gin/OUTER_FOLD_{fold}/final_run_{repeat}.json"
+                                            for fold in (1, 2) for repeat in (1, 2)]
+    summary = json.loads((results / "summary.json").read_text())["models"]["gin"]
+    assert summary["folds_scored"] == 2 and summary["selection_seconds"] == 0
+    assert "| 1 | 1: `" in (results / "report.md").read_text(), "the only configuration is reported as selected"
+
+
 @pytest.mark.parametrize("capacity", [1, 2])
 def test_runs_start_fold_by_fold_with_finals_as_soon_as_selection_is_done(tmp_path, data_root, capacity):
     content = {**TINY, "splits": {**TINY["splits"], "outer_folds": 3},

@@ -303,7 +303,7 @@ def test_each_method_runs_under_bench_and_reports_grown_widths(tmp_path, data_ro
     path = write_config(tmp_path, config(grid, model_class, protocol={"max_epochs": 3, "patience": 3}))
     assert bench(path, data_root, tmp_path / "results") == 0
     records = run_records(tmp_path / "results")
-    assert len(records) == 2 * (1 + 1)  # 2 folds, one grid point and one final run each
+    assert len(records) == 2  # 2 folds, one final run each (one grid point: no selection run)
     for record in records.values():
         assert record["status"] == "ok"
         history = record["history"]
@@ -344,7 +344,7 @@ def test_tiny_grows_on_schedule_under_fit_and_bench(mutag, tmp_path, data_root, 
         results = tmp_path / model_class
         assert bench(path, data_root, results) == 0
         records = run_records(results)
-        assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
+        assert len(records) == 2 and all(r["status"] == "ok" for r in records.values())
         assert all([h["epoch"] for h in r["history"] if "growth" in h] == [0, 1] for r in records.values())
     capsys.readouterr()
 

@@ -11,6 +11,7 @@ from awgnn.harness.protocol import (
     SELECTION,
     FoldResult,
     RunKey,
+    Selection,
     final_keys,
     select_best,
     selection_keys,
@@ -66,22 +67,29 @@ def test_run_keys_paths_and_seeds():
     assert selection[0].seed(0) != selection[0].seed(1)
 
 
-def fake_experiment(tmp_path, val_scores, test_scores, tie_break="first"):
-    """A results folder whose runs have the given scores, written as the harness writes them."""
+def record(val, test, seconds):
+    """A run record with the given scores, as the harness writes it."""
+    return {"status": "ok", "val_score": val, "test_score": test, "train_score": 1.0, "seed": 0,
+            "layer_widths": {"block0": 8}, "total_width": 8, "num_parameters": 100, "seconds": seconds,
+            "history": []}
+
+
+def fake_store(tmp_path, hidden_channels, num_folds, tie_break="first"):
+    """An empty results folder claimed by a GIN grid over ``hidden_channels``, and its configuration."""
     config = parse_config({
         "dataset": "MUTAG",
         "protocol": {"final_runs": 2, "tie_break": tie_break},
-        "models": {"m": {"class": "GINClassifier", "grid": {"hidden_channels": [8, 16, 32]}}},
+        "models": {"m": {"class": "GINClassifier", "grid": {"hidden_channels": hidden_channels}}},
     }, source="fake.yaml")
     store = ResultStore(tmp_path)
-    store.claim(config, {"num_folds": len(val_scores), "splits_source": "fake", "metric": "accuracy",
+    store.claim(config, {"num_folds": num_folds, "splits_source": "fake", "metric": "accuracy",
                          "chance_level": 0.66, "versions": {}, "machine": "test"})
+    return config, store
 
-    def record(val, test, seconds):
-        return {"status": "ok", "val_score": val, "test_score": test, "train_score": 1.0, "seed": 0,
-                "layer_widths": {"block0": 8}, "total_width": 8, "num_parameters": 100, "seconds": seconds,
-                "history": []}
 
+def fake_experiment(tmp_path, val_scores, test_scores, tie_break="first"):
+    """A results folder whose runs have the given scores, written as the harness writes them."""
+    config, store = fake_store(tmp_path, [8, 16, 32], len(val_scores), tie_break)
     for fold, scores in enumerate(val_scores):
         for config_id, val in enumerate(scores):
             store.write(RunKey("m", fold, SELECTION, config_id), record(val, None, 1.0))
@@ -101,6 +109,24 @@ def test_results_are_aggregated_from_run_records(tmp_path):
     assert [f["config"] for f in model["per_fold"]] == [{"hidden_channels": 16}, {"hidden_channels": 8}]
     assert model["per_fold"][0]["seconds"] == pytest.approx(3 * 1.0 + 2 * 2.0)
     assert model["folds_at_chance"] == [2], "0.6 is below the majority-class rate 0.66"
+
+
+def test_a_single_configuration_wins_without_selection_runs(tmp_path):
+    assert selection_keys("m", 0, 1) == []
+    config, store = fake_store(tmp_path, 16, num_folds=2)
+    results = ExperimentResults(config, store, 2)
+    assert results.total_runs() == 2 * 2, "final runs only"
+    assert results.selection("m", 0) == Selection(0, None, (0,))
+    assert results.final_keys("m", 0) == final_keys("m", 0, 0, 2)
+    for fold, tests in enumerate([(0.7, 0.9), (0.6, 0.8)]):
+        for repeat, test in enumerate(tests):
+            store.write(RunKey("m", fold, FINAL, 0, repeat), record(None, test, 2.0))
+    model = summary(results)["models"]["m"]
+    assert model["mean"] == pytest.approx(0.75) and model["std"] == pytest.approx(0.05)
+    assert [f["val_score"] for f in model["per_fold"]] == [None, None]
+    assert model["selection_seconds"] == 0 and model["seconds"] == pytest.approx(4 * 2.0)
+    assert sorted(str(k.relative_path) for k in results.stored_keys()) == [
+        f"m/OUTER_FOLD_{fold}/final_run_{repeat}.json" for fold in (1, 2) for repeat in (1, 2)]
 
 
 def test_last_tie_break_changes_the_winner(tmp_path):

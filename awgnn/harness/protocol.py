@@ -4,7 +4,8 @@ For every model and outer fold ``k`` (PROTOCOL.md section 1):
 
 1. *model selection*: each grid configuration is trained once on fold k's
    inner-train part and scored on its validation part (the score at the
-   early-stopping epoch);
+   early-stopping epoch); a grid of one configuration has nothing to select,
+   so it trains no selection run (PyDGN skips it too);
 2. the configuration with the highest validation score wins (ties: the first
    in grid order, or the last with ``tie_break="last"``, the reference code's
    rule); failed (NaN) runs never win;
@@ -60,6 +61,9 @@ class RunKey:
 
 
 def selection_keys(model: str, fold: int, num_configs: int) -> list[RunKey]:
+    """The fold's model-selection runs: none for a single configuration, which wins unopposed."""
+    if num_configs == 1:
+        return []
     return [RunKey(model, fold, SELECTION, config_id) for config_id in range(num_configs)]
 
 
@@ -83,11 +87,14 @@ def shared_trainings(points: Sequence[dict[str, Any]]) -> list[tuple[int, ...]]:
 
 @dataclass(frozen=True)
 class Selection:
-    """Outcome of model selection in one fold."""
+    """Outcome of model selection in one fold (``val_score`` ``None``: the grid's only configuration)."""
 
     config_id: int
-    val_score: float
+    val_score: float | None
     tied: tuple[int, ...]   # every config id that reached the winning score
+
+
+UNOPPOSED = Selection(0, None, (0,))
 
 
 def select_best(val_scores: Sequence[float | None], tie_break: str = "first") -> Selection:

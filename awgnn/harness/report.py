@@ -16,7 +16,7 @@ import numpy as np
 
 from awgnn.harness.atomic import write_json_atomically
 from awgnn.harness.config import parse_config
-from awgnn.harness.protocol import SELECTION, RunKey, summarise
+from awgnn.harness.protocol import selection_keys, summarise
 from awgnn.harness.runner import SHARED_TRAININGS, ExperimentResults
 from awgnn.harness.store import EXPERIMENT_FILE, ResultStore
 
@@ -71,7 +71,7 @@ def _model_summary(results: ExperimentResults, name: str, chance_level: float) -
             continue
         fold_results.append(result)
         finals = [results.store.read(k) for k in results.final_keys(name, fold)]
-        selection = [results.store.read(RunKey(name, fold, SELECTION, i)) for i in range(len(points))]
+        selection = [results.store.read(k) for k in selection_keys(name, fold, len(points))]
         folds.append({
             "fold": fold + 1,
             "selected_config": result.selection.config_id + 1,

@@ -1,7 +1,8 @@
 """Runs an experiment: validate everything, then schedule the protocol's runs.
 
-Model-selection runs of every fold are scheduled first; as soon as a fold's
-selection is complete, its winner's final runs follow. Selection runs whose
+Model-selection runs of every fold are scheduled first (none for a grid of
+one configuration); as soon as a fold's selection is complete, its winner's
+final runs follow. Selection runs whose
 grid points differ only in the early-stopping monitor are one task: one
 training, one record per run. Finished runs found in the results folder are
 reused untouched, so the same command resumes an interrupted experiment.
@@ -26,6 +27,7 @@ from awgnn.harness.data import LoadedDataset, load_dataset, official_split_path
 from awgnn.harness.executors import Executor
 from awgnn.harness.protocol import (
     SELECTION,
+    UNOPPOSED,
     FoldResult,
     RunKey,
     Selection,
@@ -102,6 +104,8 @@ class ExperimentResults:
     def selection(self, model: str, fold: int) -> Selection | None:
         """The fold's winning configuration, once every selection run is stored."""
         keys = selection_keys(model, fold, len(self.model(model).points()))
+        if not keys:
+            return UNOPPOSED
         if not all(self.store.has(k) for k in keys):
             return None
         return select_best([self.store.scores(k)["val_score"] for k in keys], self.config.protocol.tie_break)
@@ -128,7 +132,8 @@ class ExperimentResults:
 
     def total_runs(self) -> int:
         protocol = self.config.protocol
-        return sum(self.num_folds * (len(m.points()) + protocol.final_runs) for m in self.config.models)
+        return sum(self.num_folds * (len(selection_keys(m.name, 0, len(m.points()))) + protocol.final_runs)
+                   for m in self.config.models)
 
     def folds_complete(self) -> int:
         return sum(1 for model in self.config.models for fold in range(self.num_folds)
@@ -256,8 +261,8 @@ class Experiment:
             groups = (shared_trainings(points) if self.share_trainings
                       else [(config_id,) for config_id in range(len(points))])
             for fold in range(results.num_folds):
-                trainings = [[RunKey(model.name, fold, SELECTION, config_id) for config_id in group]
-                             for group in groups]
+                selection = {key.config_id: key for key in selection_keys(model.name, fold, len(points))}
+                trainings = [[selection[config_id] for config_id in group] for group in groups if selection]
                 trainings += [[key] for key in results.final_keys(model.name, fold)]
                 for keys in trainings:
                     missing = [key for key in keys if key not in submitted and not self.store.has(key)]
