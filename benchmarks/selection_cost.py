@@ -27,7 +27,7 @@ from common import base_parser, header, markdown_table, positive_int, run_experi
 
 from awgnn.harness.config import load_config
 from awgnn.harness.data import resolve_data_root
-from awgnn.harness.protocol import SELECTION, RunKey, shared_trainings
+from awgnn.harness.protocol import RunKey
 from awgnn.harness.report import summary
 from awgnn.harness.runner import Experiment
 
@@ -54,13 +54,8 @@ def reduced_config(folder: str, dataset: str, folds: int, epochs: int, patience:
 
 def trainings(experiment: Experiment) -> list[list[RunKey]]:
     """The runs of each training: a shared group of grid points per fold, and every final run alone."""
-    results = experiment.results
     (model,) = experiment.config.models
-    points = model.points()
-    groups = shared_trainings(points) if experiment.share_trainings else [(i,) for i in range(len(points))]
-    return [keys for fold in range(results.num_folds)
-            for keys in [[RunKey(model.name, fold, SELECTION, i) for i in group] for group in groups]
-            + [[key] for key in results.final_keys(model.name, fold)]]
+    return [keys for fold in range(experiment.results.num_folds) for keys in experiment.trainings(model, fold)]
 
 
 def run_study(content: dict[str, Any], data_root: Path, results: Path, workers: int,

@@ -254,20 +254,23 @@ class Experiment:
         executor.shutdown(cancel=False)
         return errors
 
+    def trainings(self, model: ModelConfig, fold: int) -> list[list[RunKey]]:
+        """The fold's runs grouped by training: shared selection runs, then each final run known so far."""
+        points = model.points()
+        groups = (shared_trainings(points) if self.share_trainings
+                  else [(config_id,) for config_id in range(len(points))])
+        selection = {key.config_id: key for key in selection_keys(model.name, fold, len(points))}
+        trainings = [[selection[config_id] for config_id in group] for group in groups if selection]
+        return trainings + [[key] for key in self.results.final_keys(model.name, fold)]
+
     def _ready_tasks(self, results: ExperimentResults, submitted: set[RunKey]) -> list[RunTask]:
         tasks = []
         for model in self.config.models:
-            points = model.points()
-            groups = (shared_trainings(points) if self.share_trainings
-                      else [(config_id,) for config_id in range(len(points))])
             for fold in range(results.num_folds):
-                selection = {key.config_id: key for key in selection_keys(model.name, fold, len(points))}
-                trainings = [[selection[config_id] for config_id in group] for group in groups if selection]
-                trainings += [[key] for key in results.final_keys(model.name, fold)]
-                for keys in trainings:
+                for keys in self.trainings(model, fold):
                     missing = [key for key in keys if key not in submitted and not self.store.has(key)]
                     if missing:
-                        tasks.append(self._task(model.model_class, missing, points, seed_key=keys[0]))
+                        tasks.append(self._task(model.model_class, missing, model.points(), seed_key=keys[0]))
         return tasks
 
     def _task(self, model_class: str, keys: list[RunKey], points: list[dict[str, Any]],
