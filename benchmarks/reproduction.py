@@ -20,7 +20,8 @@ otherwise the model's cost relative to the fixed GIN's times the fixed GIN's cel
 where that cell is pending too, the finished cells scaled by graphs x mean nodes. The figure
 ``reproduction_widths.png`` puts the learned width per dataset (spread over folds) beside the fixed
 GIN's accuracy and the accuracy its grid gains from the wide configuration over the narrow one: the
-real-data version of "width follows difficulty".
+real-data version of "width follows difficulty". ``--grid-points MODEL/DATASET ...`` adds each grid point's
+training and validation accuracy in those cells' selection runs, and the folds whose selection it won.
 
 Example::
 
@@ -43,7 +44,7 @@ from common import base_parser, header, markdown_table, plt, positive_int, save_
 
 from awgnn.harness import cli
 from awgnn.harness.atomic import write_json_atomically
-from awgnn.harness.protocol import SELECTION, RunKey
+from awgnn.harness.protocol import selection_keys
 from awgnn.harness.report import load_results, summary
 from awgnn.harness.store import EXPERIMENT_FILE
 
@@ -134,19 +135,72 @@ def cell_summary(records: Path, model: str, dataset: str) -> dict[str, Any] | No
     return only if len(only["per_fold"]) == results.num_folds else None
 
 
+class GridPoint(NamedTuple):
+    """One grid point of a cell: its configuration, its stored selection runs, the folds whose selection it won."""
+
+    point: dict[str, Any]
+    runs: list[dict[str, Any]]
+    selected: int
+
+
+def grid_points(records: Path, model: str, dataset: str) -> list[GridPoint]:
+    """Every grid point of a cell with its selection runs so far (a single-point grid has none)."""
+    results = load_results(records_folder(records, model, dataset))
+    (config,) = results.config.models
+    points = config.points()
+    runs: list[list[dict[str, Any]]] = [[] for _ in points]
+    selected = [0] * len(points)
+    for fold in range(results.num_folds):
+        for key in selection_keys(config.name, fold, len(points)):
+            if results.store.has(key):
+                runs[key.config_id].append(results.store.read(key))
+        winner = results.selection(config.name, fold)
+        if winner is not None:
+            selected[winner.config_id] += 1
+    return [GridPoint(point, point_runs, wins) for point, point_runs, wins in zip(points, runs, selected)]
+
+
 def fixed_grid_by_width(records: Path, dataset: str) -> dict[str, float]:
     """Mean validation accuracy (%) of the fixed GIN's grid points by ``hidden_units``, over folds and dropout."""
-    folder = records_folder(records, "gin", dataset)
-    results = load_results(folder)
-    (model,) = results.config.models
-    points = model.points()
     scores: dict[str, list[float]] = {}
-    for fold in range(results.num_folds):
-        for config_id, point in enumerate(points):
-            key = RunKey(model.name, fold, SELECTION, config_id)
-            if results.store.has(key) and results.store.read(key)["val_score"] is not None:
-                scores.setdefault(str(point["hidden_units"]), []).append(100 * results.store.read(key)["val_score"])
-    return {units: statistics.fmean(values) for units, values in scores.items()}
+    for grid_point in grid_points(records, "gin", dataset):
+        scores.setdefault(str(grid_point.point["hidden_units"]), []).extend(
+            100 * run["val_score"] for run in grid_point.runs if run["val_score"] is not None)
+    return {units: statistics.fmean(values) for units, values in scores.items() if values}
+
+
+def grid_point_table(records: Path, cells: Sequence[tuple[str, str]]) -> str:
+    """Training and validation accuracy of each grid point's selection runs, for ``(model, dataset)`` cells.
+
+    Only the keys that vary within a cell's grid name its points; accuracies are means over the runs that
+    ended without a NaN, in % (training accuracy on the inner-train split, at the early-stopping epoch).
+    """
+    rows = []
+    for model, dataset in cells:
+        points = grid_points(records, model, dataset)
+        varying = [key for key in points[0].point
+                   if len({json.dumps(p.point[key], sort_keys=True) for p in points}) > 1]
+        for grid_point in points:
+            runs = [run for run in grid_point.runs if run["status"] == "ok"]
+            rows.append([model, dataset, ", ".join(f"{key} {grid_point.point[key]}" for key in varying) or "-",
+                         len(runs), mean_percent([run["train_score"] for run in runs]),
+                         mean_percent([run["val_score"] for run in runs]), grid_point.selected])
+    return markdown_table(["model", "dataset", "grid point", "selection runs", "training accuracy (%)",
+                           "validation accuracy (%)", "folds won"], rows)
+
+
+def print_grid_points(records: Path, cells: Sequence[tuple[str, str]],
+                      progresses: Mapping[str, Mapping[str, Progress]]) -> None:
+    started = [cell for cell in cells if progresses[cell[0]][cell[1]].runs_done]
+    if started:
+        print("\nSelection runs by grid point:\n")
+        print(grid_point_table(records, started))
+    if len(started) < len(cells):
+        print(f"\nNo runs yet: {', '.join(f'{m}/{d}' for m, d in cells if (m, d) not in started)}.")
+
+
+def mean_percent(values: Sequence[float]) -> str:
+    return f"{100 * statistics.fmean(values):.1f}" if values else "-"
 
 
 def cpu_hours(cell: Mapping[str, Any]) -> float:
@@ -327,7 +381,19 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--hours", type=float, default=None,
                         help="start no new cell after this many hours (finished runs are always kept)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the table from the records only")
+    parser.add_argument("--grid-points", nargs="+", type=cell_argument, default=[], metavar="MODEL/DATASET",
+                        help="also print each grid point's training and validation accuracy in these cells' "
+                             "selection runs, e.g. awn_gin/NCI1")
     return parser.parse_args()
+
+
+def cell_argument(text: str) -> tuple[str, str]:
+    """``MODEL/DATASET`` of ``--grid-points``, both checked against the table's names."""
+    model, _, dataset = text.partition("/")
+    if model not in MODELS or dataset not in DATASETS:
+        raise argparse.ArgumentTypeError(f"expected MODEL/DATASET with MODEL one of {', '.join(MODELS)} and "
+                                         f"DATASET one of {', '.join(DATASETS)}, got {text!r}")
+    return model, dataset
 
 
 def main() -> None:
@@ -351,6 +417,8 @@ def main() -> None:
           "points, at most 150 epochs with patience 40 on the inner validation split, 2 final runs; accuracy is "
           "the mean ± population std over the outer folds.\n")
     print(table(cells, progresses, DATASETS))
+    if arguments.grid_points:
+        print_grid_points(arguments.records, arguments.grid_points, progresses)
     records = arguments.records.resolve()
     shown = records.relative_to(Path.cwd()) if records.is_relative_to(Path.cwd()) else records
     print(f"\nRecords: {shown}; figure: {figure.name if figure else 'none yet'} (in {out}). "

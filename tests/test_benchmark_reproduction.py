@@ -1,4 +1,5 @@
 """The reproduction runner's bookkeeping: compact records, within-one-std verdicts, cost estimates."""
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -83,3 +84,24 @@ def test_pending_cells_are_estimated_relative_to_the_fixed_gin_where_it_finished
     assert reproduction.relative_estimate_hours(done, fixed, "NCI1") == pytest.approx((3 + 1) / 2 * 1.0)
     assert reproduction.relative_estimate_hours(done, fixed, "DD") is None  # the fixed GIN's DD is pending
     assert reproduction.relative_estimate_hours({}, fixed, "NCI1") is None
+
+
+def test_grid_points_of_a_committed_cell():
+    points = reproduction.grid_points(reproduction.RECORDS, "gin", "MUTAG")
+    assert [len(p.runs) for p in points] == [10] * 4, "one selection run per fold and grid point"
+    assert sum(p.selected for p in points) == 10, "every fold has one winner"
+    summary = reproduction.cell_summary(reproduction.RECORDS, "gin", "MUTAG")
+    winners = [f["selected_config"] - 1 for f in summary["per_fold"]]
+    assert [p.selected for p in points] == [winners.count(i) for i in range(4)]
+    by_width = reproduction.fixed_grid_by_width(reproduction.RECORDS, "MUTAG")
+    wide = [100 * run["val_score"] for p in points if p.point["hidden_units"] == [64, 64, 64, 64] for run in p.runs]
+    assert by_width["[64, 64, 64, 64]"] == pytest.approx(sum(wide) / len(wide))
+    table = reproduction.grid_point_table(reproduction.RECORDS, [("gin", "MUTAG")]).splitlines()
+    assert len(table) == 2 + 4 and "| gin | MUTAG | hidden_units [32, 32], dropout 0.0 | 10 |" in "\n".join(table)
+
+
+@pytest.mark.parametrize("text", ["gin", "gin/MUTANT", "gcn/MUTAG"])
+def test_grid_point_cells_are_checked(text):
+    assert reproduction.cell_argument("awn_gin/NCI1") == ("awn_gin", "NCI1")
+    with pytest.raises(argparse.ArgumentTypeError, match=f"expected MODEL/DATASET .* got '{text}'"):
+        reproduction.cell_argument(text)
