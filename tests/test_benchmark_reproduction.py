@@ -105,3 +105,16 @@ def test_grid_point_cells_are_checked(text):
     assert reproduction.cell_argument("awn_gin/NCI1") == ("awn_gin", "NCI1")
     with pytest.raises(argparse.ArgumentTypeError, match=f"expected MODEL/DATASET .* got '{text}'"):
         reproduction.cell_argument(text)
+
+
+def test_single_configuration_table_sets_its_cost_against_the_fixed_grid():
+    cells = {model: {"MUTAG": None, "NCI1": None} for model in reproduction.MODELS}
+    cells["gin"]["MUTAG"] = _cell(0.87, 0.07, seconds=3600.0)
+    cells["awn_gin"]["MUTAG"] = _cell(0.86, 0.08, seconds=3600.0)
+    cells["awn_gin_single"]["MUTAG"] = _cell(0.85, 0.06, seconds=1200.0)
+    progresses = {model: {"MUTAG": reproduction.Progress(), "NCI1": reproduction.Progress()}
+                  for model in reproduction.MODELS}
+    table = reproduction.single_configuration_table(cells, progresses, ["MUTAG", "NCI1"]).splitlines()
+    assert table[2] == ("| MUTAG | 87.0 ± 7.0; 1.00 CPU-h | 86.0 ± 8.0; 1.00 CPU-h "
+                        "| 85.0 ± 6.0; width 48 ± 2; 1,000 params; 0.33 CPU-h | 0.33x |")
+    assert table[3].startswith("| NCI1 | pending") and table[3].endswith("| - |")

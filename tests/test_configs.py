@@ -13,7 +13,7 @@ DATASETS = {"NCI1", "PROTEINS", "DD", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI", "R
 GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "awn_gin_paper": 6, "gcn_adaptive": 6, "gcn_fixed": 12}
 PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
 # The reproduction table's reduced budget (benchmarks/reproduction.py): the same for every model.
-REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper", "awn_fair_gin"}
+REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper", "awn_fair_gin", "awn_gin_single"}
 REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
 # The growing baselines (issue #10) on the reproduction table's budget, on the AWN paper's GIN classifier
 # (growth/) and on FairGIN's architecture (growth_fair_gin/).
@@ -54,7 +54,13 @@ def test_config_is_valid_and_every_grid_point_builds(path):
         assert len(config.models[0].points()) == GRID_SIZES[family(path)]
         assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 3)
         assert (config.protocol.max_epochs, config.protocol.patience) == (1000, 500)
-    if family(path).startswith("reproduction/") or is_growth(path):
+    if family(path) == "reproduction/awn_gin_single":  # awn_gin's first grid point (the defaults), alone
+        reference = load_config(ROOT / "reproduction" / "awn_gin" / path.name)
+        assert config.models[0].points() == reference.models[0].points()[:1]
+        assert config.models[0].points()[0]["num_layers"] == 3 and config.models[0].points()[0]["batch_size"] == 32
+        assert (reference.protocol, reference.splits, reference.dataset) == (config.protocol, config.splits,
+                                                                            config.dataset)
+    elif family(path).startswith("reproduction/") or is_growth(path):
         assert len(config.models) == 1 and len(config.models[0].points()) == 4
         assert (config.splits.outer_folds, config.protocol.final_runs) == (10, 2)
         assert (config.protocol.max_epochs, config.protocol.patience) == (150, 40)
