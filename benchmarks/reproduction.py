@@ -175,7 +175,8 @@ def grid_point_table(records: Path, cells: Sequence[tuple[str, str]]) -> str:
     """Training and validation accuracy of each grid point's selection runs, for ``(model, dataset)`` cells.
 
     Only the keys that vary within a cell's grid name its points; accuracies are means over the runs that
-    ended without a NaN, in % (training accuracy on the inner-train split, at the early-stopping epoch).
+    ended without a NaN, in % (training accuracy on the inner-train split, at the early-stopping epoch), and
+    the median of their early-stopping (best) epochs.
     """
     rows = []
     for model, dataset in cells:
@@ -186,9 +187,11 @@ def grid_point_table(records: Path, cells: Sequence[tuple[str, str]]) -> str:
             runs = [run for run in grid_point.runs if run["status"] == "ok"]
             rows.append([model, dataset, ", ".join(f"{key} {grid_point.point[key]}" for key in varying) or "-",
                          len(runs), mean_percent([run["train_score"] for run in runs]),
-                         mean_percent([run["val_score"] for run in runs]), grid_point.selected])
+                         mean_percent([run["val_score"] for run in runs]),
+                         f"{statistics.median(run['best_epoch'] for run in runs):.0f}" if runs else "-",
+                         grid_point.selected])
     return markdown_table(["model", "dataset", "grid point", "selection runs", "training accuracy (%)",
-                           "validation accuracy (%)", "folds won"], rows)
+                           "validation accuracy (%)", "median best epoch", "folds won"], rows)
 
 
 def print_grid_points(records: Path, cells: Sequence[tuple[str, str]],
