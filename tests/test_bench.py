@@ -15,7 +15,7 @@ from awgnn.harness.cli import main
 from awgnn.harness.config import load_config
 from awgnn.harness.executors import InlineExecutor
 from awgnn.harness.protocol import FINAL, SELECTION
-from awgnn.harness.runner import Experiment, execute_task
+from awgnn.harness.runner import Experiment, code_version, execute_task
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -261,3 +261,16 @@ def test_quick_config_end_to_end(tmp_path, data_root, capsys):
         assert model["folds_scored"] == model["folds"] == 3
         assert model["mean"] > 0.6, "better than the majority class on MUTAG"
     assert "awn-gin" in capsys.readouterr().out
+
+
+def test_every_record_names_the_code_that_made_it(tmp_path, data_root):
+    assert code_version(tmp_path) is None, "not a git checkout"
+    version = code_version()
+    head = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True)
+    if head.returncode == 0:  # a git checkout: the commit, with -dirty while tracked files differ from it
+        assert version.startswith(head.stdout.strip())
+    content = {**TINY, "protocol": {**TINY["protocol"], "max_epochs": 2},
+               "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8}}}}
+    assert bench(write_config(tmp_path, content), data_root, tmp_path / "results") == 0
+    assert {record["code_version"] for record in run_records(tmp_path / "results").values()} == {version}

@@ -155,7 +155,7 @@ def separate_run(config_file, data_root, results, key: RunKey, seed: int) -> dic
                    dataset=config.dataset.name, features=None, data_root=str(data_root), train=fold.train,
                    validation=fold.validation, test=None,
                    settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
-                   seed=seed)
+                   seed=seed, code_version=experiment.code_version)
     (record,) = execute_task(task)["records"]
     return record
 

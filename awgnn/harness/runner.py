@@ -10,6 +10,7 @@ reused untouched, so the same command resumes an interrupted experiment.
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
@@ -51,7 +52,8 @@ class RunTask:
     """One training and the runs it serves (picklable, sent to other processes).
 
     ``keys`` and ``points`` name the runs, one per early-stopping monitor:
-    grid points equal but for ``monitor``, trained once from ``seed``.
+    grid points equal but for ``monitor``, trained once from ``seed``;
+    ``code_version`` (:func:`code_version`) goes into every record.
     """
 
     keys: tuple[RunKey, ...]
@@ -65,6 +67,7 @@ class RunTask:
     test: tuple[int, ...] | None
     settings: RunSettings
     seed: int
+    code_version: str | None
 
 
 def execute_task(task: RunTask) -> dict[str, Any]:
@@ -79,8 +82,26 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     except Exception:
         return {"error": traceback.format_exc()}
     return {"records": [{**record, "model": key.model, "fold": key.fold, "kind": key.kind,
-                         "config_id": key.config_id, "repeat": key.repeat, "config": point}
+                         "config_id": key.config_id, "repeat": key.repeat, "config": point,
+                         "code_version": task.code_version}
                         for key, point, (_, record) in zip(task.keys, task.points, results)]}
+
+
+def code_version(package: Path = Path(awgnn.__file__).resolve().parent) -> str | None:
+    """``git describe --always --dirty`` of the checkout holding ``package`` (awgnn's own by default).
+
+    ``awgnn.__version__`` does not change between releases, and runs of the same seed and configuration
+    differ between commits that change the numerics, so every run record names the code that made it.
+    ``None`` where awgnn is not a git checkout (an installed wheel) or git is missing.
+    """
+    try:
+        described = subprocess.run(["git", "-C", str(package), "describe", "--always", "--dirty", "--abbrev=12"],
+                                   capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if described.returncode != 0:
+        return None
+    return described.stdout.strip() or None
 
 
 def provenance() -> dict[str, Any]:
@@ -157,6 +178,7 @@ class Experiment:
         self.data: LoadedDataset | None = None
         self.splits: Splits | None = None
         self.share_trainings = share_trainings
+        self.code_version = code_version()
 
     @property
     def results(self) -> ExperimentResults:
@@ -284,4 +306,4 @@ class Experiment:
             data_root=str(self.data_root), train=fold.train, validation=fold.validation,
             test=None if seed_key.kind == SELECTION else fold.test,
             settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
-            seed=seed_key.seed(protocol.seed))
+            seed=seed_key.seed(protocol.seed), code_version=self.code_version)
