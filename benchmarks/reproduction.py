@@ -22,7 +22,9 @@ where that cell is pending too, the finished cells scaled by graphs x mean nodes
 ``reproduction_widths.png`` puts the learned width per dataset (spread over folds) beside the fixed
 GIN's accuracy and the accuracy its grid gains from the wide configuration over the narrow one: the
 real-data version of "width follows difficulty". ``--grid-points MODEL/DATASET ...`` adds each grid point's
-training and validation accuracy in those cells' selection runs, and the folds whose selection it won.
+training and validation accuracy in those cells' selection runs, and the folds whose selection it won;
+``--same-seed MODEL/DATASET MODEL/DATASET`` compares the final runs two cells share a seed with (how many are
+identical, how far the others' test accuracy moved).
 
 Example::
 
@@ -202,6 +204,37 @@ def print_grid_points(records: Path, cells: Sequence[tuple[str, str]],
         print(grid_point_table(records, started))
     if len(started) < len(cells):
         print(f"\nNo runs yet: {', '.join(f'{m}/{d}' for m, d in cells if (m, d) not in started)}.")
+
+
+def same_seed_runs(records: Path, first: tuple[str, str], second: tuple[str, str]) -> str:
+    """Final runs of two cells that share a seed (the same grid point of the same fold): how many match.
+
+    A run matches when its test and validation scores, best epoch and widths are equal; the differences of
+    the others' test accuracy say how far a change of code (or of anything else between the cells) moves a run.
+    """
+    def finals(cell: tuple[str, str]) -> dict[int, dict[str, Any]]:
+        results = load_results(records_folder(records, *cell))
+        (config,) = results.config.models
+        return {run["seed"]: run for run in map(results.store.read, [
+            key for fold in range(results.num_folds) for key in results.final_keys(config.name, fold)
+            if results.store.has(key)])}
+
+    def outcome(run: dict[str, Any]) -> tuple[Any, ...]:
+        return run["test_score"], run["val_score"], run["best_epoch"], run["layer_widths"]
+
+    ours, theirs = finals(first), finals(second)
+    pairs = [(ours[seed], theirs[seed]) for seed in ours.keys() & theirs.keys()]
+    if not pairs:
+        return f"{'/'.join(first)} and {'/'.join(second)} share no final run's seed."
+    differences = [100 * abs(a["test_score"] - b["test_score"]) for a, b in pairs]
+    def versions(cell: tuple[str, str], runs: dict[int, dict[str, Any]]) -> str:
+        names = sorted({run.get("code_version") or "not recorded" for run in runs.values()})
+        return f"{'/'.join(cell)} {', '.join(names)}"
+
+    return (f"{'/'.join(first)} and {'/'.join(second)}: {len(pairs)} final runs share a seed, "
+            f"{sum(outcome(a) == outcome(b) for a, b in pairs)} identical; mean |test accuracy difference| "
+            f"{statistics.fmean(differences):.1f} points (code versions: {versions(first, ours)}; "
+            f"{versions(second, theirs)}).")
 
 
 def mean_percent(values: Sequence[float]) -> str:
@@ -405,6 +438,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--hours", type=float, default=None,
                         help="start no new cell after this many hours (finished runs are always kept)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the table from the records only")
+    parser.add_argument("--same-seed", nargs=2, type=cell_argument, default=None, metavar="MODEL/DATASET",
+                        help="also compare the final runs two cells share a seed with, e.g. awn_gin/MUTAG "
+                             "awn_gin_single/MUTAG")
     parser.add_argument("--grid-points", nargs="+", type=cell_argument, default=[], metavar="MODEL/DATASET",
                         help="also print each grid point's training and validation accuracy in these cells' "
                              "selection runs, e.g. awn_gin/NCI1")
@@ -446,6 +482,8 @@ def main() -> None:
     print(single_configuration_table(cells, progresses, DATASETS))
     if arguments.grid_points:
         print_grid_points(arguments.records, arguments.grid_points, progresses)
+    if arguments.same_seed:
+        print("\n" + same_seed_runs(arguments.records, *arguments.same_seed))
     records = arguments.records.resolve()
     shown = records.relative_to(Path.cwd()) if records.is_relative_to(Path.cwd()) else records
     print(f"\nRecords: {shown}; figure: {figure.name if figure else 'none yet'} (in {out}). "

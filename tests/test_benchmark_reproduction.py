@@ -118,3 +118,11 @@ def test_single_configuration_table_sets_its_cost_against_the_fixed_grid():
     assert table[2] == ("| MUTAG | 87.0 ± 7.0; 1.00 CPU-h | 86.0 ± 8.0; 1.00 CPU-h "
                         "| 85.0 ± 6.0; width 48 ± 2; 1,000 params; 0.33 CPU-h | 0.33x |")
     assert table[3].startswith("| NCI1 | pending") and table[3].endswith("| - |")
+
+
+def test_same_seed_runs_of_a_cell_with_itself_are_identical():
+    text = reproduction.same_seed_runs(reproduction.RECORDS, ("gin", "MUTAG"), ("gin", "MUTAG"))
+    assert text.startswith("gin/MUTAG and gin/MUTAG: 20 final runs share a seed, 20 identical; "
+                           "mean |test accuracy difference| 0.0 points")
+    assert reproduction.same_seed_runs(reproduction.RECORDS, ("gin", "MUTAG"), ("awn_gin", "MUTAG")) == (
+        "gin/MUTAG and awn_gin/MUTAG share no final run's seed.")
