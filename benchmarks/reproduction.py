@@ -14,9 +14,9 @@ Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published r
 (``awn_gin``) and the paper's (``awn_gin_paper``), and FairGIN's own architecture and recipe with learned
 widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn), with learned total widths
 and parameters; in a second table the adaptive GIN with one configuration, the library's defaults
-(``awn_gin_single``: no grid, hence no model selection), against both grids; CPU-hours per cell (the sum of its runs' seconds, each run on one thread). Cells not
-finished are marked pending with the folds already scored (runs start fold by fold) and an estimate of
-their cost: a started cell's from its own runs (mean CPU-seconds a run times the cell's runs);
+(``awn_gin_single``: no grid, hence no model selection), against both grids; CPU-hours per cell (the sum
+of its runs' seconds, each run on one thread). Cells not finished are marked pending with the folds
+already scored (runs start fold by fold) and an estimate of their cost: a started cell's from its own runs (mean CPU-seconds a run times the cell's runs);
 otherwise the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
 where that cell is pending too, the finished cells scaled by graphs x mean nodes. The figure
 ``reproduction_widths.png`` puts the learned width per dataset (spread over folds) beside the fixed
@@ -222,15 +222,15 @@ def same_seed_runs(records: Path, first: tuple[str, str], second: tuple[str, str
     def outcome(run: dict[str, Any]) -> tuple[Any, ...]:
         return run["test_score"], run["val_score"], run["best_epoch"], run["layer_widths"]
 
+    def versions(cell: tuple[str, str], runs: dict[int, dict[str, Any]]) -> str:
+        names = sorted({run.get("code_version") or "not recorded" for run in runs.values()})
+        return f"{'/'.join(cell)} {', '.join(names)}"
+
     ours, theirs = finals(first), finals(second)
     pairs = [(ours[seed], theirs[seed]) for seed in ours.keys() & theirs.keys()]
     if not pairs:
         return f"{'/'.join(first)} and {'/'.join(second)} share no final run's seed."
     differences = [100 * abs(a["test_score"] - b["test_score"]) for a, b in pairs]
-    def versions(cell: tuple[str, str], runs: dict[int, dict[str, Any]]) -> str:
-        names = sorted({run.get("code_version") or "not recorded" for run in runs.values()})
-        return f"{'/'.join(cell)} {', '.join(names)}"
-
     return (f"{'/'.join(first)} and {'/'.join(second)}: {len(pairs)} final runs share a seed, "
             f"{sum(outcome(a) == outcome(b) for a, b in pairs)} identical; mean |test accuracy difference| "
             f"{statistics.fmean(differences):.1f} points (code versions: {versions(first, ours)}; "
