@@ -230,11 +230,11 @@ def same_seed_runs(records: Path, first: tuple[str, str], second: tuple[str, str
     pairs = [(ours[seed], theirs[seed]) for seed in ours.keys() & theirs.keys()]
     if not pairs:
         return f"{'/'.join(first)} and {'/'.join(second)} share no final run's seed."
-    differences = [100 * abs(a["test_score"] - b["test_score"]) for a, b in pairs]
+    changes = [100 * (b["test_score"] - a["test_score"]) for a, b in pairs]
     return (f"{'/'.join(first)} and {'/'.join(second)}: {len(pairs)} final runs share a seed, "
             f"{sum(outcome(a) == outcome(b) for a, b in pairs)} identical; mean |test accuracy difference| "
-            f"{statistics.fmean(differences):.1f} points (code versions: {versions(first, ours)}; "
-            f"{versions(second, theirs)}).")
+            f"{statistics.fmean(map(abs, changes)):.1f} points, mean change {statistics.fmean(changes):+.1f} "
+            f"(code versions: {versions(first, ours)}; {versions(second, theirs)}).")
 
 
 def mean_percent(values: Sequence[float]) -> str:

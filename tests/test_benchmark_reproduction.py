@@ -123,6 +123,6 @@ def test_single_configuration_table_sets_its_cost_against_the_fixed_grid():
 def test_same_seed_runs_of_a_cell_with_itself_are_identical():
     text = reproduction.same_seed_runs(reproduction.RECORDS, ("gin", "MUTAG"), ("gin", "MUTAG"))
     assert text.startswith("gin/MUTAG and gin/MUTAG: 20 final runs share a seed, 20 identical; "
-                           "mean |test accuracy difference| 0.0 points")
+                           "mean |test accuracy difference| 0.0 points, mean change +0.0")
     assert reproduction.same_seed_runs(reproduction.RECORDS, ("gin", "MUTAG"), ("awn_gin", "MUTAG")) == (
         "gin/MUTAG and awn_gin/MUTAG share no final run's seed.")
