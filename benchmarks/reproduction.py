@@ -16,8 +16,8 @@ widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn),
 and parameters; in a second table the adaptive GIN with one configuration, the library's defaults
 (``awn_gin_single``: no grid, hence no model selection), against both grids; CPU-hours per cell (the sum
 of its runs' seconds, each run on one thread). Cells not finished are marked pending with the folds
-already scored (runs start fold by fold) and an estimate of their cost: a started cell's from its own runs (mean CPU-seconds a run times the cell's runs);
-otherwise the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
+already scored (runs start fold by fold) and an estimate of their cost: a started cell's from its own
+runs (mean CPU-seconds a run times the cell's runs); otherwise the model's cost relative to the fixed GIN's times the fixed GIN's cell on that dataset, or,
 where that cell is pending too, the finished cells scaled by graphs x mean nodes. The figure
 ``reproduction_widths.png`` puts the learned width per dataset (spread over folds) beside the fixed
 GIN's accuracy and the accuracy its grid gains from the wide configuration over the narrow one: the

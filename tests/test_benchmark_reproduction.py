@@ -100,9 +100,12 @@ def test_grid_points_of_a_committed_cell():
     assert len(table) == 2 + 4 and "| gin | MUTAG | hidden_units [32, 32], dropout 0.0 | 10 |" in "\n".join(table)
 
 
-@pytest.mark.parametrize("text", ["gin", "gin/MUTANT", "gcn/MUTAG"])
-def test_grid_point_cells_are_checked(text):
+def test_a_cell_argument_names_a_model_and_a_dataset():
     assert reproduction.cell_argument("awn_gin/NCI1") == ("awn_gin", "NCI1")
+
+
+@pytest.mark.parametrize("text", ["gin", "gin/MUTANT", "gcn/MUTAG"])
+def test_a_wrong_cell_argument_is_named(text):
     with pytest.raises(argparse.ArgumentTypeError, match=f"expected MODEL/DATASET .* got '{text}'"):
         reproduction.cell_argument(text)
 
