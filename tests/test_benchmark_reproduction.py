@@ -77,13 +77,30 @@ def test_progress_reads_the_committed_records(tmp_path):
     assert reproduction.progress(tmp_path, "gin", "MUTAG") == reproduction.Progress()
 
 
-def test_pending_cells_are_estimated_relative_to_the_fixed_gin_where_it_finished():
-    fixed = {"MUTAG": _cell(0.8, 0.1, seconds=360.0), "PROTEINS": _cell(0.7, 0.02, seconds=1800.0),
-             "NCI1": _cell(0.76, 0.02, seconds=3600.0)}
-    done = {"MUTAG": _cell(0.8, 0.1, seconds=1080.0), "PROTEINS": _cell(0.7, 0.02, seconds=1800.0)}
-    assert reproduction.relative_estimate_hours(done, fixed, "NCI1") == pytest.approx((3 + 1) / 2 * 1.0)
-    assert reproduction.relative_estimate_hours(done, fixed, "DD") is None  # the fixed GIN's DD is pending
-    assert reproduction.relative_estimate_hours({}, fixed, "NCI1") is None
+def test_pending_cells_are_estimated_relative_to_every_model_that_finished_the_dataset():
+    pending = {"MUTAG": None, "PROTEINS": None, "NCI1": None, "DD": None}
+    cells = {model: dict(pending) for model in reproduction.MODELS}
+    cells["gin"].update(MUTAG=_cell(0.8, 0.1, seconds=360.0), PROTEINS=_cell(0.7, 0.02, seconds=1800.0),
+                        NCI1=_cell(0.76, 0.02, seconds=3600.0))
+    cells["growth_s2d"].update(MUTAG=_cell(0.8, 0.1, seconds=720.0), NCI1=_cell(0.76, 0.02, seconds=14400.0))
+    cells["growth_tiny"].update(MUTAG=_cell(0.8, 0.1, seconds=1440.0), PROTEINS=_cell(0.7, 0.02, seconds=7200.0))
+    # TINY costs 4x the fixed GIN (MUTAG, PROTEINS) and 2x S2D (MUTAG): NCI1 1.0 x 4 and 4.0 x 2, geometric mean
+    assert reproduction.relative_estimate_hours("growth_tiny", cells, "NCI1") == pytest.approx((4.0 * 8.0) ** 0.5)
+    assert reproduction.relative_estimate_hours("growth_tiny", cells, "DD") is None  # no model finished DD
+    assert reproduction.relative_estimate_hours("growth_firefly", cells, "NCI1") is None  # nothing finished
+    assert reproduction.estimates_for(cells, "NCI1")["growth_tiny"] == pytest.approx(32.0 ** 0.5)
+
+
+def test_the_estimates_are_checked_on_the_finished_cells_left_out_one_at_a_time():
+    cells = {model: {"MUTAG": None, "PROTEINS": None, "NCI1": None} for model in reproduction.MODELS}
+    for dataset, seconds in (("MUTAG", 360.0), ("PROTEINS", 1800.0), ("NCI1", 3600.0)):
+        cells["gin"][dataset] = _cell(0.7, 0.02, seconds=seconds)
+        cells["growth_tiny"][dataset] = _cell(0.7, 0.02, seconds=4 * seconds)
+    assert reproduction.estimate_error(cells) == (pytest.approx(1.0), 6)  # costs in proportion: exact
+    cells["growth_tiny"]["NCI1"] = _cell(0.7, 0.02, seconds=8 * 3600.0)  # twice what MUTAG and PROTEINS say
+    factor, count = reproduction.estimate_error(cells)
+    assert count == 6 and factor == pytest.approx(2 ** 0.5)  # MUTAG, PROTEINS off by sqrt(2), NCI1 by 2
+    assert reproduction.estimate_error({model: {"MUTAG": None} for model in reproduction.MODELS}) is None
 
 
 def test_grid_points_of_a_committed_cell():
