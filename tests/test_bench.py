@@ -1,4 +1,5 @@
 """The benchmark harness end to end: validation, runs, resume, determinism, backends."""
+import dataclasses
 import importlib.util
 import json
 import os
@@ -11,11 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from awgnn.harness import cli, runner
 from awgnn.harness.cli import main
 from awgnn.harness.config import load_config
 from awgnn.harness.executors import InlineExecutor
 from awgnn.harness.protocol import FINAL, SELECTION
-from awgnn.harness.runner import Experiment, code_version, execute_task
+from awgnn.harness.runner import Experiment, code_version, execute_task, source_digest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -274,3 +276,49 @@ def test_every_record_names_the_code_that_made_it(tmp_path, data_root):
                "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8}}}}
     assert bench(write_config(tmp_path, content), data_root, tmp_path / "results") == 0
     assert {record["code_version"] for record in run_records(tmp_path / "results").values()} == {version}
+
+
+def test_the_source_digest_follows_every_python_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("A = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("B = 2\n")
+    first = source_digest(tmp_path)
+    (tmp_path / "notes.txt").write_text("not code")
+    assert source_digest(tmp_path) == first
+    (tmp_path / "sub" / "b.py").write_text("B = 3\n")
+    assert source_digest(tmp_path) != first
+    (tmp_path / "sub" / "b.py").write_text("B = 2\n")
+    assert source_digest(tmp_path) == first
+    (tmp_path / "sub" / "b.py").rename(tmp_path / "sub" / "c.py")
+    assert source_digest(tmp_path) != first, "a moved module is other code"
+
+
+def test_a_worker_with_other_code_stops_the_experiment_and_keeps_finished_runs(tmp_path, data_root, monkeypatch,
+                                                                                capsys):
+    """A worker that imported awgnn after it changed on disk: no record claims code that did not make it."""
+    config = write_config(tmp_path, {**TINY, "models": {"gin": TINY["models"]["gin"]}})
+    results = tmp_path / "results"
+    tasks = []
+
+    def second_worker_has_other_code(task):
+        tasks.append(task)
+        return execute_task(task if len(tasks) == 1 else dataclasses.replace(task, source_digest="0" * 16))
+
+    monkeypatch.setattr(cli, "execute_task", second_worker_has_other_code)
+    assert bench(config, data_root, results) == 1
+    error = capsys.readouterr().err
+    assert "imported awgnn sources" in error and "0000000000000000" in error
+    assert "run the same command again" in error and str(results) in error
+    assert len(run_records(results)) == 1, "the first run is kept, none made by the other code"
+    monkeypatch.undo()
+    assert bench(config, data_root, results) == 0
+    assert len(run_records(results)) == 2 * (2 + 1)
+
+
+def test_a_spawned_worker_checks_its_code_against_the_planners(tmp_path, data_root, monkeypatch, capsys):
+    """The planner's digest travels with each task; a spawned worker computes its own on import."""
+    monkeypatch.setattr(runner, "IMPORTED_SOURCE", "f" * 16)  # as if the planner had imported older sources
+    config = write_config(tmp_path, {**TINY, "models": {"gin": TINY["models"]["gin"]}})
+    assert bench(config, data_root, tmp_path / "results", "--workers", "2") == 1
+    assert f"imported {'f' * 16}" in capsys.readouterr().err
+    assert run_records(tmp_path / "results") == {}

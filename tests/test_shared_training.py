@@ -12,7 +12,7 @@ from awgnn.harness.config import load_config, model_arguments, training_settings
 from awgnn.harness.data import load_dataset
 from awgnn.harness.protocol import SELECTION, RunKey, shared_trainings
 from awgnn.harness.registry import MODEL_CLASSES
-from awgnn.harness.runner import SHARED_TRAININGS, Experiment, RunTask, execute_task
+from awgnn.harness.runner import IMPORTED_SOURCE, SHARED_TRAININGS, Experiment, RunTask, execute_task
 from awgnn.harness.splits import generate_splits
 from awgnn.harness.train import NonFiniteLoss, RunSettings, fit, fit_monitors
 
@@ -155,7 +155,7 @@ def separate_run(config_file, data_root, results, key: RunKey, seed: int) -> dic
                    dataset=config.dataset.name, features=None, data_root=str(data_root), train=fold.train,
                    validation=fold.validation, test=None,
                    settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
-                   seed=seed, code_version=experiment.code_version)
+                   seed=seed, code_version=experiment.code_version, source_digest=IMPORTED_SOURCE)
     (record,) = execute_task(task)["records"]
     return record
 

@@ -21,7 +21,7 @@ from awgnn.harness.config import ConfigError, load_config
 from awgnn.harness.data import resolve_data_root
 from awgnn.harness.executors import InlineExecutor, ProcessExecutor, RayExecutor
 from awgnn.harness.report import experiment_folders, load_results, table, write_report
-from awgnn.harness.runner import Experiment, execute_task
+from awgnn.harness.runner import CodeMismatch, Experiment, execute_task
 from awgnn.harness.store import ResultsConflict
 
 EXIT_RUN_ERRORS = 1
@@ -82,6 +82,9 @@ def bench(arguments: argparse.Namespace) -> int:
         print(f"\ninterrupted: finished runs are kept in {results}; run the same command to continue",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except CodeMismatch as error:
+        print(f"\nerror: {error} (results in {results})", file=sys.stderr)
+        return EXIT_RUN_ERRORS
     content = write_report(experiment.results)
     print(table([content]))
     print(f"report: {results / 'report.md'}")

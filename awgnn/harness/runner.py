@@ -8,6 +8,7 @@ reused untouched, so the same command resumes an interrupted experiment.
 """
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 import sys
@@ -41,6 +42,8 @@ from awgnn.harness.splits import Splits, load_or_create_splits
 from awgnn.harness.store import ResultStore
 from awgnn.harness.train import RunSettings, fit_monitors
 
+PACKAGE = Path(awgnn.__file__).resolve().parent
+
 # Marks a results folder whose selection runs share trainings across monitors. A folder written before
 # sharing lacks it and keeps one training and seed per grid point, so that resuming it stays consistent.
 SHARED_TRAININGS = "shared_trainings"
@@ -52,7 +55,8 @@ class RunTask:
 
     ``keys`` and ``points`` name the runs, one per early-stopping monitor:
     grid points equal but for ``monitor``, trained once from ``seed``;
-    ``code_version`` (:func:`code_version`) goes into every record.
+    ``code_version`` (:func:`code_version`) goes into every record;
+    ``source_digest`` is :data:`IMPORTED_SOURCE` of the process that planned the run.
     """
 
     keys: tuple[RunKey, ...]
@@ -67,10 +71,25 @@ class RunTask:
     settings: RunSettings
     seed: int
     code_version: str | None
+    source_digest: str
+
+
+class CodeMismatch(RuntimeError):
+    """A worker imported other awgnn sources than the process that planned its run."""
 
 
 def execute_task(task: RunTask) -> dict[str, Any]:
-    """Run one task in a worker: ``{"records": [one per key]}``, or ``{"error": traceback}`` if it raised."""
+    """Run one task in a worker: ``{"records": [one per key]}``, or ``{"error": traceback}`` if it raised.
+
+    Raises :class:`CodeMismatch`, which stops the experiment, when the worker's awgnn is not the
+    planner's: its records would name code that did not make them.
+    """
+    if task.source_digest != IMPORTED_SOURCE:
+        raise CodeMismatch(
+            f"this worker imported awgnn sources {IMPORTED_SOURCE} but the process that planned its runs "
+            f"imported {task.source_digest} (awgnn changed on disk after that process started, or a Ray "
+            "worker has another install); no run was made with it. Finished runs are kept: run the same "
+            "command again to continue with one version of the code.")
     torch.set_num_threads(1)
     try:
         data = load_dataset(task.dataset, task.data_root, task.features, download=False)
@@ -86,7 +105,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
                         for key, point, (_, record) in zip(task.keys, task.points, results)]}
 
 
-def code_version(package: Path = Path(awgnn.__file__).resolve().parent) -> str | None:
+def code_version(package: Path = PACKAGE) -> str | None:
     """``git describe --always --dirty`` of the checkout holding ``package`` (awgnn's own by default).
 
     ``awgnn.__version__`` does not change between releases, and runs of the same seed and configuration
@@ -101,6 +120,19 @@ def code_version(package: Path = Path(awgnn.__file__).resolve().parent) -> str |
     if described.returncode != 0:
         return None
     return described.stdout.strip() or None
+
+
+def source_digest(package: Path = PACKAGE) -> str:
+    """A digest of the Python sources under ``package`` (each file's relative path and content)."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+# The awgnn sources as this process imported them. Spawned workers import awgnn afresh, so a worker
+# started after the code changed on disk runs other code than its planner, whose records it writes.
+IMPORTED_SOURCE = source_digest()
 
 
 def provenance() -> dict[str, Any]:
@@ -305,4 +337,4 @@ class Experiment:
             data_root=str(self.data_root), train=fold.train, validation=fold.validation,
             test=None if seed_key.kind == SELECTION else fold.test,
             settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
-            seed=seed_key.seed(protocol.seed), code_version=self.code_version)
+            seed=seed_key.seed(protocol.seed), code_version=self.code_version, source_digest=IMPORTED_SOURCE)
