@@ -315,10 +315,15 @@ def test_a_worker_with_other_code_stops_the_experiment_and_keeps_finished_runs(t
     assert len(run_records(results)) == 2 * (2 + 1)
 
 
-def test_a_spawned_worker_checks_its_code_against_the_planners(tmp_path, data_root, monkeypatch, capsys):
-    """The planner's digest travels with each task; a spawned worker computes its own on import."""
+@pytest.mark.parametrize("backend", [
+    "local",
+    pytest.param("ray", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs ray")),
+])
+def test_a_worker_process_checks_its_code_against_the_planners(tmp_path, data_root, monkeypatch, capsys, backend):
+    """The planner's digest travels with each task; a worker process computes its own on import."""
     monkeypatch.setattr(runner, "IMPORTED_SOURCE", "f" * 16)  # as if the planner had imported older sources
     config = write_config(tmp_path, {**TINY, "models": {"gin": TINY["models"]["gin"]}})
-    assert bench(config, data_root, tmp_path / "results", "--workers", "2") == 1
-    assert f"imported {'f' * 16}" in capsys.readouterr().err
+    assert bench(config, data_root, tmp_path / "results", "--workers", "2", "--backend", backend) == 1
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert f"imported {'f' * 16}" in error and "run the same command again" in error
     assert run_records(tmp_path / "results") == {}

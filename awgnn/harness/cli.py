@@ -83,7 +83,8 @@ def bench(arguments: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except CodeMismatch as error:
-        print(f"\nerror: {error} (results in {results})", file=sys.stderr)
+        # Ray's copy of the error carries the worker's traceback first; its last line is the message.
+        print(f"\nerror: {str(error).splitlines()[-1]} (results in {results})", file=sys.stderr)
         return EXIT_RUN_ERRORS
     content = write_report(experiment.results)
     print(table([content]))
