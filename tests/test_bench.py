@@ -275,7 +275,9 @@ def test_every_record_names_the_code_that_made_it(tmp_path, data_root):
     content = {**TINY, "protocol": {**TINY["protocol"], "max_epochs": 2},
                "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8}}}}
     assert bench(write_config(tmp_path, content), data_root, tmp_path / "results") == 0
-    assert {record["code_version"] for record in run_records(tmp_path / "results").values()} == {version}
+    records = run_records(tmp_path / "results").values()
+    assert {record["code_version"] for record in records} == {version}
+    assert {record["source_digest"] for record in records} == {source_digest()}, "exact even when dirty"
 
 
 def test_the_source_digest_follows_every_python_file(tmp_path):

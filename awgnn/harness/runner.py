@@ -55,8 +55,8 @@ class RunTask:
 
     ``keys`` and ``points`` name the runs, one per early-stopping monitor:
     grid points equal but for ``monitor``, trained once from ``seed``;
-    ``code_version`` (:func:`code_version`) goes into every record;
-    ``source_digest`` is :data:`IMPORTED_SOURCE` of the process that planned the run.
+    ``code_version`` (:func:`code_version`) and ``source_digest`` (:data:`IMPORTED_SOURCE` of the
+    process that planned the run, which pins the code where the checkout is dirty) go into every record.
     """
 
     keys: tuple[RunKey, ...]
@@ -101,7 +101,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
         return {"error": traceback.format_exc()}
     return {"records": [{**record, "model": key.model, "fold": key.fold, "kind": key.kind,
                          "config_id": key.config_id, "repeat": key.repeat, "config": point,
-                         "code_version": task.code_version}
+                         "code_version": task.code_version, "source_digest": task.source_digest}
                         for key, point, (_, record) in zip(task.keys, task.points, results)]}
 
 
