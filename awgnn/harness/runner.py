@@ -3,8 +3,9 @@
 Model-selection runs of every fold are scheduled first (none for a grid of
 one configuration); as soon as a fold's selection is complete, its winner's
 final runs follow. Selection runs whose grid points differ only in the
-early-stopping monitor are one task: one training, one record per run. Finished runs found in the results folder are
-reused untouched, so the same command resumes an interrupted experiment.
+early-stopping monitor are one task: one training, one record per run.
+Finished runs found in the results folder are reused untouched, so the same
+command resumes an interrupted experiment.
 """
 from __future__ import annotations
 
