@@ -1,6 +1,7 @@
 """Firefly neural architecture descent (Wu, Liu, Stone, Liu, NeurIPS 2020), first-order growth."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ class FireflyCandidates:
     :math:`\varepsilon`:
 
     * a split of every neuron :math:`j` with offset :math:`\delta_j`
-      (:math:`\|\delta_j\| = \rho`):
+      (:math:`\|\delta_j\| = r \|\theta_j\|`, a fraction :math:`r` of its fan-in norm):
       :math:`h_j \to h_j + \varepsilon_j \big(\tfrac12 \sigma(a_j + \delta_j^\top b)
       + \tfrac12 \sigma(a_j - \delta_j^\top b) - \sigma(a_j)\big)`;
     * ``count`` new neurons with fan-in :math:`\phi_k` (row norm fixed at the
@@ -55,7 +56,7 @@ class FireflyCandidates:
         layer: the layer to grow.
         count: number of new-neuron candidates.
         eps: :math:`\epsilon`, the fan-out norm of new neurons.
-        offset_norm: :math:`\rho`, the norm of the split offsets.
+        offset_ratio: :math:`r`, the split offsets' norm relative to their neuron's fan-in norm.
         generator: random source of the initial candidates (directions drawn from N(0, 1)).
 
     Shapes:
@@ -63,12 +64,13 @@ class FireflyCandidates:
           :attr:`fan_out`: ``(F_out, count)``
     """
 
-    def __init__(self, layer: GrowableLayer, count: int, eps: float, offset_norm: float,
+    def __init__(self, layer: GrowableLayer, count: int, eps: float, offset_ratio: float,
                  generator: torch.Generator | None) -> None:
         self.activation = layer.activation
         self.theta = layer.incoming
         self.norm_scale, self.norm_shift = layer.normalisation()
-        self.eps, self.offset_norm = eps, offset_norm
+        self.eps = eps
+        self.offset_norms = offset_ratio * self.theta.norm(dim=1, keepdim=True)
 
         def draw(*shape: int) -> Tensor:
             return torch.randn(*shape, generator=generator, dtype=self.theta.dtype).to(self.theta.device)
@@ -86,8 +88,8 @@ class FireflyCandidates:
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Back onto the constraints: offset norms :math:`\\rho`, fan-out norms :math:`\\epsilon`, fan-ins' row norm."""
-        for tensor, dim, norm in ((self.offsets, 1, self.offset_norm), (self.fan_in, 1, self.fan_in_norm),
+        """Back onto the constraints: offsets at :math:`r \\|\\theta_j\\|`, fan-outs at :math:`\\epsilon`, fan-ins at their norm."""
+        for tensor, dim, norm in ((self.offsets, 1, self.offset_norms), (self.fan_in, 1, self.fan_in_norm),
                                   (self.fan_out, 0, self.eps)):
             tensor.mul_(norm / tensor.norm(dim=dim, keepdim=True).clamp_min(torch.finfo(tensor.dtype).tiny))
 
@@ -132,10 +134,14 @@ class FireflyGrowth:
         num_neurons: neurons to add per step over all layers, or
         fraction: of the current total number of neurons (reference: 0.35).
         eps: norm :math:`\epsilon` of the new neurons' fan-outs.
-        offset_norm: norm :math:`\rho` of the split offsets (default ``eps``). A
-            split changes the loss at second order in :math:`\rho` (for a
-            smooth activation), a new neuron at first order in :math:`\epsilon`,
-            so with equal small norms new neurons win the selection.
+        offset_ratio: norm of a split offset as a fraction :math:`r` of its
+            neuron's fan-in norm :math:`\|\theta_j\|` (default
+            :math:`\sqrt{\epsilon}`). A split changes the neuron's output at
+            second order in :math:`r` (for a smooth activation), a new neuron
+            changes the layer's output at first order in :math:`\epsilon`; with
+            :math:`r = \sqrt{\epsilon}` both kinds of candidate change the
+            function by comparable amounts, so either can win the selection
+            (with :math:`r = \epsilon` no split ever did on a trained GIN).
         new_candidates: new-neuron candidates per layer (default: as many as
             the layer has neurons).
         lr: RMSprop learning rate of the candidates (reference: 1e-3).
@@ -151,7 +157,7 @@ class FireflyGrowth:
         *,
         fraction: float | None = None,
         eps: float = 1e-2,
-        offset_norm: float | None = None,
+        offset_ratio: float | None = None,
         new_candidates: int | None = None,
         lr: float = 1e-3,
         epochs: int = 1,
@@ -161,7 +167,8 @@ class FireflyGrowth:
     ) -> None:
         self.budget = GrowthBudget(num_neurons, fraction)
         self.eps = check_finite_positive("eps", eps)
-        self.offset_norm = self.eps if offset_norm is None else check_finite_positive("offset_norm", offset_norm)
+        self.offset_ratio = (math.sqrt(self.eps) if offset_ratio is None
+                             else check_finite_positive("offset_ratio", offset_ratio))
         self.new_candidates = None if new_candidates is None else check_int_at_least(
             "new_candidates", new_candidates, 0)
         self.lr = check_finite_positive("lr", lr)
@@ -174,7 +181,7 @@ class FireflyGrowth:
                    ) -> list[FireflyCandidates]:
         """Fresh candidates for ``layers``, optimised on the stored per-batch ``stats`` (step 2 above)."""
         found = [FireflyCandidates(layer, layer.size if self.new_candidates is None else self.new_candidates,
-                                   self.eps, self.offset_norm, self.generator) for layer in layers]
+                                   self.eps, self.offset_ratio, self.generator) for layer in layers]
         optimizer = torch.optim.RMSprop([p for c in found for p in c.parameters], lr=self.lr)
         for _ in range(self.epochs):
             for batch in stats:

@@ -25,6 +25,11 @@ class GrowthResult:
         """Neurons added over all layers (splits and new neurons)."""
         return sum(layer.new - layer.old for layer in self.layers)
 
+    @property
+    def split(self) -> int:
+        """Neurons split over all layers (each adds one offspring to :attr:`added`)."""
+        return sum(layer.split for layer in self.layers)
+
 
 class GrowthBudget:
     """How many neurons a growth step adds over all layers together.

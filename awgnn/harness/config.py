@@ -60,6 +60,8 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "growth_fraction": ("a number in (0, 1] (of the current neurons, per step) or null (the method's "
                         "reference fraction unless growth_neurons is set)", None),
     "growth_eps": ("a number > 0 (S2D's split offset, Firefly's new-neuron fan-out norm)", 0.01),
+    "growth_offset_ratio": ("a number > 0 (Firefly's split offset, a fraction of the neuron's fan-in norm) or null "
+                            "(sqrt(growth_eps))", None),
     "growth_threshold": ("a number > 0 (TINY's smallest singular value that gives a neuron)",
                          TINY_DEFAULT_THRESHOLD),
     "growth_selection": ("'global' (the most negative scores over all layers, as the papers) or 'per_layer' (each "
@@ -252,6 +254,9 @@ def _check_growth(reader: _Reader, model: ModelConfig, protocol: ProtocolConfig)
         if point["growth"] == "tiny" and "growth_selection" in point:
             raise reader.fail(f"{where}.growth_selection", "no growth_selection for tiny (it grows every layer by "
                               "growth_neurons)", point["growth_selection"])
+        if point["growth"] != "firefly" and point.get("growth_offset_ratio") is not None:
+            raise reader.fail(f"{where}.growth_offset_ratio", f"null for {point['growth']} (only firefly splits "
+                              "with an offset relative to the fan-in norm)", point["growth_offset_ratio"])
         if point["growth"] == "tiny" and point.get("growth_fraction") is not None:
             raise reader.fail(f"{where}.growth_fraction", "null for tiny (its budget is growth_neurons per layer, "
                               f"default {TINY_NEURONS_PER_LAYER})", point["growth_fraction"])
@@ -325,6 +330,7 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "growth_neurons": lambda v: v is None or (_is_int(v) and v >= 1),
         "growth_fraction": lambda v: v is None or (_is_number(v) and 0 < v <= 1),
         "growth_eps": lambda v: _is_number(v) and v > 0 and v != float("inf"),
+        "growth_offset_ratio": lambda v: v is None or (_is_number(v) and v > 0 and v != float("inf")),
         "growth_threshold": lambda v: _is_number(v) and v > 0 and v != float("inf"),
         "growth_selection": lambda v: v in GROWTH_SELECTIONS,
     }

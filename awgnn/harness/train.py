@@ -104,9 +104,10 @@ class GrowthSchedule(EpochHook):
     ``optimizer_state`` as in an AWN resize. Firefly's random candidates come
     from a generator seeded with ``seed``.
 
-    A growth epoch's history entry gets ``"growth"``: the neurons ``added``,
-    the ``predicted_change`` of the loss, the widths ``before`` the step and
-    its ``seconds``; the entry's ``widths`` are those after it.
+    A growth epoch's history entry gets ``"growth"``: the neurons ``added``
+    (``split`` of them offspring of a split, the others new), the
+    ``predicted_change`` of the loss, the widths ``before`` the step and its
+    ``seconds``; the entry's ``widths`` are those after it.
 
     Args:
         method: ``"s2d"``, ``"s2d_fast"``, ``"firefly"`` or ``"tiny"``.
@@ -115,6 +116,7 @@ class GrowthSchedule(EpochHook):
         stop: first epoch without a step (> ``warmup``).
         num_neurons, fraction: the budget of a step (exactly one, see :class:`~awgnn.growth.GrowthBudget`).
         eps: S2D's split offset, Firefly's fan-out norm of new neurons.
+        offset_ratio: Firefly's split offset relative to the neuron's fan-in norm (``None``: its default).
         threshold: TINY's smallest singular value that gives a neuron (GroMo's 1e-3 is far above the
             values of per-node statistics on a GIN, 1e-5 to 4e-4 in awgnn's tests).
         optimizer_state: ``"carry"`` or ``"reset"`` (see :meth:`AdaptiveWidth.resize_`).
@@ -125,7 +127,8 @@ class GrowthSchedule(EpochHook):
 
     def __init__(self, method: str, warmup: int, interval: int, stop: int, *, num_neurons: int | None,
                  fraction: float | None, eps: float, optimizer_state: OptimizerStatePolicy, seed: int,
-                 threshold: float = TINY_DEFAULT_THRESHOLD, selection: str = "global") -> None:
+                 threshold: float = TINY_DEFAULT_THRESHOLD, selection: str = "global",
+                 offset_ratio: float | None = None) -> None:
         check_choice("method", method, GROWTH_METHODS)
         self.warmup = check_int_at_least("warmup", warmup, 0)
         self.interval = check_int_at_least("interval", interval, 1)
@@ -133,8 +136,8 @@ class GrowthSchedule(EpochHook):
         self.optimizer_state = optimizer_state
         if method == "firefly":
             self.step: S2DGrowth | FireflyGrowth | TinyGrowth = FireflyGrowth(
-                num_neurons, fraction=fraction, eps=eps, generator=torch.Generator().manual_seed(seed),
-                selection=selection)
+                num_neurons, fraction=fraction, eps=eps, offset_ratio=offset_ratio,
+                generator=torch.Generator().manual_seed(seed), selection=selection)
         elif method == "tiny":
             self.step = TinyGrowth(num_neurons or TINY_NEURONS_PER_LAYER, threshold=threshold)
         else:
@@ -158,7 +161,8 @@ class GrowthSchedule(EpochHook):
                    settings.max_epochs - settings.patience if stop is None else stop,
                    num_neurons=training["growth_neurons"], fraction=fraction, eps=training["growth_eps"],
                    optimizer_state=training["optimizer_state"], seed=seed,
-                   threshold=training["growth_threshold"], selection=training["growth_selection"])
+                   threshold=training["growth_threshold"], selection=training["growth_selection"],
+                   offset_ratio=training["growth_offset_ratio"])
 
     def grows_at(self, epoch: int) -> bool:
         """Whether a step runs at the start of ``epoch``."""
@@ -171,7 +175,8 @@ class GrowthSchedule(EpochHook):
         started = time.perf_counter()
         result: GrowthResult = self.step.grow_(context.model, context.train_loader, _summed_cross_entropy,
                                                context.optimizer, optimizer_state=self.optimizer_state)
-        return {"growth": {"added": result.added, "predicted_change": result.predicted_change, "before": before,
+        return {"growth": {"added": result.added, "split": result.split,
+                           "predicted_change": result.predicted_change, "before": before,
                            "seconds": time.perf_counter() - started}}
 
 
