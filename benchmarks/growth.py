@@ -68,7 +68,9 @@ GROWTH_SCHEDULE = MappingProxyType({"start_width": 8, "max_width": 256, "loss": 
 PAPER_LADDER_METHODS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType({
     "awgnn": ("AdaptiveGINClassifier", {**PRESETS["awgnn"], "initial_width": 8}),
     "s2d": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "s2d", "growth_fraction": 0.3}),
-    "firefly": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "firefly", "growth_fraction": 0.35}),
+    "s2d_fast": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "s2d_fast", "growth_fraction": 0.3}),
+    "firefly": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "firefly", "growth_fraction": 0.35,
+                                         "growth_offset_ratio": 0.1}),
     "tiny": ("GrowingGINClassifier", {**GROWTH_SCHEDULE, "growth": "tiny", "growth_neurons": 8}),
 })
 # Ablation: S2D and Firefly on the same budgets, each layer taking its share (TINY's budget is per layer already).
@@ -125,7 +127,7 @@ def growth_text(cell: Mapping[str, Any] | None, pending: str) -> str:
     """:func:`reproduction.adaptive_text` with the CPU-hours of model selection beside those of the whole cell."""
     if cell is None:
         return pending
-    selection = cell["selection_seconds"] / 3600
+    selection = cell["selection_cpu_seconds"] / 3600
     return f"{reproduction.width_text(cell)}; {reproduction.cpu_hours(cell):.2f} CPU-h (selection {selection:.2f})"
 
 
@@ -173,6 +175,15 @@ def selection_text(cell: Mapping[str, Any] | None, pending: str) -> str:
     return f"{growth_text(cell, pending)}; input block {input_block_share(cell):.0%}"
 
 
+def rho_text(levels: Sequence[int], widths: Sequence[float]) -> str:
+    """Spearman's rho of the widths against the levels, or why there is none (one level, or one width at all)."""
+    if len(set(levels)) < 2:
+        return "-"
+    if len(set(widths)) < 2:
+        return f"undefined: width {widths[0]:.0f} at every level"
+    return f"{spearmanr(levels, widths).statistic:.2f}"
+
+
 def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
     rows = []
     for method in methods:
@@ -180,7 +191,6 @@ def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
         if not cell:
             continue
         levels, widths = [r["level"] for r in cell], [r["final_total_width"] for r in cell]
-        rho = spearmanr(levels, widths).statistic if len(set(levels)) > 1 and len(set(widths)) > 1 else None
         per_level = []
         for level in range(LADDER_LEVELS):
             at = [r for r in cell if r["level"] == level]
@@ -188,7 +198,7 @@ def ladder_table(runs: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
             per_level.append(f"{mean_std([r['final_total_width'] for r in at])} ({mean_std(scores)}%)"
                              if at and scores else "-")
         seconds = statistics.fmean(r["seconds"] for r in cell)
-        rows.append((method, *per_level, "-" if rho is None else f"{rho:.2f}", block_widths(cell), len(cell),
+        rows.append((method, *per_level, rho_text(levels, widths), block_widths(cell), len(cell),
                      f"{seconds:.0f}"))
     return markdown_table(("method", *(f"level {level}: width (accuracy)" for level in range(LADDER_LEVELS)),
                            "Spearman's rho", "width by block (mean)", "runs", "seconds a run"), rows)
@@ -245,7 +255,13 @@ def main() -> None:
     print("Budget of every cell: 10 outer folds (official splits; MUTAG: stratified from seed 42), a grid of 4 "
           "points, at most 150 epochs with patience 40, 2 final runs; accuracy is the mean ± population std over "
           "the folds, CPU-hours those of the whole cell (model selection and final runs), with those of model "
-          "selection alone in brackets.\n")
+          "selection alone in brackets: the runs' process CPU time, each run on one thread (runs recorded before "
+          "2026-12-02 measured wall time only, on a core of their own unless the machine was oversubscribed). "
+          "Growth (configs/growth*/): every hidden layer starts at 8 neurons (cap 256); a step at the start of "
+          "epochs 20, 30, ..., 70, its statistics over the inner-train split; S2D and its fast variant add 0.3 of "
+          "the current neurons a step, Firefly 0.35 (split offsets at 0.1 of the parent's fan-in norm, new "
+          "neurons' fan-out norm 0.01), TINY up to 8 a layer; Adam's state is carried across every growth step, "
+          "as AWN carries it across resizes (new neurons start from Adam's initial state).\n")
     progresses = reproduction.every_progress(arguments.records)
     print(growth_tables(cells, progresses, reproduction.DATASETS))
     print("\nWhere S2D and Firefly put a step's budget, on the AWN paper's GIN classifier: the most negative scores "

@@ -15,10 +15,11 @@ Reported: the fixed GIN (:class:`~awgnn.models.FairGIN`) against the published r
 widths (``awn_fair_gin``: :class:`~awgnn.models.AdaptiveFairGIN`, preset awgnn), with learned total widths
 and parameters; in a second table the adaptive GIN with one configuration, the library's defaults
 (``awn_gin_single``: no grid, hence no model selection), against both grids; CPU-hours per cell (the sum
-of its runs' seconds, each run on one thread). Cells not finished are marked pending with the folds
-already scored (runs start fold by fold) and an estimate of their cost: a started cell's from its own
-runs (mean CPU-seconds a run times the cell's runs); otherwise the costs of the other models' finished
-cells on that dataset, each times the model's cost relative to that model elsewhere, or, where no model
+of its runs' process CPU time, each run on one thread; runs recorded before 2026-12-02 give their wall
+time, on a core of their own unless the machine was oversubscribed). Cells not finished are marked
+pending with the folds already scored (runs start fold by fold) and an estimate of their cost: a started
+cell's from its own runs (mean CPU-seconds a run times the cell's runs); otherwise the costs of the other
+models' finished cells on that dataset, each times the model's cost relative to that model elsewhere, or, where no model
 finished that dataset, the model's finished cells scaled by graphs x mean nodes. The figure
 ``reproduction_widths.png`` puts the learned width per dataset (spread over folds) beside the fixed
 GIN's accuracy and the accuracy its grid gains from the wide configuration over the narrow one: the
@@ -50,7 +51,7 @@ from common import base_parser, header, markdown_table, plt, positive_int, save_
 from awgnn.harness import cli
 from awgnn.harness.atomic import write_json_atomically
 from awgnn.harness.protocol import selection_keys
-from awgnn.harness.report import load_results, summary
+from awgnn.harness.report import cpu_seconds, load_results, summary
 from awgnn.harness.store import EXPERIMENT_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,7 +245,7 @@ def mean_percent(values: Sequence[float]) -> str:
 
 
 def cpu_hours(cell: Mapping[str, Any]) -> float:
-    return cell["seconds"] / 3600
+    return cell["cpu_seconds"] / 3600
 
 
 def estimate_hours(done: Mapping[str, Mapping[str, Any]], dataset: str) -> float | None:
@@ -320,7 +321,7 @@ def progress(records: Path, model: str, dataset: str) -> Progress:
         return Progress()
     results = load_results(folder)
     stored = list(results.stored_keys())
-    seconds = sum(results.store.read(key)["seconds"] for key in stored)
+    seconds = sum(cpu_seconds(results.store.read(key)) for key in stored)
     return Progress(results.folds_complete(), len(stored), results.total_runs(), seconds, results.num_folds)
 
 

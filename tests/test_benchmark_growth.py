@@ -42,15 +42,17 @@ def test_growth_smoke_ladder_and_protocol_table(tmp_path):
 
 
 def test_growth_cells_give_the_cost_of_model_selection_beside_the_whole_cell():
-    cell = {"mean": 0.7, "std": 0.02, "num_parameters": 1000.0, "seconds": 7200.0, "selection_seconds": 3600.0,
-            "total_width": {"mean": 48.0, "std": 2.0}, "per_fold": []}
+    # Wall times above the CPU times, as under load: the table gives the CPU times.
+    cell = {"mean": 0.7, "std": 0.02, "num_parameters": 1000.0, "seconds": 9000.0, "selection_seconds": 5400.0,
+            "cpu_seconds": 7200.0, "selection_cpu_seconds": 3600.0, "total_width": {"mean": 48.0, "std": 2.0},
+            "per_fold": []}
     assert growth.growth_text(cell, None) == "70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00)"
     assert growth.growth_text(None, "pending (est. 1.5 CPU-h)") == "pending (est. 1.5 CPU-h)"
 
 
 def test_selection_table_gives_the_input_blocks_share_of_the_width():
-    cell = {"mean": 0.7, "std": 0.02, "num_parameters": 1000.0, "seconds": 7200.0, "selection_seconds": 3600.0,
-            "total_width": {"mean": 48.0, "std": 2.0},
+    cell = {"mean": 0.7, "std": 0.02, "num_parameters": 1000.0, "cpu_seconds": 7200.0,
+            "selection_cpu_seconds": 3600.0, "total_width": {"mean": 48.0, "std": 2.0},
             "per_fold": [{"layer_widths": [{"block0": 30, "block1": 10}, {"block0": 10, "block1": 10}]}]}
     assert growth.input_block_share(cell) == pytest.approx((0.75 + 0.5) / 2)
     cells = {model: {"MUTAG": None} for model in growth.reproduction.MODELS}
@@ -59,3 +61,9 @@ def test_selection_table_gives_the_input_blocks_share_of_the_width():
     row = growth.selection_table(cells, progresses, ["MUTAG"]).splitlines()[-1]
     assert row.startswith("| MUTAG | pending | 70.0 ± 2.0; width 48 ± 2; 1,000 params; 2.00 CPU-h (selection 1.00); "
                           "input block 62% | pending")
+
+
+def test_ladder_rho_says_why_it_is_undefined():
+    assert growth.rho_text([0, 1, 2, 2], [40, 50, 60, 55]) == "0.95"
+    assert growth.rho_text([0, 1, 2], [70, 70, 70]) == "undefined: width 70 at every level"
+    assert growth.rho_text([3, 3], [40, 50]) == "-"

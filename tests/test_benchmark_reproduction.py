@@ -37,7 +37,8 @@ def test_compact_keeps_scores_and_only_the_final_runs_widths(tmp_path):
 
 
 def _cell(mean, std, seconds=7200.0):
-    return {"mean": mean, "std": std, "num_parameters": 1000.0, "seconds": seconds, "selection_seconds": seconds / 2,
+    return {"mean": mean, "std": std, "num_parameters": 1000.0, "cpu_seconds": seconds,
+            "selection_cpu_seconds": seconds / 2,
             "total_width": {"mean": 48.0, "std": 2.0}, "per_fold": []}
 
 

@@ -21,7 +21,8 @@ GROWTH_FAMILIES = ("growth", "growth_fair_gin")
 GROWTH_METHODS = {"s2d", "s2d_fast", "firefly", "tiny"}
 # The ablation of S2D's and Firefly's global selection (growth_selection: per_layer), on the AWN paper's classifier.
 SELECTION_ABLATIONS = {"s2d_per_layer", "firefly_per_layer"}
-GROWTH_DATASETS = REPRODUCTION_DATASETS
+# Every dataset of the reproduction table and of the protocol's grids (COLLAB and REDDIT-MULTI-5K: the grids only).
+GROWTH_DATASETS = REPRODUCTION_DATASETS | DATASETS
 
 
 def family(path: Path) -> str:
@@ -33,6 +34,13 @@ def family(path: Path) -> str:
 
 def is_growth(path: Path) -> bool:
     return family(path).split("/")[0] in GROWTH_FAMILIES
+
+
+def reproduction_twin(model: str, path: Path) -> Path:
+    """``reproduction/<model>/`` on ``path``'s dataset; a dataset outside the reproduction table (COLLAB,
+    REDDIT-MULTI-5K) takes REDDIT-BINARY's, whose grid and recipe are every dataset's."""
+    dataset = path.name if path.stem in REPRODUCTION_DATASETS else "REDDIT-BINARY.yaml"
+    return ROOT / "reproduction" / model / dataset
 
 
 def test_one_config_per_model_and_dataset():
@@ -71,6 +79,10 @@ def test_config_is_valid_and_every_grid_point_builds(path):
             assert (point["growth"], selection, point["start_width"]) == (method, "per_layer" if ablation else "global", 8)
             # Growth stops early enough that the last architecture gets a full patience window.
             assert point["growth_stop"] + config.protocol.patience <= config.protocol.max_epochs
+        # The dataset and splits of its non-growth twin: the reproduction table's, or the protocol's outside it.
+        twin = load_config(ROOT / ("reproduction/awn_gin" if path.stem in REPRODUCTION_DATASETS else "awn_gin")
+                           / path.name)
+        assert (config.dataset, config.splits) == (twin.dataset, twin.splits)
     if path.parent.name in SELECTION_ABLATIONS:  # the global selection's configuration, selection aside
         reference = load_config(path.parents[1] / path.parent.name.removesuffix("_per_layer") / path.name)
         assert [{**p, "growth_selection": "per_layer"} for p in reference.models[0].points()] == \
@@ -79,7 +91,7 @@ def test_config_is_valid_and_every_grid_point_builds(path):
     if family(path).startswith("growth_fair_gin/"):  # FairGIN's grid and recipe, as AdaptiveFairGIN gets them
         recipe = ("num_layers", "dropout", "pooling", "train_eps", "batch_size", "lr", "scheduler_step",
                   "scheduler_gamma", "monitor")
-        reference = load_config(ROOT / "reproduction" / "awn_fair_gin" / path.name).models[0].points()
+        reference = load_config(reproduction_twin("awn_fair_gin", path)).models[0].points()
         assert [{k: p[k] for k in recipe} for p in config.models[0].points()] == [{k: p[k] for k in recipe}
                                                                                for p in reference]
     for model in config.models:

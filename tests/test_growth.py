@@ -258,14 +258,16 @@ def test_fast_eigenpairs_on_a_gin_layer():
         assert torch.allclose(fast, exact, rtol=1e-3, atol=1e-4 * exact.abs().max().item())
 
 
-def test_s2d_split_lowers_the_loss_as_predicted():
+@pytest.mark.parametrize("method", ["eigh", "rayleigh"])
+def test_s2d_split_lowers_the_loss_as_predicted(method):
+    """Exact S2D and its fast variant: one step lowers the training loss, by the predicted amount."""
     mlp, batches = tiny_mlp("tanh")
     before = total_loss(mlp, batches, mlp_loss)
-    result = S2DGrowth(num_neurons=2, eps=1e-3).grow_(mlp, batches, mlp_loss)
-    change = total_loss(mlp, batches, mlp_loss) - before
+    result = S2DGrowth(num_neurons=2, eps=1e-3, method=method).grow_(mlp, batches, mlp_loss)
+    after = total_loss(mlp, batches, mlp_loss)
     assert [(g.old, g.new, g.split, g.added) for g in result.layers] == [(5, 7, 2, 0)]
-    assert result.predicted_change < 0
-    assert change == pytest.approx(result.predicted_change, rel=1e-2)
+    assert result.predicted_change < 0 and after < before
+    assert after - before == pytest.approx(result.predicted_change, rel=1e-2)
 
 
 def test_s2d_splits_the_most_negative_eigenvalues():
@@ -308,7 +310,7 @@ def test_firefly_scores_are_gate_derivatives(build):
         total = total + F.cross_entropy(hidden @ consumer.weight.T + consumer.bias + extra, y, reduction="sum")
     reference, = torch.autograd.grad(total, gates)
     assert torch.allclose(torch.cat([split, new]), reference, atol=1e-12)
-    assert torch.allclose(candidates.offsets.norm(dim=1), torch.full((5,), 0.3, dtype=torch.float64))
+    assert torch.allclose(candidates.offsets.norm(dim=1), 0.3 * theta.norm(dim=1))  # offset_ratio 0.3
     assert torch.allclose(candidates.fan_out.norm(dim=0), torch.full((3,), 0.1, dtype=torch.float64))
 
 
@@ -341,7 +343,7 @@ def test_firefly_splits_into_offspring_around_the_parent():
     layer = growable_layers(mlp)[0]
     rows, columns = layer.incoming, layer.outgoing.clone()
     before = total_loss(mlp, batches, mlp_loss)
-    step = FireflyGrowth(num_neurons=2, eps=1e-6, offset_norm=0.5, new_candidates=1,
+    step = FireflyGrowth(num_neurons=2, eps=1e-6, offset_ratio=0.5, new_candidates=1,
                          generator=torch.Generator().manual_seed(0))
     result = step.grow_(mlp, batches, mlp_loss)
     assert [(g.split, g.added) for g in result.layers] == [(2, 0)]
@@ -350,14 +352,28 @@ def test_firefly_splits_into_offspring_around_the_parent():
     assert len(parents) == 2
     for child, parent in enumerate(parents, start=5):
         assert torch.allclose((grown[parent] + grown[child]) / 2, rows[parent])
-        assert (grown[parent] - rows[parent]).norm().item() == pytest.approx(0.5)
+        assert (grown[parent] - rows[parent]).norm().item() == pytest.approx(0.5 * rows[parent].norm().item())
         assert torch.allclose(layer.outgoing[:, [parent, child]], columns[:, [parent, parent]] / 2)
     assert result.predicted_change < 0 and total_loss(mlp, batches, mlp_loss) < before
 
 
 @pytest.mark.parametrize("build", [new_gin, new_fair_gin])
-@pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3), FireflyGrowth(fraction=0.35, epochs=1,
-                                                                        generator=torch.Generator().manual_seed(0))])
+def test_firefly_default_offsets_let_splits_compete_with_new_neurons(build):
+    """With offsets at sqrt(eps) of the fan-in norm a step takes both kinds; at eps (second order) only new ones."""
+    def step(**offset):
+        model, loader, optimizer = trained_gin(build=build)
+        growth = FireflyGrowth(fraction=0.35, generator=torch.Generator().manual_seed(0), **offset)
+        result = growth.grow_(model, loader, gin_loss, optimizer)
+        return result.split, result.added - result.split
+
+    split, new = step()
+    assert split > 0 and new > 0
+    assert step(offset_ratio=1e-2) == (0, split + new)
+
+
+@pytest.mark.parametrize("build", [new_gin, new_fair_gin])
+@pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3), S2DGrowth(fraction=0.3, method="rayleigh"),
+                                  FireflyGrowth(fraction=0.35, epochs=1, generator=torch.Generator().manual_seed(0))])
 def test_growth_lowers_a_gin_training_loss(step, build):
     """On the GIN classifiers (ReLU-type, the S2D surrogate; FairGIN's norms): the grown model's loss is lower."""
     model, loader, optimizer = trained_gin(build=build)
@@ -408,6 +424,41 @@ def test_shapes_state_and_checkpoint_after_growth():
     assert fresh.layer_widths() == model.layer_widths()
     assert all(layer.width.fixed for layer in growable_layers(fresh))
     assert torch.allclose(outputs(fresh, loader, False), outputs(model, loader, False))
+
+
+@pytest.mark.parametrize("build, forgotten", [
+    (new_gin, {"blocks.0.mlp.0.weight", "blocks.0.mlp.0.bias", "blocks.0.mlp.3.weight", "blocks.0.mlp.3.bias"}),
+    (new_fair_gin, {"blocks.0.mlp.0.weight", "blocks.0.mlp.0.bias", "blocks.0.mlp.1.weight", "blocks.0.mlp.1.bias",
+                    "blocks.0.mlp.4.weight", "blocks.0.mlp.4.bias"}),
+])
+@pytest.mark.parametrize("step", [
+    S2DGrowth(num_neurons=3, eps=1e-2),
+    S2DGrowth(num_neurons=3, eps=1e-2, method="rayleigh"),
+    FireflyGrowth(num_neurons=3, eps=1e-2, offset_ratio=0.1, new_candidates=4, lr=1e-3, epochs=1, scale=1.0,
+                  generator=torch.Generator().manual_seed(0)),
+])
+def test_reset_policy_forgets_the_grown_modules_state_as_a_resize_does(step, build, forgotten):
+    """optimizer_state="reset": the whole state of every parameter of each module holding a grown tensor (the grown
+    linear, its batch norm, the consumer's weight *and bias*) is dropped, as AdaptiveWidth.resize_ drops it (the AWN
+    reference); every other parameter keeps its state untouched, and the next steps start the forgotten ones afresh."""
+    model, loader, optimizer = trained_gin(build=build)
+    twin, _, twin_optimizer = trained_gin(build=build)
+    before = {name: {k: v.clone() for k, v in optimizer.state[p].items()} for name, p in model.named_parameters()
+              if p in optimizer.state}
+    layer = growable_layers(model)[1]
+    result = step.grow_(model, loader, gin_loss, optimizer, layers=[layer], optimizer_state="reset")
+    assert [(g.name, g.new - g.old) for g in result.layers] == [("blocks.0.mlp.0", 3)]
+    growable_layers(twin)[1].width.resize_(layer.size, twin_optimizer, "reset")
+    kept = {name for name, p in model.named_parameters() if p in optimizer.state}
+    assert kept == before.keys() - forgotten
+    assert kept == {name for name, p in twin.named_parameters() if p in twin_optimizer.state}
+    params = dict(model.named_parameters())
+    for name in kept:
+        state = optimizer.state[params[name]]
+        assert state.keys() == before[name].keys() and all(torch.equal(state[k], before[name][k]) for k in state)
+    assert_training_keeps_grown_widths(model, loader, optimizer)
+    steps = {name: optimizer.state[params[name]]["step"].item() for name in before}
+    assert steps == {name: len(loader) + (0 if name in forgotten else before[name]["step"].item()) for name in before}
 
 
 def test_fair_gin_grows_with_its_batch_norms_and_its_checkpoint_loads():

@@ -260,9 +260,11 @@ class Sabotage(EpochHook):
         self.copies.append(copy.deepcopy(context.model))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, "tiny"])
 def test_best_epoch_before_a_growth_is_restored_with_its_widths(mutag, method):
     """The best epoch's snapshot has fewer neurons than the last model; the restore gives its widths and outputs."""
+    if method == "tiny":
+        pytest.importorskip("gromo")
     data, fold = mutag
     point = {"num_layers": 3, "growth": method, "growth_warmup": 2, "growth_interval": 1, "growth_stop": 4,
              "monitor": "val_loss"}

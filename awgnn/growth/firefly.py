@@ -88,7 +88,7 @@ class FireflyCandidates:
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Back onto the constraints: offsets at :math:`r \\|\\theta_j\\|`, fan-outs at :math:`\\epsilon`, fan-ins at their norm."""
+        """Back onto the constraints: offsets at :math:`r \\|\\theta_j\\|`, fan-outs at :math:`\\epsilon`, fan-ins at theirs."""
         for tensor, dim, norm in ((self.offsets, 1, self.offset_norms), (self.fan_in, 1, self.fan_in_norm),
                                   (self.fan_out, 0, self.eps)):
             tensor.mul_(norm / tensor.norm(dim=dim, keepdim=True).clamp_min(torch.finfo(tensor.dtype).tiny))

@@ -86,6 +86,8 @@ def _model_summary(results: ExperimentResults, name: str, chance_level: float) -
             "num_parameters": _mean(r["num_parameters"] for r in finals),
             "seconds": sum(r["seconds"] for r in finals + selection),
             "selection_seconds": sum(r["seconds"] for r in selection),
+            "cpu_seconds": sum(map(cpu_seconds, finals + selection)),
+            "selection_cpu_seconds": sum(map(cpu_seconds, selection)),
             "failed_runs": sum(r["status"] != "ok" for r in finals + selection),
             "seeds": [r["seed"] for r in finals],
             "at_chance": result.score is not None and result.score <= chance_level + CHANCE_MARGIN,
@@ -101,10 +103,21 @@ def _model_summary(results: ExperimentResults, name: str, chance_level: float) -
         "num_parameters": _mean(f["num_parameters"] for f in folds),
         "seconds": sum(f["seconds"] for f in folds),
         "selection_seconds": sum(f["selection_seconds"] for f in folds),
+        "cpu_seconds": sum(f["cpu_seconds"] for f in folds),
+        "selection_cpu_seconds": sum(f["selection_cpu_seconds"] for f in folds),
         "failed_runs": sum(f["failed_runs"] for f in folds),
         "folds_at_chance": [f["fold"] for f in folds if f["at_chance"]],
         "per_fold": folds,
     }
+
+
+def cpu_seconds(record: dict[str, Any]) -> float:
+    """A run's process CPU time; its wall time for records written before runs measured CPU time (2026-12-02).
+
+    Those runs each had a core of their own unless the machine was
+    oversubscribed, so their wall time is their CPU time or an overestimate.
+    """
+    return record.get("cpu_seconds", record["seconds"])
 
 
 def _mean(values) -> float | None:

@@ -75,7 +75,7 @@ class EpochHook:
     are those of the model early stopping keeps). A dict either returns is
     merged into the epoch's history entry; its keys must not be
     :data:`HISTORY_KEYS` nor those of another hook of the run. The time spent
-    in hooks counts in the run's ``seconds``. A hook may keep state across
+    in hooks counts in the run's ``seconds`` and ``cpu_seconds``. A hook may keep state across
     epochs, so every run needs its own.
     """
 
@@ -212,7 +212,8 @@ def fit(
 
     The record holds the metrics at the best epoch, the history (losses,
     scores and layer widths per epoch, and what ``epoch_hook`` adds, see
-    :class:`EpochHook`) and the cost (parameters, seconds).
+    :class:`EpochHook`) and the cost (parameters, wall ``seconds`` and the
+    process's ``cpu_seconds``).
 
     A growing model class (:attr:`ModelSpec.grows`) with ``training["growth"]``
     set grows on the :class:`GrowthSchedule` of the training keys (before
@@ -252,10 +253,10 @@ def fit_monitors(
     monitor is scored when it stops, under a forked random state so that the
     training that goes on is untouched. Each record equals the one :func:`fit`
     returns for that monitor alone (``training["monitor"]`` is not used here),
-    except ``seconds``: the wall time of every epoch is split equally among the
-    monitors still training in it, and a monitor's scoring is charged to it
-    alone, so the records' seconds add up to the training's wall time (for one
-    monitor, the whole run). ``epoch_hook`` and growth as in :func:`fit`.
+    except ``seconds`` and ``cpu_seconds``: the wall and process CPU time of
+    every epoch is split equally among the monitors still training in it, and
+    a monitor's scoring is charged to it alone, so the records' times add up to
+    the training's (for one monitor, the whole run). ``epoch_hook`` and growth as in :func:`fit`.
     """
     if not monitors:
         raise ValueError("monitors must name at least one early-stopping monitor, got none")
@@ -308,7 +309,7 @@ def fit_monitors(
         if status == "nan":
             record["val_score"] = record["test_score"] = None
         clock.charge([run])
-        record["seconds"] = run.seconds
+        record["seconds"], record["cpu_seconds"] = run.seconds, run.cpu_seconds
         run.result = (scored, record)
 
     training_runs = list(runs)
@@ -408,20 +409,26 @@ class _MonitoredRun:
         self.stopper = stopper
         self.best_state = best_state
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
         self.result: tuple[nn.Module, dict[str, Any]] | None = None
 
 
 class _Clock:
-    """Charges the wall time since its last charge to runs, in equal shares."""
+    """Charges the wall time and this process's CPU time since its last charge to runs, in equal shares.
+
+    The CPU time does not grow when other processes compete for the cores, so
+    it is the cost to compare between runs made under different loads.
+    """
 
     def __init__(self) -> None:
-        self.last = time.perf_counter()
+        self.last_wall, self.last_cpu = time.perf_counter(), time.process_time()
 
     def charge(self, runs: Sequence[_MonitoredRun]) -> None:
-        now = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for run in runs:
-            run.seconds += (now - self.last) / len(runs)
-        self.last = now
+            run.seconds += (wall - self.last_wall) / len(runs)
+            run.cpu_seconds += (cpu - self.last_cpu) / len(runs)
+        self.last_wall, self.last_cpu = wall, cpu
 
 
 def _objective(training: dict[str, Any], n_observations: int):
