@@ -2,7 +2,9 @@
 
 They grow the hidden layer of an :class:`~awgnn.width.AdaptiveMLP` (block 0
 and every :class:`~awgnn.nn.AdaptiveGINConv` MLP of
-:class:`~awgnn.models.AdaptiveGINClassifier`) whose width has been fixed
+:class:`~awgnn.models.AdaptiveGINClassifier`) or of the PyG-style
+:class:`~awgnn.nn.models.AdaptiveGINMLP` (every conv of
+:class:`~awgnn.nn.models.AdaptiveGIN`) whose width has been fixed
 (:func:`fix_hidden_widths_`): a growth step is a resize of that width whose
 new neurons get chosen values, so every follower and the optimizer state
 follow it as in AWN. A batch norm inside the MLP (as in
@@ -10,7 +12,16 @@ follow it as in AWN. A batch norm inside the MLP (as in
 """
 from awgnn.growth.activations import SecondDerivative
 from awgnn.growth.firefly import FireflyCandidates, FireflyGrowth
-from awgnn.growth.layer import GrowableLayer, LayerGrowth, fix_hidden_widths_, growable_layers, input_moment
+from awgnn.growth.layer import (
+    GROWABLE_ACTIVATIONS,
+    GrowableLayer,
+    HiddenLayer,
+    LayerGrowth,
+    fix_hidden_widths_,
+    growable_layers,
+    hidden_layers,
+    input_moment,
+)
 from awgnn.growth.s2d import S2DGrowth, SplittingMatrices, splitting_matrices
 from awgnn.growth.statistics import NodeGradients, node_gradients
 from awgnn.growth.step import GrowthBudget, GrowthResult
@@ -19,9 +30,11 @@ from awgnn.growth.tiny import TinyGrowth
 __all__ = [
     "FireflyCandidates",
     "FireflyGrowth",
+    "GROWABLE_ACTIVATIONS",
     "GrowableLayer",
     "GrowthBudget",
     "GrowthResult",
+    "HiddenLayer",
     "LayerGrowth",
     "NodeGradients",
     "S2DGrowth",
@@ -30,6 +43,7 @@ __all__ = [
     "TinyGrowth",
     "fix_hidden_widths_",
     "growable_layers",
+    "hidden_layers",
     "input_moment",
     "node_gradients",
     "splitting_matrices",

@@ -1,17 +1,27 @@
-"""The hidden layer of an :class:`~awgnn.width.AdaptiveMLP` as the target of a growth step."""
+"""The hidden layer of an MLP (:class:`~awgnn.width.AdaptiveMLP`, ``AdaptiveGINMLP``) as the target of a growth step."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim import Optimizer
+from torch_geometric.nn.norm import BatchNorm as PyGBatchNorm
 
-from awgnn.width import AdaptiveMLP, AdaptiveWidth
+from awgnn.nn.models.gin import AdaptiveGINMLP
+from awgnn.width import AdaptiveLinear, AdaptiveMLP, AdaptiveWidth
+from awgnn.width.activations import ACTIVATION_NAMES, make_activation
 from awgnn.width.adaptive_width import BATCH_NORM_FILLS
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
 from awgnn.width.validation import check_choice
+
+GrowableMLP = AdaptiveMLP | AdaptiveGINMLP
+# The activations AdaptiveMLP builds, for each of which SecondDerivative has a sigma'' (ReLU-type kinks through a
+# softplus surrogate, the smooth ones by autograd), and none at all.
+GROWABLE_ACTIVATIONS: tuple[type[nn.Module], ...] = (
+    *dict.fromkeys(type(make_activation(name)) for name in ACTIVATION_NAMES), nn.Identity)
 
 
 @dataclass(frozen=True)
@@ -25,24 +35,87 @@ class LayerGrowth:
     added: int
 
 
+@dataclass(frozen=True)
+class HiddenLayer:
+    r"""The parts of one hidden layer of an MLP, whichever kind holds it (:func:`hidden_layers`).
+
+    The layer computes :math:`h = \mathrm{act}(\mathrm{norm}(W_1 x + b_1))`,
+    read by :math:`u = W_2 h + b_2`; :class:`GrowableLayer` sees the MLP only
+    through this view.
+
+    Attributes:
+        linear: :math:`W_1, b_1`.
+        norm: the normalisation as the MLP holds it, ``None`` for none.
+        activation: the activation as the MLP holds it (a module or, from PyG's
+            resolver, a plain function), ``nn.Identity()`` for none.
+        act_first: whether the activation runs before the norm.
+        consumer: :math:`W_2`, the next linear.
+        consumer_width: the width whose importances scale :math:`u` inside the
+            MLP, where the statistics read it, so it must be fixed too; ``None``
+            when :math:`u` leaves the MLP unscaled.
+        path: the name of ``linear`` inside the MLP.
+    """
+
+    linear: AdaptiveLinear
+    norm: nn.Module | None
+    activation: Callable[[Tensor], Tensor]
+    act_first: bool
+    consumer: AdaptiveLinear
+    consumer_width: AdaptiveWidth | None
+    path: str
+
+
+def hidden_layers(mlp: nn.Module) -> list[HiddenLayer]:
+    """Every hidden layer of an :class:`AdaptiveMLP` or :class:`AdaptiveGINMLP`, input first, fixed-size ones too.
+
+    An :class:`AdaptiveMLP` holds ``linear, [BatchNorm1d], activation,
+    [width]`` per hidden layer and scales a hidden consumer's output by its
+    width's importances (fused into the consumer); an :class:`AdaptiveGINMLP`
+    holds PyG ``MLP``'s ``lins[0]``, ``norms[0]``, ``act`` (``act_first``),
+    ``width``, ``lins[1]``, whose output leaves it unscaled.
+    """
+    if isinstance(mlp, AdaptiveGINMLP):
+        norm = None if isinstance(mlp.norms[0], nn.Identity) else mlp.norms[0]
+        activation = nn.Identity() if mlp.act is None else mlp.act
+        return [HiddenLayer(mlp.lins[0], norm, activation, mlp.act_first, mlp.lins[1], None, "lins.0")]
+    if not isinstance(mlp, AdaptiveMLP):
+        raise ValueError(f"mlp must be an AdaptiveMLP or an AdaptiveGINMLP, got {type(mlp).__name__}")
+    modules, linears = list(mlp), mlp.linears
+    layers = []
+    for linear, consumer in zip(linears[:-1], linears[1:]):
+        position = next(i for i, m in enumerate(modules) if m is linear)
+        following = modules[position + 1]
+        norm = following if isinstance(following, _BatchNorm) else None
+        layers.append(HiddenLayer(
+            linear, norm, modules[position + (1 if norm is None else 2)], False, consumer,
+            None if consumer is linears[-1] else consumer.output_width, str(position)))
+    return layers
+
+
 class GrowableLayer:
     r"""One hidden layer :math:`h = \sigma(W_1 x + b_1)` of an MLP, read by :math:`u = W_2 h + b_2`.
 
-    ``W_1`` (shape ``(D, d)``) and ``b_1`` are the rows and bias of
-    ``mlp.linears[index]``, ``W_2`` (shape ``(F_{out}, D)``) the weight of the
-    next linear; :math:`D` is set by the layer's :class:`AdaptiveWidth`. Growth
-    is a resize of that width (so every follower and the optimizer state follow
-    it, see :meth:`AdaptiveWidth.resize_`) after which the new neurons get chosen
-    values instead of the default ones.
+    The MLP is an :class:`~awgnn.width.AdaptiveMLP` or the PyG-style
+    :class:`~awgnn.nn.models.AdaptiveGINMLP` of
+    :class:`~awgnn.nn.models.AdaptiveGIN`; :func:`hidden_layers` finds the
+    parts in either. ``W_1`` (shape ``(D, d)``) and ``b_1`` are the rows and
+    bias of the hidden linear, ``W_2`` (shape ``(F_{out}, D)``) the weight of
+    the next linear; :math:`D` is set by the layer's :class:`AdaptiveWidth`.
+    Growth is a resize of that width (so every follower and the optimizer state
+    follow it, see :meth:`AdaptiveWidth.resize_`) after which the new neurons
+    get chosen values instead of the default ones.
 
     A batch norm between the linear and the activation (``AdaptiveMLP(...,
-    hidden_norm="batch_norm")``) is supported: :math:`h = \sigma(\mathrm{BN}(a))`,
+    hidden_norm="batch_norm")``, ``AdaptiveGIN(..., norm="batch_norm")``) is
+    supported: :math:`h = \sigma(\mathrm{BN}(a))`,
     :math:`a = W_1 x + b_1`. The growth methods see it as it acts in eval mode,
     a per-neuron affine map :math:`z = s a + t` (:meth:`normalisation`); the
     offspring of a split copy their parent's norm entries, so a split with zero
     offset keeps the function in training and in eval mode, and a brand-new
     neuron's entries are set to pass its pre-activation through unchanged (see
-    :meth:`grow_`).
+    :meth:`grow_`). The activation is one of :data:`GROWABLE_ACTIVATIONS`
+    (every activation :class:`AdaptiveMLP` builds, or none), whose
+    :math:`\sigma''` S2D knows.
 
     The width must be fixed (:meth:`AdaptiveWidth.fix_`, or
     :func:`fix_hidden_widths_`): its importances are then 1, so the layer is a
@@ -54,22 +127,28 @@ class GrowableLayer:
 
     Args:
         mlp: the MLP holding the layer.
-        index: which linear of ``mlp.linears`` computes the hidden layer (not the last).
-        name: the layer's name in reports.
+        index: which of its :func:`hidden_layers` (an :class:`AdaptiveGINMLP` has one).
+        name: the layer's name in reports and errors.
+
+    Raises:
+        ValueError: another norm than a batch norm, a batch norm after the
+            activation (``act_first=True``) or without running statistics,
+            another activation, a fixed ``int`` or a learned width.
 
     Shapes:
         - :attr:`incoming`: :math:`(D, d + 1)`, the rows of :math:`[W_1 \,|\, b_1]`
         - :attr:`outgoing`: :math:`(F_{out}, D)`
     """
 
-    def __init__(self, mlp: AdaptiveMLP, index: int = 0, name: str = "") -> None:
-        if not isinstance(mlp, AdaptiveMLP):
-            raise ValueError(f"mlp must be an AdaptiveMLP, got {type(mlp).__name__}")
-        linears = mlp.linears
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(linears) - 1:
-            raise ValueError(f"index must be an integer in [0, {len(linears) - 2}] (a hidden layer), got {index!r}")
+    def __init__(self, mlp: GrowableMLP, index: int = 0, name: str = "") -> None:
+        layers = hidden_layers(mlp)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(layers):
+            raise ValueError(f"index must be an integer in [0, {len(layers) - 1}] (a hidden layer of "
+                             f"{type(mlp).__name__}), got {index!r}")
+        parts = layers[index]
         self.mlp, self.name = mlp, name
-        self.linear, self.consumer = linears[index], linears[index + 1]
+        self.linear, self.consumer = parts.linear, parts.consumer
+        self.norm, self.activation = _norm_and_activation(parts, name)
         width = self.linear.output_width
         if width is None:
             raise ValueError(f"hidden layer {name!r} has a fixed int width; growth needs an AdaptiveWidth")
@@ -79,12 +158,6 @@ class GrowableLayer:
                 "(or awgnn.growth.fix_hidden_widths_(model)) before growing it")
         if self.linear.bias is None:
             raise ValueError(f"hidden layer {name!r} has no bias; growth needs one")
-        position = next(i for i, m in enumerate(mlp) if m is self.linear)
-        following = mlp[position + 1]
-        self.norm: nn.modules.batchnorm._BatchNorm | None = (
-            following if isinstance(following, nn.modules.batchnorm._BatchNorm) else None)
-        if self.norm is not None and self.norm.running_mean is None:
-            raise ValueError(f"the batch norm of {name!r} keeps no running statistics; growth needs them")
         expected = {(id(self.linear), "weight", 0), (id(self.linear), "bias", 0), (id(self.consumer), "weight", 1),
                     *((id(self.norm), key, 0) for key in BATCH_NORM_FILLS if getattr(self.norm, key, None) is not None)}
         found = {(id(f.module), f.name, f.dim) for f in width.followers}
@@ -92,11 +165,9 @@ class GrowableLayer:
             raise ValueError(
                 f"the hidden width of {name!r} must be followed only by its linear's rows and bias, a batch "
                 "norm's entries and the next linear's columns")
-        consumer_width = self.consumer.output_width
-        if consumer_width is not None and self.consumer is not linears[-1] and not consumer_width.fixed:
+        if parts.consumer_width is not None and not parts.consumer_width.fixed:
             raise ValueError(f"the layer after {name!r} scales its outputs by learned importances; fix its width too")
         self.width: AdaptiveWidth = width
-        self.activation: nn.Module = mlp[position + (1 if self.norm is None else 2)]
 
     @property
     def size(self) -> int:
@@ -252,26 +323,57 @@ def input_moment(inputs: Iterable[Tensor]) -> Tensor:
 
 
 def growable_layers(model: nn.Module) -> list[GrowableLayer]:
-    """Every hidden layer of an :class:`AdaptiveMLP` in ``model`` with an :class:`AdaptiveWidth`.
+    """Every hidden layer with an :class:`AdaptiveWidth` of an :class:`AdaptiveMLP` or ``AdaptiveGINMLP`` in ``model``.
 
     For :class:`awgnn.models.AdaptiveGINClassifier` that is the node-wise block
-    0 MLP and the MLP of every :class:`~awgnn.nn.AdaptiveGINConv`. The widths
-    must be fixed (:func:`fix_hidden_widths_`).
+    0 MLP and the MLP of every :class:`~awgnn.nn.AdaptiveGINConv`; for
+    :class:`awgnn.nn.models.AdaptiveGIN` the MLP of every conv (named
+    ``convs.<l>.nn.lins.0``). The widths must be fixed
+    (:func:`fix_hidden_widths_`); an unsupported layer raises (see :class:`GrowableLayer`).
     """
-    return [GrowableLayer(mlp, index, f"{name}.{_position(mlp, linear)}" if name else str(_position(mlp, linear)))
-            for name, mlp in model.named_modules() if isinstance(mlp, AdaptiveMLP)
-            for index, linear in enumerate(mlp.linears[:-1]) if linear.output_width is not None]
+    return [GrowableLayer(mlp, index, name) for name, mlp, index, _ in _adaptive_hidden_layers(model)]
 
 
 @torch.no_grad()
 def fix_hidden_widths_(model: nn.Module) -> None:
-    """Fix (:meth:`AdaptiveWidth.fix_`) the hidden width of every layer :func:`growable_layers` finds."""
-    for mlp in model.modules():
-        if isinstance(mlp, AdaptiveMLP):
-            for linear in mlp.linears[:-1]:
-                if linear.output_width is not None:
-                    linear.output_width.fix_()
+    """Fix (:meth:`AdaptiveWidth.fix_`) the hidden width of every layer :func:`growable_layers` finds.
+
+    A norm or an activation that growth does not support raises the
+    :class:`GrowableLayer` error before any width is fixed. The weights are
+    left as they are: the layer after each fixed width keeps an initialisation
+    (Kaiming+) made for the learned importances, which are now 1, so on a
+    freshly built model call ``model.reset_parameters()`` afterwards to
+    initialise it as in a plain network.
+    """
+    layers = list(_adaptive_hidden_layers(model))
+    for name, _, _, parts in layers:
+        _norm_and_activation(parts, name)
+    for _, _, _, parts in layers:
+        parts.linear.output_width.fix_()
 
 
-def _position(mlp: AdaptiveMLP, linear: nn.Module) -> int:
-    return next(i for i, m in enumerate(mlp) if m is linear)
+def _adaptive_hidden_layers(model: nn.Module) -> Iterator[tuple[str, GrowableMLP, int, HiddenLayer]]:
+    """``(name, mlp, index, parts)`` of every hidden layer with an :class:`AdaptiveWidth` in ``model``."""
+    for prefix, mlp in model.named_modules():
+        if isinstance(mlp, (AdaptiveMLP, AdaptiveGINMLP)):
+            for index, parts in enumerate(hidden_layers(mlp)):
+                if parts.linear.output_width is not None:
+                    yield f"{prefix}.{parts.path}" if prefix else parts.path, mlp, index, parts
+
+
+def _norm_and_activation(parts: HiddenLayer, name: str) -> tuple[_BatchNorm | None, nn.Module]:
+    """The layer's batch norm (``None`` for none) and activation, or ``ValueError`` when growth cannot read them."""
+    norm = parts.norm.module if isinstance(parts.norm, PyGBatchNorm) else parts.norm
+    if norm is not None and not isinstance(norm, _BatchNorm):
+        raise ValueError(f"the hidden norm of {name!r} is {type(norm).__name__}; growth supports no norm "
+                         "(nn.Identity) or a batch norm (norm='batch_norm')")
+    if norm is not None and norm.running_mean is None:
+        raise ValueError(f"the batch norm of {name!r} keeps no running statistics; growth needs them")
+    if not isinstance(parts.activation, GROWABLE_ACTIVATIONS):
+        raise ValueError(
+            f"the activation of {name!r} is {parts.activation!r}; growth supports "
+            f"{', '.join(ACTIVATION_NAMES)} or none, whose second derivative S2D knows")
+    if norm is not None and parts.act_first and not isinstance(parts.activation, nn.Identity):
+        raise ValueError(f"{name!r} applies its activation before its batch norm (act_first=True); growth "
+                         "supports a batch norm only between the linear and the activation (act_first=False)")
+    return norm, parts.activation

@@ -108,7 +108,14 @@ def select_per_layer(scores: Sequence[Tensor], budget: int, sizes: Sequence[int]
 
 def resolve_layers(model: nn.Module, layers: Iterable[GrowableLayer] | None) -> list[GrowableLayer]:
     """``layers``, or every growable layer of ``model``; ``ValueError`` when there is none."""
-    layers = growable_layers(model) if layers is None else list(layers)
+    if layers is None:
+        layers = growable_layers(model)
+        if not layers:
+            raise ValueError(
+                f"{type(model).__name__} has no growable layer: growth grows the hidden layers of AdaptiveMLP and "
+                "AdaptiveGINMLP whose width is an AdaptiveWidth (a fixed int hidden size cannot grow)")
+        return layers
+    layers = list(layers)
     if not layers or not all(isinstance(layer, GrowableLayer) for layer in layers):
         raise ValueError(f"layers must be a non-empty list of GrowableLayer, got {layers!r}")
     return layers
