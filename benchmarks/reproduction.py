@@ -107,10 +107,15 @@ def run_cell(model: str, dataset: str, records: Path, data_root: str | None, wor
         compact(folder)
 
 
+# What a final run's history keeps once its cell is compacted.
+COMPACT_HISTORY_KEYS = ("epoch", "widths", "growth")
+
+
 def compact(folder: Path) -> None:
     """Strip the per-epoch history the report does not need from every run record under ``folder``.
 
-    Selection runs keep no history; final runs keep their widths per epoch.
+    Selection runs keep no history; final runs keep their widths per epoch
+    and what each growth step did (neurons added, split, its time).
     The harness's ``report.md`` and plots are dropped (``awgnn report`` of
     the folder rebuilds them); records are rewritten atomically.
     """
@@ -122,7 +127,7 @@ def compact(folder: Path) -> None:
         if not history:
             continue
         selection = path.parent.name == "MODEL_SELECTION"
-        compacted = [] if selection else [{"epoch": h["epoch"], "widths": h["widths"]} for h in history]
+        compacted = [] if selection else [{key: h[key] for key in COMPACT_HISTORY_KEYS if key in h} for h in history]
         if compacted != history:
             write_json_atomically(path, {**record, "history": compacted})
     shutil.rmtree(folder / "plots", ignore_errors=True)

@@ -16,19 +16,23 @@ def _record(epochs):
                         for e in range(epochs)]}
 
 
-def test_compact_keeps_scores_and_only_the_final_runs_widths(tmp_path):
+def test_compact_keeps_scores_and_only_the_final_runs_widths_and_growth_steps(tmp_path):
     selection = tmp_path / "gin" / "OUTER_FOLD_1" / "MODEL_SELECTION" / "config_1.json"
     final = tmp_path / "gin" / "OUTER_FOLD_1" / "final_run_1.json"
     for path in (selection, final):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_record(3)))
+        record = _record(3)
+        record["history"][1]["growth"] = {"added": 4, "split": 1, "seconds": 0.5}
+        path.write_text(json.dumps(record))
     (tmp_path / "plots").mkdir()
     (tmp_path / "report.md").write_text("x")
     (tmp_path / "summary.json").write_text("{}")
     reproduction.compact(tmp_path)
     kept = json.loads(selection.read_text())
     assert kept["history"] == [] and kept["val_score"] == 0.7 and kept["seconds"] == 3.0
-    assert json.loads(final.read_text())["history"] == [{"epoch": e, "widths": {"block0": 16 + e}} for e in range(3)]
+    widths = [{"epoch": e, "widths": {"block0": 16 + e}} for e in range(3)]
+    widths[1]["growth"] = {"added": 4, "split": 1, "seconds": 0.5}
+    assert json.loads(final.read_text())["history"] == widths
     assert not (tmp_path / "plots").exists() and not (tmp_path / "report.md").exists()
     assert (tmp_path / "summary.json").is_file()
     before = final.stat().st_mtime_ns
