@@ -22,6 +22,12 @@ class GrowingGINClassifier(AdaptiveGINClassifier):
     :func:`~awgnn.growth.growable_layers` of the model, and checkpoints of any
     grown size load into it (the shapes set the widths).
 
+    Every weight keeps :class:`AdaptiveGINClassifier`'s initialisation: the
+    layer after a hidden layer was drawn (Kaiming+) for the importances of
+    ``start_width`` learned neurons, so its weights are several times plain
+    Kaiming (about 6x at 8 neurons) now that the importances are 1; a batch
+    norm follows every GIN layer's output.
+
     The harness trains it with plain cross-entropy and grows it on the
     schedule of the ``growth*`` training keys (see
     :class:`awgnn.harness.train.GrowthSchedule`).
@@ -63,7 +69,9 @@ class GrowingFairGIN(AdaptiveFairGIN):
     change only by growth steps, up to ``max_width``. The batch norm after each
     grown layer follows it (:class:`~awgnn.growth.GrowableLayer`). Where
     :class:`FairGIN` gives each MLP one width, here the MLPs' outputs keep
-    ``embedding_channels`` and their hidden sizes grow.
+    ``embedding_channels`` and their hidden sizes grow. The weights keep
+    :class:`AdaptiveFairGIN`'s initialisation, as in
+    :class:`GrowingGINClassifier`; a batch norm follows every MLP's output.
 
     Args:
         in_channels: node feature size.
