@@ -17,7 +17,7 @@ from awgnn.harness.protocol import (
     selection_keys,
     summarise,
 )
-from awgnn.harness.report import summary
+from awgnn.harness.report import cpu_seconds, summary
 from awgnn.harness.runner import ExperimentResults
 from awgnn.harness.store import ResultStore
 
@@ -146,3 +146,8 @@ def test_config_round_trips_through_its_dictionary():
                            "models": {"m": {"class": "FairGIN", "grid": {"hidden_units": [[8, 8], [4]]}}}})
     assert parse_config(config.to_dict()) == config
     assert parse_config(config.to_dict()).fingerprint() == config.fingerprint()
+
+
+def test_cpu_seconds_fall_back_to_wall_time_for_older_records():
+    assert cpu_seconds({"seconds": 2.0, "cpu_seconds": 1.5}) == 1.5
+    assert cpu_seconds({"seconds": 2.0}) == 2.0  # written before runs measured their CPU time
