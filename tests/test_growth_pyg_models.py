@@ -5,7 +5,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GINConv, global_mean_pool
 
@@ -20,6 +19,7 @@ from awgnn.growth import (
 )
 from awgnn.nn.models import AdaptiveGCN, AdaptiveGIN, AdaptiveGINMLP
 from awgnn.width.adaptive_width import BATCH_NORM_FILLS
+from graph_helpers import random_graphs
 
 NORMS = [None, "batch_norm"]
 NAMES = ["convs.0.nn.lins.0", "convs.1.nn.lins.0"]
@@ -28,16 +28,9 @@ NAMES = ["convs.0.nn.lins.0", "convs.1.nn.lins.0"]
 # -- fixtures -------------------------------------------------------------------------------
 
 
-def graphs(count=24, seed=0):
-    """``count`` float64 graphs of 4-8 nodes with 7 features, symmetric random edges and 2 classes."""
-    generator = torch.Generator().manual_seed(seed)
-    data = []
-    for i in range(count):
-        n = 4 + i % 5
-        edge_index = torch.randint(0, n, (2, 2 * n), generator=generator)
-        data.append(Data(x=torch.randn(n, 7, generator=generator, dtype=torch.float64),
-                         edge_index=torch.cat([edge_index, edge_index.flip(0)], 1), y=torch.tensor([i % 2])))
-    return data
+def graphs(count=24):
+    """``count`` float64 graphs with 7 features and 2 classes."""
+    return random_graphs(count, features=7, classes=2, dtype=torch.float64, edges_per_node=2)
 
 
 def new_model(norm=None, seed=0, **kwargs):
@@ -78,6 +71,16 @@ def outputs(model, loader, training):
     model = copy.deepcopy(model).train() if training else model.eval()
     with torch.no_grad():
         return torch.cat([graph_logits(model, batch) for batch in loader])
+
+
+def assert_growth_keeps_outputs(step, model, loader, optimizer=None):
+    """``step`` grows ``model`` and its logits stay, with running and with batch statistics; its result."""
+    before = {training: outputs(model, loader, training) for training in (False, True)}
+    result = step.grow_(model, loader, summed_loss, optimizer)
+    assert result.added > 0
+    for training in (False, True):
+        assert torch.allclose(outputs(model, loader, training), before[training], rtol=0, atol=1e-6)
+    return result
 
 
 def total_loss(model, loader):
@@ -162,12 +165,9 @@ def test_a_user_model_holding_an_adaptive_gin_mlp_grows(with_norm):
     layer, = growable_layers(model)
     assert layer.name == "conv.nn.lins.0" and layer.norm is (model.conv.nn.norms[0] if with_norm else None)
     loader = DataLoader(graphs(), batch_size=8)
-    before = {training: outputs(model, loader, training) for training in (False, True)}
-    result = FireflyGrowth(num_neurons=3, scale=0.0, generator=torch.Generator().manual_seed(0)).grow_(
-        model, loader, summed_loss)
+    step = FireflyGrowth(num_neurons=3, scale=0.0, generator=torch.Generator().manual_seed(0))
+    result = assert_growth_keeps_outputs(step, model, loader)
     assert result.added == 3 and layer.size == model.conv.nn.hidden_channels == 9
-    for training in (False, True):
-        assert torch.allclose(outputs(model, loader, training), before[training], rtol=0, atol=1e-6)
 
 
 # -- function preservation at zero scale ---------------------------------------------------------
@@ -179,12 +179,9 @@ def test_zero_scale_growth_keeps_the_outputs(step, norm):
     """S2D at eps=0 and Firefly at scale=0 grow the widths, and the logits stay, with running and batch statistics."""
     model, loader, optimizer = trained(norm)
     widths = mlp_widths(model)
-    before = {training: outputs(model, loader, training) for training in (False, True)}
-    result = zero_scale_steps()[step].grow_(model, loader, summed_loss, optimizer)
-    assert [g.name for g in result.layers] == NAMES and result.added > 0
+    result = assert_growth_keeps_outputs(zero_scale_steps()[step], model, loader, optimizer)
+    assert [g.name for g in result.layers] == NAMES
     assert mlp_widths(model) == [width + g.new - g.old for width, g in zip(widths, result.layers)]
-    for training in (False, True):
-        assert torch.allclose(outputs(model, loader, training), before[training], rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs", [{"act_first": True}, {"act": "tanh", "norm": "batch_norm"}, {"act": None},
@@ -192,11 +189,8 @@ def test_zero_scale_growth_keeps_the_outputs(step, norm):
 def test_other_supported_hidden_layers_grow_in_place(kwargs):
     """``act_first`` without a norm (or without an activation), a smooth activation, no activation."""
     model, loader, optimizer = trained(**kwargs)
-    before = {training: outputs(model, loader, training) for training in (False, True)}
-    result = zero_scale_steps()["firefly"].grow_(model, loader, summed_loss, optimizer)
-    assert result.added > 0 and mlp_widths(model) == [g.new for g in result.layers]
-    for training in (False, True):
-        assert torch.allclose(outputs(model, loader, training), before[training], rtol=0, atol=1e-6)
+    result = assert_growth_keeps_outputs(zero_scale_steps()["firefly"], model, loader, optimizer)
+    assert mlp_widths(model) == [g.new for g in result.layers]
 
 
 # -- real steps: widths, shapes, checkpoints, optimizer state --------------------------------------

@@ -75,8 +75,8 @@ class EpochHook:
     are those of the model early stopping keeps). A dict either returns is
     merged into the epoch's history entry; its keys must not be
     :data:`HISTORY_KEYS` nor those of another hook of the run. The time spent
-    in hooks counts in the run's ``seconds`` and ``cpu_seconds``. A hook may keep state across
-    epochs, so every run needs its own.
+    in hooks counts in the run's ``seconds`` and ``cpu_seconds``. A hook may
+    keep state across epochs, so every run needs its own.
     """
 
     def start_epoch(self, context: EpochContext) -> dict[str, Any] | None:
