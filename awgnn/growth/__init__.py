@@ -9,6 +9,10 @@ and every :class:`~awgnn.nn.AdaptiveGINConv` MLP of
 new neurons get chosen values, so every follower and the optimizer state
 follow it as in AWN. A batch norm inside the MLP (as in
 :class:`~awgnn.models.GrowingFairGIN`) follows the grown neurons too.
+
+:class:`MarginalWidths` grows and shrinks the same layers by the measured
+value of their last neurons against a cost per neuron that falls with the
+number of training observations.
 """
 from awgnn.growth.activations import SecondDerivative
 from awgnn.growth.firefly import FireflyCandidates, FireflyGrowth
@@ -21,7 +25,9 @@ from awgnn.growth.layer import (
     growable_layers,
     hidden_layers,
     input_moment,
+    reinitialise_,
 )
+from awgnn.growth.marginal import MarginalWidths, WidthDecision, neuron_cost
 from awgnn.growth.s2d import S2DGrowth, SplittingMatrices, splitting_matrices
 from awgnn.growth.statistics import NodeGradients, node_gradients
 from awgnn.growth.step import GrowthBudget, GrowthResult
@@ -36,15 +42,19 @@ __all__ = [
     "GrowthResult",
     "HiddenLayer",
     "LayerGrowth",
+    "MarginalWidths",
     "NodeGradients",
     "S2DGrowth",
     "SecondDerivative",
     "SplittingMatrices",
     "TinyGrowth",
+    "WidthDecision",
     "fix_hidden_widths_",
     "growable_layers",
     "hidden_layers",
     "input_moment",
+    "neuron_cost",
+    "reinitialise_",
     "node_gradients",
     "splitting_matrices",
 ]

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim import Optimizer
+from torch_geometric.nn import Linear as PyGLinear
 from torch_geometric.nn.norm import BatchNorm as PyGBatchNorm
 
 from awgnn.nn.models.gin import AdaptiveGINMLP
@@ -350,6 +351,20 @@ def fix_hidden_widths_(model: nn.Module) -> None:
         _norm_and_activation(parts, name)
     for _, _, _, parts in layers:
         parts.linear.output_width.fix_()
+
+
+@torch.no_grad()
+def reinitialise_(model: nn.Module) -> None:
+    """Draw every linear map and norm of ``model`` afresh, at its current widths, as in a plain network.
+
+    After :func:`fix_hidden_widths_` the importances are 1, so a linear map
+    that reads a fixed width is drawn with plain Kaiming scaling instead of
+    the Kaiming+ scaling made for learned importances. Widths, GIN's
+    epsilon and every other parameter are left as they are.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, PyGLinear, AdaptiveLinear, _BatchNorm)):
+            module.reset_parameters()
 
 
 def _adaptive_hidden_layers(model: nn.Module) -> Iterator[tuple[str, GrowableMLP, int, HiddenLayer]]:

@@ -21,6 +21,12 @@ from typing import Any
 
 import yaml
 
+from awgnn.growth.marginal import (
+    DEFAULT_MEASURED_EXAMPLES,
+    DEFAULT_NEURON_COST,
+    DEFAULT_SETTLE_STEPS,
+    DEFAULT_WINDOW,
+)
 from awgnn.growth.step import SELECTIONS as GROWTH_SELECTIONS
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.harness.presets import PRESETS
@@ -50,6 +56,17 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "rate_lr": ("a number > 0 or null (the rates train at lr)", None),
     "width_prior_centre": ("an integer >= 2 (neurons a layer)", DEFAULT_WIDTH_PRIOR_CENTRE),
     "width_prior_std": ("a number > 0 or null (no width prior)", None),
+    # Widths set by the measured value of neurons against their cost (awgnn.growth.MarginalWidths).
+    "width_control": ("'marginal' (an adaptive GIN's hidden widths are fixed and set by the measured value of "
+                      "their last neurons against a cost per neuron) or null (the rates learn them)", None),
+    "neuron_cost": ("a number > 0 (alpha, the cost in nats per parameter; a neuron of p parameters costs "
+                    "alpha * p / N)", DEFAULT_NEURON_COST),
+    "width_window": ("a number in (0, 1] (the last neurons measured, and a decision's step, as a fraction of the "
+                     "width)", DEFAULT_WINDOW),
+    "width_settle_steps": ("an integer >= 0 (training steps after a growth before the layer is judged again)",
+                           DEFAULT_SETTLE_STEPS),
+    "width_measured_examples": ("an integer >= 1 (training examples a measurement uses)",
+                                DEFAULT_MEASURED_EXAMPLES),
     # The growth schedule of a growing model class (awgnn.harness.train.GrowthSchedule).
     "growth": ("'s2d', 's2d_fast', 'firefly', 'tiny' or null (no growth)", None),
     "growth_warmup": ("an integer >= 0 (epochs before the first growth step)", 50),
@@ -73,6 +90,8 @@ GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
 # TINY's budget when growth_neurons is null (GROWTH.md section 4: up to 8 neurons per layer and step).
 TINY_NEURONS_PER_LAYER = 8
 GROWTH_KEYS = tuple(key for key in TRAINING_KEYS if key.startswith("growth"))
+WIDTH_CONTROLS = ("marginal",)
+MARGINAL_KEYS = ("neuron_cost", "width_window", "width_settle_steps", "width_measured_examples")
 
 
 @dataclass(frozen=True)
@@ -170,6 +189,7 @@ def parse_config(content: Any, source: str = "<config>", default_name: str = "ex
     )
     for model in config.models:
         _check_growth(reader, model, config.protocol)
+        _check_width_control(reader, model)
     return config
 
 
@@ -273,6 +293,28 @@ def _check_growth(reader: _Reader, model: ModelConfig, protocol: ProtocolConfig)
                               "would run)", stop)
 
 
+def _check_width_control(reader: _Reader, model: ModelConfig) -> None:
+    """``width_control`` only for a class whose hidden MLP widths it can set, with cross-entropy and fixed
+    embeddings; its keys only where it is set."""
+    spec, where = model.spec, f"models.{model.name}.grid"
+    for point in model.points():
+        if point.get("width_control") is None:
+            for key in MARGINAL_KEYS:
+                if key in point:
+                    raise reader.fail(f"{where}.{key}", f"no {key} without width_control: 'marginal'", point[key])
+            continue
+        if not spec.controllable:
+            raise reader.fail(f"{where}.width_control", f"null: {spec.cls.__name__} has no hidden MLP widths to set "
+                              f"(classes: {', '.join(n for n, s in MODEL_CLASSES.items() if s.controllable)})",
+                              point["width_control"])
+        if point.get("loss", "cross_entropy") != "cross_entropy":
+            raise reader.fail(f"{where}.loss", "'cross_entropy' with width_control (the widths are fixed and "
+                              "set by measurement, not by the ELBO's rates)", point["loss"])
+        if "embedding_channels" in point and point["embedding_channels"] is None:
+            raise reader.fail(f"{where}.embedding_channels", "an integer with width_control (it sets the hidden "
+                              "widths; a learned embedding width would still follow its rate)", None)
+
+
 def _preset(reader: _Reader, value: Any, spec: ModelSpec, where: str) -> str | None:
     """The preset's name, checked to exist and to suit the model class."""
     if value is None:
@@ -333,16 +375,25 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "growth_offset_ratio": lambda v: v is None or (_is_number(v) and v > 0 and v != float("inf")),
         "growth_threshold": lambda v: _is_number(v) and v > 0 and v != float("inf"),
         "growth_selection": lambda v: v in GROWTH_SELECTIONS,
+        "width_control": lambda v: v is None or v in WIDTH_CONTROLS,
+        "neuron_cost": lambda v: _is_number(v) and 0 < v < float("inf"),
+        "width_window": lambda v: _is_number(v) and 0 < v <= 1,
+        "width_settle_steps": lambda v: _is_int(v) and v >= 0,
+        "width_measured_examples": lambda v: _is_int(v) and v >= 1,
     }
     if not checks[key](value):
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")
 
 
 def training_settings(point: dict[str, Any], adaptive: bool) -> dict[str, Any]:
-    """The training keys of a grid point, with defaults filled in."""
+    """The training keys of a grid point, with defaults filled in.
+
+    The loss defaults to the ELBO for a model whose rates learn its widths, to
+    cross-entropy otherwise (fixed widths, grown or set by ``width_control``).
+    """
     settings = {key: point.get(key, default) for key, (_, default) in TRAINING_KEYS.items()}
     if settings["loss"] is None:
-        settings["loss"] = "elbo" if adaptive else "cross_entropy"
+        settings["loss"] = "elbo" if adaptive and settings["width_control"] is None else "cross_entropy"
     return settings
 
 

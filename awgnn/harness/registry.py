@@ -24,11 +24,14 @@ class ModelSpec:
     ``adaptive``: its widths are learned (ELBO by default, width updates after
     every step, presets allowed). ``grows``: its hidden widths are fixed and
     change only by the growth steps of the ``growth*`` training keys.
+    ``controllable``: an adaptive class whose hidden MLP widths the training
+    key ``width_control`` may set instead of the rates.
     """
 
     cls: type[BlockReadoutClassifier]
     adaptive: bool
     grows: bool = False
+    controllable: bool = False
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -38,12 +41,12 @@ class ModelSpec:
 
 
 MODEL_CLASSES: dict[str, ModelSpec] = {
-    "AdaptiveGINClassifier": ModelSpec(AdaptiveGINClassifier, adaptive=True),
+    "AdaptiveGINClassifier": ModelSpec(AdaptiveGINClassifier, adaptive=True, controllable=True),
     "AdaptiveGCNClassifier": ModelSpec(AdaptiveGCNClassifier, adaptive=True),
     "GINClassifier": ModelSpec(GINClassifier, adaptive=False),
     "GCNClassifier": ModelSpec(GCNClassifier, adaptive=False),
     "FairGIN": ModelSpec(FairGIN, adaptive=False),
-    "AdaptiveFairGIN": ModelSpec(AdaptiveFairGIN, adaptive=True),
+    "AdaptiveFairGIN": ModelSpec(AdaptiveFairGIN, adaptive=True, controllable=True),
     "GrowingGINClassifier": ModelSpec(GrowingGINClassifier, adaptive=False, grows=True),
     "GrowingFairGIN": ModelSpec(GrowingFairGIN, adaptive=False, grows=True),
 }

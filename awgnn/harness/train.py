@@ -15,7 +15,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
-from awgnn.growth import FireflyGrowth, GrowthResult, S2DGrowth, TinyGrowth
+from awgnn.growth import (
+    FireflyGrowth,
+    GrowthResult,
+    MarginalWidths,
+    S2DGrowth,
+    TinyGrowth,
+    fix_hidden_widths_,
+    reinitialise_,
+)
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.config import GROWTH_METHODS, TINY_NEURONS_PER_LAYER
@@ -180,6 +188,34 @@ class GrowthSchedule(EpochHook):
                            "seconds": time.perf_counter() - started}}
 
 
+class MarginalWidthControl(EpochHook):
+    """An adaptive GIN's hidden widths set by :class:`~awgnn.growth.MarginalWidths` (``width_control: marginal``).
+
+    Building it fixes the model's hidden widths and draws its weights afresh
+    as in a plain network (:func:`~awgnn.growth.reinitialise_`); build the
+    optimizer after it. At the start of every epoch but the first, the widths
+    are measured on the inner-train batches (as batched in training) and
+    updated; the epoch's history entry gets ``"width_control"``, one
+    :meth:`~awgnn.growth.WidthDecision.as_record` per layer, keyed by its name.
+    """
+
+    def __init__(self, model: nn.Module, training: dict[str, Any], n_observations: int, seed: int) -> None:
+        fix_hidden_widths_(model)
+        reinitialise_(model)
+        self.optimizer_state = training["optimizer_state"]
+        self.widths = MarginalWidths(
+            model, n_observations, alpha=training["neuron_cost"], window=training["width_window"],
+            settle_steps=training["width_settle_steps"], measured_examples=training["width_measured_examples"],
+            generator=torch.Generator().manual_seed(seed))
+
+    def start_epoch(self, context: EpochContext) -> dict[str, Any] | None:
+        if context.epoch == 0:
+            return None
+        decisions = self.widths.update_(context.train_loader, _per_graph_cross_entropy, context.optimizer,
+                                        self.optimizer_state)
+        return {"width_control": {d.name: d.as_record() for d in decisions}}
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a generator for the data order."""
     random.seed(seed)
@@ -266,18 +302,21 @@ def fit_monitors(
     generator = seed_everything(seed)
     device = resolve_device(settings.device)
     model = spec.cls(data.num_features, data.num_classes, **model_arguments).to(device)
+    width_control = (MarginalWidthControl(model, training, len(train_index), seed)
+                     if training["width_control"] is not None else None)
     optimizer = torch.optim.Adam(parameter_groups(model, rate_lr=training["rate_lr"]), lr=training["lr"],
                                  weight_decay=training["weight_decay"])
     scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, training["scheduler_step"], training["scheduler_gamma"])
                  if training["scheduler_step"] else None)
-    if spec.adaptive:
+    if spec.adaptive and width_control is None:
         auto_update_widths(model, optimizer, optimizer_state=training["optimizer_state"])
     objective = _objective(training, n_observations=len(train_index))
     loaders = _Loaders(data, settings.loader, training["batch_size"], generator, device)
     train_loader = loaders.make(train_index, shuffle=True)
     validation_loader = loaders.make(validation_index, shuffle=False)
 
-    hooks = [hook for hook in (_growth_schedule(spec, training, settings, seed), epoch_hook) if hook is not None]
+    hooks = [hook for hook in (_growth_schedule(spec, training, settings, seed), width_control, epoch_hook)
+             if hook is not None]
 
     history: list[dict[str, Any]] = []
     initial_state = copy.deepcopy(model.state_dict())
@@ -369,6 +408,12 @@ def _run_hooks(hooks: Sequence[EpochHook], method: str, context: EpochContext,
                              f"which the run's history entry already has")
         entries.update(returned)
     return entries
+
+
+def _per_graph_cross_entropy(model: nn.Module, batch) -> Tensor:
+    """Each graph's cross-entropy: what :class:`MarginalWidthControl` measures."""
+    return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch),
+                           reduction="none")
 
 
 def _summed_cross_entropy(model: nn.Module, batch) -> Tensor:

@@ -156,6 +156,8 @@ class AdaptiveWidth(nn.Module):
         self._followers: list[Follower] = []
         self.resizes = 0  # physical resizes so far, whatever caused them
         self.fixed = False
+        # A fixed width's neurons from `cutoff` on are off for one forward (awgnn.growth.MarginalWidths sets it).
+        self.cutoff: int | None = None
         # Set by share_importances' hooks for the duration of a model's forward.
         self.shared_importances: Tensor | None = None
         self.width = self._initial_width()
@@ -192,9 +194,16 @@ class AdaptiveWidth(nn.Module):
         if self.shared_importances is not None:
             return self.shared_importances
         if self.fixed:
-            return torch.ones(self.width, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
+            return self._gate()
         layout = support_layout((self.support,), self.raw_rate)
         return normalised_masses(self.distribution, layout, (self.width,), (self.raw_rate,))[0]
+
+    def _gate(self) -> Tensor:
+        """A fixed width's importances: 1 for the neurons before ``cutoff`` (all when it is ``None``), 0 after."""
+        gate = torch.ones(self.width, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
+        if self.cutoff is not None:
+            gate[self.cutoff:] = 0
+        return gate
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.importances()

@@ -70,7 +70,8 @@ class _Layouts:
 def _state_key(width: AdaptiveWidth) -> tuple:
     """Everything an importance vector depends on; the version counter moves with every in-place change."""
     rate = width.raw_rate
-    return (rate._version, rate.data_ptr(), rate.device, rate.dtype, width.width, width.support, width.fixed)
+    return (rate._version, rate.data_ptr(), rate.device, rate.dtype, width.width, width.support, width.fixed,
+            width.cutoff)
 
 
 def _family_key(distribution: WidthDistribution) -> Hashable:

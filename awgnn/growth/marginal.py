@@ -1,0 +1,343 @@
+r"""Widths set by what neurons are measured to be worth: marginal value against a cost per neuron.
+
+Between epochs, every hidden layer of width :math:`D` measures what its last
+:math:`r` neurons are worth: the mean increase of the per-example training
+loss when they are switched off, :math:`v = \overline{\ell(D - r) - \ell(D)}`,
+on the same graphs, with its standard error. Then the layer
+
+* grows by :math:`r` new neurons when even its last ones pay for themselves
+  beyond their estimation error, :math:`v - \mathrm{se}(v) > r\,c`; the new
+  neurons (rows drawn like the layer's own, outgoing weights zero, so the
+  function is unchanged) are trained for ``settle_steps`` optimizer steps
+  before the layer is judged again, and are then the last neurons measured:
+  a growth that does not pay is taken back;
+* shrinks by :math:`r` when its last neurons are worth less than they cost,
+  :math:`v < r\,c`.
+
+:math:`r` is a quarter of the width by default (at least two neurons), so a
+layer moves by a constant factor per decision, and a width is reached from
+8 or from 320 neurons in a few dozen decisions.
+
+**Order.** Half of the training steps use every layer at its width; in the
+other half one layer, drawn at random, runs without its last :math:`r`
+neurons (nested dropout, Rippel et al. 2014, https://arxiv.org/abs/1402.0915,
+on the window that is measured). So the last neurons are trained to be
+removable, the neurons keep their order, and the truncated configuration
+that is measured is one the network was trained in. Batch norms keep running
+statistics of the first kind of steps only, and are recalibrated at the new
+widths after a change, so that evaluation normalises with statistics of the
+widths it runs at.
+
+**The cost of a neuron.** Training would minimise the penalised likelihood
+:math:`\sum_i \ell_i + \alpha\,|\theta|` (``alpha`` nats per parameter; AIC
+has :math:`\alpha = 1`, BIC :math:`\tfrac12 \ln N`), i.e. per observation
+:math:`\bar\ell + \alpha |\theta| / N`. A neuron of a layer with fan-in
+:math:`d` (plus a bias), fan-out :math:`F` and a batch norm's two parameters
+holds :math:`p = d + 1 + F\,(+2)` parameters, so it pays for itself when it
+lowers the mean training loss by more than
+
+.. math::
+    c = \alpha\, p / N .
+
+The same :math:`\alpha` serves every dataset: the cost halves when the data
+doubles, so more data keeps more neurons, and a harder task, whose neurons
+lower the loss more, keeps more too. It counts neurons, not weight norms, so
+no rescaling of weights dodges it. A network's effective number of parameters
+is far below its count, so :math:`\alpha` is far below AIC's 1:
+:data:`DEFAULT_NEURON_COST` was chosen on the synthetic ladder, never on a
+test fold.
+
+A reserve of trained neurons beyond the width, measured as a candidate, was
+tried first and rejected: trained in a share of the steps only, it was worth
+nothing or less to a network trained mostly without it, even where the layer
+was far too narrow, so no layer ever grew.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.optim import Optimizer
+
+from awgnn.growth.layer import GrowableLayer, growable_layers
+from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
+from awgnn.width.training import adaptive_widths
+from awgnn.width.validation import check_choice, check_finite_positive, check_fraction, check_int_at_least
+
+# alpha, nats per parameter: chosen on the synthetic ladder (see the module docstring).
+DEFAULT_NEURON_COST = 0.01
+# The window measured (and the step of a decision) as a fraction of the width, at least MIN_WINDOW neurons.
+DEFAULT_WINDOW = 0.25
+MIN_WINDOW = 2
+# Optimizer steps a layer trains after growing before it is judged again.
+DEFAULT_SETTLE_STEPS = 50
+# Training examples whose losses a measurement uses (all of them when the training set is smaller).
+DEFAULT_MEASURED_EXAMPLES = 512
+# The share of training steps that run every layer at its width (the others drop one layer's window).
+PLAIN_STEPS = 0.5
+# The smallest width a fixed AdaptiveWidth can express (its distribution's offset).
+MIN_WIDTH = 2
+
+PerExampleLoss = Callable[[nn.Module, Any], Tensor]
+
+
+def neuron_cost(parameters_per_neuron: int, n_observations: int, alpha: float = DEFAULT_NEURON_COST) -> float:
+    r"""The mean training loss a neuron must remove to pay for itself: :math:`c = \alpha\,p / N`."""
+    check_int_at_least("parameters_per_neuron", parameters_per_neuron, 1)
+    check_int_at_least("n_observations", n_observations, 1)
+    return check_finite_positive("alpha", alpha) * parameters_per_neuron / n_observations
+
+
+def parameters_per_neuron(layer: GrowableLayer) -> int:
+    """The parameters one neuron of ``layer`` holds: its incoming row and bias, outgoing column, norm entries."""
+    norm = 0 if layer.norm is None else sum(getattr(layer.norm, key, None) is not None for key in ("weight", "bias"))
+    return layer.linear.weight.shape[1] + 1 + layer.consumer.weight.shape[0] + norm
+
+
+def window_size(width: int, fraction: float) -> int:
+    """The neurons measured at the end of a layer of ``width``: ``ceil(fraction * width)``, at least
+    :data:`MIN_WINDOW`, leaving at least :data:`MIN_WIDTH` (0 for a layer at :data:`MIN_WIDTH`)."""
+    return min(max(MIN_WINDOW, math.ceil(fraction * width)), width - MIN_WIDTH)
+
+
+@dataclass(frozen=True)
+class WidthDecision:
+    """What one measurement found for one layer, and the width it chose.
+
+    ``value``: mean training-loss increase when the last ``window`` neurons are
+    off, with its standard error ``error``; ``cost``: of those neurons
+    together; ``settling``: the layer grew recently and was not judged.
+    """
+
+    name: str
+    old: int
+    new: int
+    window: int
+    value: float
+    error: float
+    cost: float
+    settling: bool
+
+    def as_record(self) -> dict[str, Any]:
+        return {"old": self.old, "new": self.new, "value": self.value, "error": self.error, "cost": self.cost}
+
+
+class MarginalWidths:
+    r"""Set every hidden width of ``model`` by the measured value of its last neurons (see the module docstring).
+
+    Works on the hidden layers :func:`~awgnn.growth.growable_layers` finds
+    (block 0 and every GIN MLP of :class:`~awgnn.models.AdaptiveGINClassifier`
+    and :class:`~awgnn.models.AdaptiveFairGIN`, every conv of
+    :class:`~awgnn.nn.models.AdaptiveGIN`), whose widths must be fixed
+    (:func:`~awgnn.growth.fix_hidden_widths_`). Building it hooks the model's
+    forward, which in training mode drops one layer's last neurons in half of
+    the calls. Call :meth:`update_` between epochs with training batches and a
+    per-example loss; it returns one :class:`WidthDecision` per layer.
+
+    Args:
+        model: the model; its current hidden widths are the start.
+        n_observations: the number of training observations :math:`N`.
+        alpha: the cost :math:`\alpha` in nats per parameter.
+        window: the last neurons measured, and a decision's step, as a fraction of the width.
+        settle_steps: training steps after a growth before the layer is judged again.
+        measured_examples: how many training examples a measurement uses (at most).
+        generator: draws the dropped layers and the new neurons' weights.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        n_observations: int,
+        *,
+        alpha: float = DEFAULT_NEURON_COST,
+        window: float = DEFAULT_WINDOW,
+        settle_steps: int = DEFAULT_SETTLE_STEPS,
+        measured_examples: int = DEFAULT_MEASURED_EXAMPLES,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.n_observations = check_int_at_least("n_observations", n_observations, 1)
+        self.alpha = check_finite_positive("alpha", alpha)
+        self.window = check_fraction("window", window)
+        self.settle_steps = check_int_at_least("settle_steps", settle_steps, 0)
+        self.measured_examples = check_int_at_least("measured_examples", measured_examples, 1)
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.model = model
+        self.layers = growable_layers(model)
+        if not self.layers:
+            raise ValueError(f"{type(model).__name__} has no hidden layer with an AdaptiveWidth to set")
+        learned = [name for name, width in adaptive_widths(model) if not width.fixed]
+        if learned:
+            raise ValueError(f"adaptive width {learned[0]!r} is learned by its rate; MarginalWidths sets fixed "
+                             "widths only (fix the hidden widths, and give the model fixed embedding sizes)")
+        self.norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+        self._momenta = [norm.momentum for norm in self.norms]
+        self._dropping = False  # a training forward that drops a window is running
+        self.steps = 0  # training forwards seen
+        self._judged_after = [0] * len(self.layers)  # a layer is judged once `steps` passes this
+        self._handles = [model.register_forward_pre_hook(self._drop_window, prepend=True),
+                         model.register_forward_hook(self._restore, always_call=True)]
+
+    def widths(self) -> dict[str, int]:
+        """The width of every layer, keyed by layer name."""
+        return {layer.name: layer.size for layer in self.layers}
+
+    def cost(self, layer: GrowableLayer) -> float:
+        """:math:`c` of one neuron of ``layer``."""
+        return neuron_cost(parameters_per_neuron(layer), self.n_observations, self.alpha)
+
+    # -- training-time nested dropout ------------------------------------------------------------
+
+    def _drop_window(self, module: nn.Module, args: Any) -> None:
+        if not module.training:
+            return
+        self.steps += 1
+        draws = torch.rand(2, generator=self.generator).tolist()
+        if draws[0] < PLAIN_STEPS:
+            return
+        layer = self.layers[min(int(draws[1] * len(self.layers)), len(self.layers) - 1)]
+        layer.width.cutoff = layer.size - window_size(layer.size, self.window)
+        self._dropping = True
+        for norm in self.norms:
+            norm.momentum = 0.0  # batch statistics as usual, running statistics untouched
+
+    def _restore(self, module: nn.Module, args: Any, output: Any) -> None:
+        for layer in self.layers:
+            layer.width.cutoff = None
+        if self._dropping:
+            self._dropping = False
+            for norm, momentum in zip(self.norms, self._momenta):
+                norm.momentum = momentum
+
+    # -- measurement and update ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def measure(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> tuple[list[Tensor], list[Any]]:
+        """Per layer, the per-example loss increases ``l(D - r) - l(D)``; and the batches used.
+
+        The model runs in evaluation mode on the batches until
+        ``measured_examples`` examples are seen (a layer at the smallest width
+        gives an empty tensor), except that batch norms normalise with the
+        batch's statistics, as in training, where the dropped configuration
+        was trained; their running statistics are left untouched. The model's
+        mode is restored afterwards.
+        """
+        kept = [(norm.momentum, norm.num_batches_tracked.clone()) for norm in self.norms]
+        was_training = self.model.training
+        self.model.eval()
+        for norm in self.norms:
+            norm.train()
+            norm.momentum = 0.0  # batch statistics without moving the running ones
+        increases: list[list[Tensor]] = [[] for _ in self.layers]
+        used: list[Any] = []
+        seen = 0
+        try:
+            for batch in batches:
+                used.append(batch)
+                base = per_example_loss(self.model, batch)
+                for layer, layer_increases in zip(self.layers, increases):
+                    window = window_size(layer.size, self.window)
+                    if window:
+                        layer.width.cutoff = layer.size - window  # cleared by the forward hook
+                        layer_increases.append(per_example_loss(self.model, batch) - base)
+                seen += len(base)
+                if seen >= self.measured_examples:
+                    break
+        finally:
+            for norm, (momentum, tracked) in zip(self.norms, kept):
+                norm.momentum = momentum
+                norm.num_batches_tracked.copy_(tracked)
+            self.model.train(was_training)
+        if not seen:
+            raise ValueError("measure needs at least one batch with one example, got none")
+        return [torch.cat(values) if values else torch.empty(0) for values in increases], used
+
+    def decide(self, increases: list[Tensor]) -> list[WidthDecision]:
+        """The width each layer chooses from :meth:`measure`'s increases (the rule of the module docstring)."""
+        decisions = []
+        for index, (layer, values) in enumerate(zip(self.layers, increases)):
+            width = layer.size
+            window = window_size(width, self.window)
+            value, error = _mean_and_error(values)
+            cost = window * self.cost(layer)
+            settling = self.steps < self._judged_after[index]
+            new = width
+            if not settling and value - error > cost:
+                new = min(width + window_size(width, self.window) if window else width + MIN_WINDOW,
+                          layer.width.max_width)
+            elif not settling and window and value < cost:
+                new = width - window
+            decisions.append(WidthDecision(layer.name, width, new, window, value, error, cost, settling))
+        return decisions
+
+    def update_(self, batches: Iterable[Any], per_example_loss: PerExampleLoss, optimizer: Optimizer | None = None,
+                optimizer_state: OptimizerStatePolicy = "carry") -> list[WidthDecision]:
+        """Measure, decide and resize every layer; then recalibrate the batch norms if a width changed.
+
+        ``per_example_loss(model, batch)`` returns one loss per example of
+        ``batch`` (e.g. ``F.cross_entropy(..., reduction="none")``). The
+        optimizer's state follows ``optimizer_state`` as in an AWN resize.
+        """
+        check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
+        increases, used = self.measure(batches, per_example_loss)
+        decisions = self.decide(increases)
+        for index, (layer, decision) in enumerate(zip(self.layers, decisions)):
+            if decision.new > decision.old:
+                self._grow(layer, decision.new - decision.old, optimizer, optimizer_state)
+                self._judged_after[index] = self.steps + self.settle_steps
+            elif decision.new < decision.old:
+                layer.width.resize_(decision.new, optimizer, optimizer_state, reason="marginal")
+        if any(d.new != d.old for d in decisions):
+            self.recalibrate_norms(used, per_example_loss)
+        return decisions
+
+    @torch.no_grad()
+    def _grow(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
+              optimizer_state: OptimizerStatePolicy) -> None:
+        """Append ``count`` neurons: rows drawn at the scale of the layer's rows, bias and outgoing weights zero."""
+        old = layer.size
+        scale = layer.linear.weight.std().item() if layer.linear.weight.numel() > 1 else 1.0
+        layer.width.resize_(old + count, optimizer, optimizer_state, reason="marginal")
+        rows = torch.randn(count, layer.linear.weight.shape[1], generator=self.generator)
+        layer.linear.weight[old:] = (scale * rows).to(layer.linear.weight)
+        layer.linear.bias[old:] = 0
+        layer.consumer.weight[:, old:] = 0  # the function is unchanged until they are trained
+
+    @torch.no_grad()
+    def recalibrate_norms(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> None:
+        """Batch norms' running statistics averaged afresh over ``batches`` at the current widths.
+
+        A change of width shifts what the norms after it see; on a small
+        training set their running statistics would lag behind for several
+        epochs, and evaluation would normalise with the old widths'.
+        """
+        was_training = self.model.training
+        self.model.eval()
+        for norm in self.norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average over the batches
+            norm.train()
+        try:
+            for batch in batches:
+                per_example_loss(self.model, batch)
+        finally:
+            for norm, momentum in zip(self.norms, self._momenta):
+                norm.momentum = momentum
+            self.model.train(was_training)
+
+    def remove(self) -> None:
+        """Detach the forward hooks: training then runs every layer at its width."""
+        for handle in self._handles:
+            handle.remove()
+
+
+def _mean_and_error(values: Tensor) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 and 0 for no values, error 0 for one)."""
+    if not len(values):
+        return 0.0, 0.0
+    error = values.std().item() / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return values.mean().item(), error
