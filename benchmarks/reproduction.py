@@ -67,6 +67,8 @@ CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType({
     "awn_gin_paper": ROOT / "configs" / "reproduction" / "awn_gin_paper",
     "awn_fair_gin": ROOT / "configs" / "reproduction" / "awn_fair_gin",
     "awn_gin_single": ROOT / "configs" / "reproduction" / "awn_gin_single",
+    "awn_gin_marginal": ROOT / "configs" / "reproduction" / "awn_gin_marginal",
+    "awn_fair_gin_marginal": ROOT / "configs" / "reproduction" / "awn_fair_gin_marginal",
     **{f"{family}_{method}": ROOT / "configs" / family / method
        for family in ("growth", "growth_fair_gin") for method in GROWTH_METHODS},
     **{f"growth_{ablation}": ROOT / "configs" / "growth" / ablation for ablation in SELECTION_ABLATIONS},

@@ -5,6 +5,7 @@ import pytest
 
 from awgnn.harness.config import load_config, model_arguments
 from awgnn.harness.data import TU_DATASETS
+from awgnn.harness.presets import PRESETS as PRESET_VALUES
 
 ROOT = Path(__file__).resolve().parents[1].joinpath("configs")
 CONFIGS = sorted(ROOT.rglob("*.yaml"))
@@ -13,7 +14,10 @@ DATASETS = {"NCI1", "PROTEINS", "DD", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI", "R
 GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "awn_gin_paper": 6, "gcn_adaptive": 6, "gcn_fixed": 12}
 PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
 # The reproduction table's reduced budget (benchmarks/reproduction.py): the same for every model.
-REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper", "awn_fair_gin", "awn_gin_single"}
+REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper", "awn_fair_gin", "awn_gin_single", "awn_gin_marginal",
+                       "awn_fair_gin_marginal"}
+# A single configuration with preset marginal: the twin's first grid point, the width keys aside.
+MARGINAL_TWINS = {"reproduction/awn_gin_marginal": "awn_gin_single", "reproduction/awn_fair_gin_marginal": "awn_fair_gin"}
 REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
 # The growing baselines (issue #10) on the reproduction table's budget, on the AWN paper's GIN classifier
 # (growth/) and on FairGIN's architecture (growth_fair_gin/).
@@ -66,6 +70,15 @@ def test_config_is_valid_and_every_grid_point_builds(path):
         reference = load_config(ROOT / "reproduction" / "awn_gin" / path.name)
         assert config.models[0].points() == reference.models[0].points()[:1]
         assert config.models[0].points()[0]["num_layers"] == 3 and config.models[0].points()[0]["batch_size"] == 32
+        assert (reference.protocol, reference.splits, reference.dataset) == (config.protocol, config.splits,
+                                                                            config.dataset)
+    elif family(path) in MARGINAL_TWINS:
+        reference = load_config(ROOT / "reproduction" / MARGINAL_TWINS[family(path)] / path.name)
+        (point,) = config.models[0].points()
+        width_keys = set(PRESET_VALUES["awgnn"]) | set(PRESET_VALUES["marginal"])
+        assert config.models[0].preset == "marginal"
+        assert {k: v for k, v in point.items() if k not in width_keys} == {
+            k: v for k, v in reference.models[0].points()[0].items() if k not in width_keys}
         assert (reference.protocol, reference.splits, reference.dataset) == (config.protocol, config.splits,
                                                                             config.dataset)
     elif family(path).startswith("reproduction/") or is_growth(path):

@@ -1,8 +1,15 @@
 """Named width settings in configurations (issue #9): validation, filling and overriding the grid."""
 import pytest
 
-from awgnn.harness.config import ConfigError, parse_config
+from awgnn.growth import growable_layers
+from awgnn.growth.marginal import DEFAULT_WINDOW, parameters_per_neuron, window_size
+from awgnn.harness.config import ConfigError, model_arguments, parse_config, training_settings
+from awgnn.harness.data import load_dataset
 from awgnn.harness.presets import PRESETS
+from awgnn.harness.registry import MODEL_CLASSES
+from awgnn.harness.splits import generate_splits
+from awgnn.harness.train import EpochHook, RunSettings, fit
+from awgnn.width import ELBOLoss, adaptive_widths
 
 
 def _model(**section):
@@ -45,7 +52,7 @@ def test_presets_differ_in_the_fingerprint():
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"preset": "fast"}, r"exp.yaml: models\.awn\.preset: expected one of 'paper', 'awgnn', got 'fast'"),
+    ({"preset": "fast"}, r"exp.yaml: models\.awn\.preset: expected one of 'paper', 'awgnn', 'marginal', got 'fast'"),
     ({"preset": ["awgnn"]}, r"models\.awn\.preset: expected one of"),
 ])
 def test_an_unknown_preset_is_named(section, message):
@@ -63,12 +70,59 @@ def test_a_bad_value_set_over_a_preset_is_still_caught():
         _model(preset="awgnn", grid={"width_prior_std": -1})
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_every_preset_builds_a_model_and_an_objective(name):
-    from awgnn.harness.config import model_arguments, training_settings
-    from awgnn.harness.train import _objective
-    from awgnn.models import AdaptiveGINClassifier
+# -- the values a preset names reach the objective, the optimizer and the widths ---------------------
 
-    (point,) = _model(preset=name).points()
-    AdaptiveGINClassifier(7, 2, **model_arguments(point))
-    assert _objective(training_settings(point, adaptive=True), 100) is not None
+
+class _Capture(EpochHook):
+    """Keeps what the first epoch's context holds."""
+
+    def start_epoch(self, context):
+        if context.epoch == 0:
+            self.objective, self.optimizer, self.model = context.objective, context.optimizer, context.model
+
+
+def _train_with_preset(name, data_root, epochs=2):
+    data = load_dataset("MUTAG", data_root)
+    fold = generate_splits(data.labels, n_outer=3, holdout=0.1, seed=0)[0]
+    (point,) = _model(preset=name, grid={"num_layers": 2}).points()
+    spec = MODEL_CLASSES["AdaptiveGINClassifier"]
+    hook = _Capture()
+    _, record = fit(data, fold.train, fold.validation, None, spec, model_arguments(point),
+                    training_settings(point, spec.adaptive), RunSettings(epochs, epochs, "cpu", "memory"), 0, hook)
+    return hook, record, len(fold.train)
+
+
+def test_preset_awgnn_reaches_the_elbo_and_the_optimizer(data_root):
+    hook, record, n = _train_with_preset("awgnn", data_root)
+    objective = hook.objective
+    assert isinstance(objective, ELBOLoss) and objective.n_observations == n
+    assert (objective.width_prior_std, objective.width_prior_centre, objective.weight_prior_std) == (
+        PRESETS["awgnn"]["width_prior_std"], PRESETS["awgnn"]["width_prior_centre"], 10.0)
+    assert objective.rate_prior_std is None
+    weights, rates = hook.optimizer.param_groups
+    assert rates["lr"] == PRESETS["awgnn"]["rate_lr"] and weights["lr"] == 0.01
+    assert record["history"][0]["widths"]["block0"] == PRESETS["awgnn"]["initial_width"]
+
+
+def test_preset_paper_reaches_the_elbo_and_the_optimizer(data_root):
+    hook, record, _ = _train_with_preset("paper", data_root)
+    assert hook.objective.width_prior_std is None and hook.objective.weight_prior_std == 10.0
+    weights, rates = hook.optimizer.param_groups
+    assert rates["lr"] == weights["lr"] == 0.01
+    assert hook.model.input_block.output_width is None
+    assert hook.model.input_block.widths[0].lambda0 == PRESETS["paper"]["lambda0"]
+
+
+def test_preset_marginal_trains_on_cross_entropy_with_fixed_widths_and_its_cost(data_root):
+    hook, record, n = _train_with_preset("marginal", data_root, epochs=3)
+    assert hook.objective is None  # cross-entropy
+    widths = [w for _, w in adaptive_widths(hook.model)]
+    assert widths and all(w.fixed for w in widths)
+    assert all(not p.requires_grad or p.grad is None for p in hook.optimizer.param_groups[1]["params"])
+    layers = {layer.name: layer for layer in growable_layers(hook.model)}
+    for epoch in record["history"][1:]:
+        for name, decision in epoch["width_control"].items():
+            window = window_size(decision["old"], DEFAULT_WINDOW)
+            per_neuron = decision["cost"] / window
+            alpha = per_neuron * n / parameters_per_neuron(layers[name])
+            assert alpha == pytest.approx(PRESETS["marginal"]["neuron_cost"])

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from awgnn.growth.marginal import DEFAULT_NEURON_COST, DEFAULT_SETTLE_STEPS
 from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
 
 # The recommended preset's values (benchmarks/width_convergence.py measured them against the others).
@@ -42,5 +43,13 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
         "width_prior_centre": AWGNN_WIDTH_PRIOR_CENTRE,
         "width_prior_std": AWGNN_WIDTH_PRIOR_STD,
         "rate_lr": AWGNN_RATE_LR,
+    }),
+    # Hidden widths set by the measured value of their last neurons against a cost of alpha nats a parameter
+    # divided by N (awgnn.growth.MarginalWidths); the rates do not learn, and training minimises cross-entropy.
+    "marginal": MappingProxyType({
+        "initial_width": AWGNN_INITIAL_WIDTH,
+        "width_control": "marginal",
+        "neuron_cost": DEFAULT_NEURON_COST,
+        "width_settle_steps": DEFAULT_SETTLE_STEPS,
     }),
 })

@@ -254,7 +254,10 @@ def fit(
     A growing model class (:attr:`ModelSpec.grows`) with ``training["growth"]``
     set grows on the :class:`GrowthSchedule` of the training keys (before
     ``epoch_hook`` at the start of an epoch); the best epoch's weights are
-    restored at that epoch's widths.
+    restored at that epoch's widths. An adaptive class with
+    ``training["width_control"]`` set has its hidden widths set by
+    :class:`MarginalWidthControl` instead of its rates (also before
+    ``epoch_hook``).
 
     The monitored validation quantity (``training["monitor"]``) decides the best
     epoch (a later equal value wins, as in the reference code); the best weights
