@@ -9,8 +9,8 @@ fold's inner validation split; the test folds are never read. Per width the
 table gives the training and validation accuracy at the best-validation epoch.
 
 The saturation width W* of a dataset is the smallest width whose mean
-validation accuracy is within one standard error (over folds) of the best
-width's mean (:func:`saturation_width`). NCI1 is also run with its inner-train
+validation accuracy is within one standard error (over folds, pooled over
+the widths) of the best width's mean (:func:`saturation_width`). NCI1 is also run with its inner-train
 split subsampled to 25% and 50% (the validation split unchanged), to show
 whether the width a dataset needs grows with its number of observations.
 
@@ -156,14 +156,16 @@ def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
 def saturation_width(accuracy_by_width: Mapping[int, Sequence[float]]) -> int:
     """The smallest width whose mean accuracy is within one standard error of the best width's mean.
 
-    The standard error is the best width's sample standard deviation over its
-    runs divided by the square root of their number (0 for a single run).
+    The standard error is pooled over the widths (the mean of their sample
+    standard deviations over runs, divided by the square root of the number of
+    runs): with three folds one width's own estimate is often 0 (validation
+    accuracies on a few dozen graphs tie), which would make W* jump to it.
     """
     means = {width: statistics.fmean(values) for width, values in accuracy_by_width.items()}
-    best = max(means, key=lambda w: (means[w], -w))
-    values = accuracy_by_width[best]
-    error = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return min(width for width, mean in means.items() if mean >= means[best] - error)
+    runs = min(len(values) for values in accuracy_by_width.values())
+    spread = statistics.fmean(statistics.stdev(v) for v in accuracy_by_width.values()) if runs > 1 else 0.0
+    best = max(means.values())
+    return min(width for width, mean in means.items() if mean >= best - spread / math.sqrt(runs))
 
 
 def cells(runs: Sequence[dict[str, Any]]) -> dict[tuple[str, str, float], dict[int, list[dict[str, Any]]]]:
@@ -255,8 +257,8 @@ def main() -> None:
           f"trained on its inner-train split and early-stopped on its inner validation split (at most "
           f"{arguments.epochs} epochs, patience {arguments.patience}); test folds not read. Cells: mean ± "
           f"population std of the validation accuracy (%) over folds, with the training accuracy in "
-          f"brackets. W*: the smallest width within one standard error of the best width's validation "
-          f"accuracy.\n")
+          f"brackets. W*: the smallest width within one standard error (pooled over the widths) of the best "
+          f"width's validation accuracy.\n")
     print(need_table(runs, arguments.widths, arguments.folds))
     cpu = sum(r["cpu_seconds"] for r in runs)
     print(f"\nFigure: {figure.name}; raw runs: {path.name}. {len(runs)} runs, {cpu / 3600:.2f} CPU-hours; "
