@@ -351,6 +351,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--step-cost", type=int, default=400, help="steps timed for the step cost (0 skips it)")
     parser.add_argument("--need", type=Path, help="width_need.jsonl with the W* sweep (default: in --out)")
     parser.add_argument("--workers", type=positive_int, default=1)
+    parser.add_argument("--report-only", action="store_true", help="train nothing; report the finished runs")
     arguments = parser.parse_args()
     arguments.settings = [f"marginal-{a:g}-{s}" for a in arguments.alphas for s in arguments.settle]
     if arguments.prior:
@@ -369,8 +370,9 @@ def main() -> None:
     path = out / "width_equilibrium.jsonl"
     plan = planned_runs(arguments, data_root)
     done = load_runs(path)
-    todo = [run for run in plan if run.key not in done]
-    print(f"{len(plan) - len(todo)} of {len(plan)} run(s) already in {path}; training {len(todo)}", flush=True)
+    todo = [] if arguments.report_only else [run for run in plan if run.key not in done]
+    print(f"{len(done.keys() & {r.key for r in plan})} of {len(plan)} run(s) already in {path}; training "
+          f"{len(todo)}", flush=True)
     run_jobs(train_and_keep, [(run, path) for run in todo], arguments.workers)
     keys = {run.key for run in plan}
     runs = [run for key, run in load_runs(path).items() if key in keys]
