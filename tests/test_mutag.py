@@ -63,6 +63,18 @@ def test_readme_example_runs_offline(data_root):
     assert "'block0'" in lines[-1]
 
 
+def test_measured_widths_example_runs_offline(data_root):
+    environment = {**os.environ, "AWGNN_DATA": str(data_root)}
+    output = subprocess.run([sys.executable, str(REPOSITORY / "examples" / "measured_widths_mutag.py")],
+                            env=environment, capture_output=True, text=True, timeout=300, check=True).stdout
+    lines = output.strip().splitlines()
+    assert len(lines) == 30 and lines[-1].startswith("epoch 30")
+    widths = [ast.literal_eval(line.split("widths ")[1]) for line in lines]
+    assert widths[0] == {"block0": 16, "block1": 16, "block2": 16}
+    assert any(w != widths[0] for w in widths[1:])  # measurement moved some width
+    assert float(re.search(r"test accuracy ([0-9.]+)", lines[-1]).group(1)) > 0.6
+
+
 @pytest.mark.parametrize("method", ["s2d", "tiny"])  # Firefly shares S2D's selection and the example's loop
 def test_growth_example_grows_every_layer_offline(data_root, method):
     if method == "tiny":

@@ -24,9 +24,9 @@ neurons (nested dropout, Rippel et al. 2014, https://arxiv.org/abs/1402.0915,
 on the window that is measured). So the last neurons are trained to be
 removable, the neurons keep their order, and the truncated configuration
 that is measured is one the network was trained in. Batch norms keep running
-statistics of the first kind of steps only, and are recalibrated at the new
-widths after a change, so that evaluation normalises with statistics of the
-widths it runs at.
+statistics of the first kind of steps only, and are recalibrated at the
+widths after every update, so that evaluation normalises with statistics of
+the widths it runs at.
 
 **The cost of a neuron.** Training would minimise the penalised likelihood
 :math:`\sum_i \ell_i + \alpha\,|\theta|` (``alpha`` nats per parameter; AIC
@@ -276,7 +276,7 @@ class MarginalWidths:
 
     def update_(self, batches: Iterable[Any], per_example_loss: PerExampleLoss, optimizer: Optimizer | None = None,
                 optimizer_state: OptimizerStatePolicy = "carry") -> list[WidthDecision]:
-        """Measure, decide and resize every layer; then recalibrate the batch norms if a width changed.
+        """Measure, decide and resize every layer; then recalibrate the batch norms on the measured batches.
 
         ``per_example_loss(model, batch)`` returns one loss per example of
         ``batch`` (e.g. ``F.cross_entropy(..., reduction="none")``). The
@@ -291,8 +291,7 @@ class MarginalWidths:
                 self._judged_after[index] = self.steps + self.settle_steps
             elif decision.new < decision.old:
                 layer.width.resize_(decision.new, optimizer, optimizer_state, reason="marginal")
-        if any(d.new != d.old for d in decisions):
-            self.recalibrate_norms(used, per_example_loss)
+        self.recalibrate_norms(used, per_example_loss)
         return decisions
 
     @torch.no_grad()
@@ -311,9 +310,10 @@ class MarginalWidths:
     def recalibrate_norms(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> None:
         """Batch norms' running statistics averaged afresh over ``batches`` at the current widths.
 
-        A change of width shifts what the norms after it see; on a small
-        training set their running statistics would lag behind for several
-        epochs, and evaluation would normalise with the old widths'.
+        A change of width shifts what the norms after it see, and only half of
+        the training steps update their running statistics; on a small
+        training set those would lag behind for several epochs, and evaluation
+        would normalise with statistics of older weights and widths.
         """
         was_training = self.model.training
         self.model.eval()
