@@ -384,7 +384,8 @@ def main() -> None:
 
     print(header("Measured widths: the same from any start, larger for harder tasks and more data?"))
     print(f"{MODEL} (2 blocks on the ladder, 3 on real data, embeddings of 64), batch 32, lr 0.01, no early "
-          f"stopping; epochs: " + ", ".join(f"{t} {round(e * arguments.epochs_scale)}" for t, e in EPOCHS.items())
+          f"stopping; epochs: " + ", ".join(f"{t} {round(e * arguments.epochs_scale)}" for t, e in EPOCHS.items()
+                                             if t in datasets or (t == "ladder" and len(datasets) < len(arguments.tasks)))
           + f". Ladder: {arguments.seeds} seed(s) from each start; real data: the inner splits of the first "
           f"{arguments.folds} official outer fold(s), test folds not read. Widths: mean hidden width over the "
           "blocks at the last epoch (mean ± population std over runs). Settings:\n")
@@ -396,7 +397,8 @@ def main() -> None:
         lines = [fraction_text(runs, setting) if SUBSAMPLED in datasets else "",
                  ranking_text(runs, setting, datasets, need, arguments.folds) if datasets else "",
                  ladder_text(runs, setting) if arguments.ladder_seeds else ""]
-        print("  \n".join(line for line in lines if line) + "\n")
+        if any(lines):
+            print("  \n".join(line for line in lines if line) + "\n")
     if arguments.step_cost:
         print(step_cost(data_root, arguments.step_cost) + "\n")
     cpu = sum(r["cpu_seconds"] for r in runs)
