@@ -37,7 +37,7 @@ matplotlib.use("Agg")  # benchmark plots are files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["DEFAULT_OUTPUT", "LADDER_PREFIX", "base_parser", "dataset_and_split", "header", "ladder_and_split",
-           "machine", "markdown_table", "mean_std", "plt", "positive_int", "run_experiment", "run_jobs", "save_figure",
+           "machine", "markdown_table", "mean_std", "within_one_std", "plt", "positive_int", "run_experiment", "run_jobs", "save_figure",
            "setup", "stopwatch", "task_and_split", "task_name", "train_model"]
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output"
@@ -118,6 +118,12 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def within_one_std(mean: float, reference_mean: float, reference_std: float) -> bool:
+    """The verdict "within one standard deviation": ``mean`` differs from the reference's mean by at most the
+    reference's standard deviation (the same units). Every such verdict of the benchmarks uses it."""
+    return abs(mean - reference_mean) <= reference_std
 
 
 def mean_std(values: Sequence[float]) -> str:
