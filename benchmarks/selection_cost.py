@@ -7,7 +7,7 @@ budget (fewer outer folds and epochs than the published protocol, the same
 for both), and reports the CPU-seconds each spends (every run is
 single-threaded, so its wall time is its CPU time) with the accuracy each
 reaches. The goal: the adaptive model is several times cheaper at an accuracy
-within one standard deviation.
+within one standard deviation of the fixed grid's (common.within_one_std).
 
 The fixed grid's ``monitor`` axis doubles it without changing what is
 trained, so the harness trains each pair of grid points once (128 points, 64
@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from common import base_parser, header, markdown_table, positive_int, run_experiment, setup
+from common import base_parser, header, markdown_table, positive_int, run_experiment, setup, within_one_std
 
 from awgnn.harness.config import load_config
 from awgnn.harness.data import resolve_data_root
@@ -110,7 +110,7 @@ def main() -> None:
           "CPU-seconds are the runs' single-threaded times (each record of a shared training holds its share), "
           "so unlike epochs they depend on the machine's load.")
     adaptive = results["awn-gin (adaptive)"]
-    within = abs(adaptive["mean"] - fixed["mean"]) <= max(adaptive["std"], fixed["std"])
+    within = within_one_std(adaptive["mean"], fixed["mean"], fixed["std"])
     print(f"\nAdaptive accuracy within one standard deviation of the fixed grid's: {'yes' if within else 'no'}.")
 
 
