@@ -23,7 +23,7 @@ TIMING = {"seconds", "cpu_seconds"}  # the only fields in which a shared run's r
 FAIR_GIN = ("FairGIN", {"hidden_units": [16, 16], "dropout": 0.5, "gc_eval_dropout": True, "batch_size": 32})
 ADAPTIVE_GIN = ("AdaptiveGINClassifier", {"num_layers": 2, "batch_size": 32})
 SETTINGS = RunSettings(max_epochs=30, patience=4, device="cpu", loader="memory")
-SEED = 1  # a seed at which the two monitors stop at different epochs for both models
+SEED = 1  # where the search for a seed at which the two monitors stop at different epochs starts
 
 SHARED = {
     **TINY,
@@ -43,20 +43,36 @@ def mutag(data_root):
     return data, generate_splits(data.labels, n_outer=3, holdout=0.1, seed=0)[0]
 
 
-def train_both_ways(mutag, model_class, point, settings=SETTINGS):
+def train_both_ways(mutag, model_class, point, settings=SETTINGS, seed=SEED):
     """The shared training of both monitors, and a separate run per monitor."""
     data, fold = mutag
     spec = MODEL_CLASSES[model_class]
     training = training_settings(point, spec.adaptive)
     arguments = (data, fold.train, fold.validation, fold.test, spec, model_arguments(point))
-    shared = fit_monitors(*arguments, training, settings, SEED, MONITORS)
-    alone = [fit(*arguments, {**training, "monitor": monitor}, settings, SEED) for monitor in MONITORS]
+    shared = fit_monitors(*arguments, training, settings, seed, MONITORS)
+    alone = [fit(*arguments, {**training, "monitor": monitor}, settings, seed) for monitor in MONITORS]
     return shared, alone
+
+
+def seed_with_different_stops(mutag, model_class, point):
+    """The first seed from SEED on at which the two monitors stop at different epochs.
+
+    Which seed that is depends on the CPU's floating-point kernels, so it is searched, not fixed.
+    """
+    data, fold = mutag
+    spec = MODEL_CLASSES[model_class]
+    arguments = (data, fold.train, fold.validation, fold.test, spec, model_arguments(point))
+    for seed in range(SEED, SEED + 10):
+        shared = fit_monitors(*arguments, training_settings(point, spec.adaptive), SETTINGS, seed, MONITORS)
+        if shared[0][1]["epochs"] != shared[1][1]["epochs"]:
+            return seed
+    raise AssertionError("no seed in ten makes the monitors stop at different epochs")
 
 
 @pytest.mark.parametrize("model_class, point", [FAIR_GIN, ADAPTIVE_GIN])
 def test_shared_training_gives_the_records_and_models_of_separate_runs(mutag, model_class, point):
-    shared, alone = train_both_ways(mutag, model_class, point)
+    seed = seed_with_different_stops(mutag, model_class, point)
+    shared, alone = train_both_ways(mutag, model_class, point, seed=seed)
     for (model, record), (alone_model, alone_record) in zip(shared, alone):
         assert without_timing(record) == without_timing(alone_record)
         state, alone_state = model.state_dict(), alone_model.state_dict()
