@@ -3,8 +3,9 @@
 A model section of a configuration may name one with ``preset:``; the
 preset's values fill every grid key the section does not set itself, so a
 grid can still override any of them. See ``benchmarks/RESULTS.md`` ("Width
-convergence") for the evidence behind ``awgnn`` and the README for what
-each key does.
+convergence") for the evidence behind ``awgnn``, its section 12 for
+``marginal`` (widths set by measurement, not recommended: it meets fewer of
+that study's targets), and the README for what each key does.
 """
 from __future__ import annotations
 
