@@ -14,6 +14,9 @@ on the same graphs, with its standard error. Then the layer
 * shrinks by :math:`r` when its last neurons are worth less than they cost,
   :math:`v < r\,c`.
 
+A layer at the smallest width a fixed width can express (:data:`MIN_WIDTH`,
+two neurons) has no window to measure and stays there.
+
 :math:`r` is a quarter of the width by default (at least two neurons), so a
 layer moves by a constant factor per decision, and a width is reached from
 8 or from 320 neurons in a few dozen decisions.
@@ -69,7 +72,7 @@ from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
 from awgnn.width.training import adaptive_widths
 from awgnn.width.validation import check_choice, check_finite_positive, check_fraction, check_int_at_least
 
-# alpha, nats per parameter: chosen on the synthetic ladder among 0.003, 0.01 and 0.03 (see the module docstring).
+# alpha, nats per parameter: chosen on the synthetic ladder against 0.01 (see the module docstring).
 DEFAULT_NEURON_COST = 0.003
 # The window measured (and the step of a decision) as a fraction of the width, at least MIN_WINDOW neurons.
 DEFAULT_WINDOW = 0.25
@@ -266,9 +269,8 @@ class MarginalWidths:
             cost = window * self.cost(layer)
             settling = self.steps < self._judged_after[index]
             new = width
-            if not settling and value - error > cost:
-                new = min(width + window_size(width, self.window) if window else width + MIN_WINDOW,
-                          layer.width.max_width)
+            if not settling and window and value - error > cost:
+                new = min(width + window, layer.width.max_width)
             elif not settling and window and value < cost:
                 new = width - window
             decisions.append(WidthDecision(layer.name, width, new, window, value, error, cost, settling))
