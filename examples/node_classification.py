@@ -1,6 +1,6 @@
 """Node classification on Cora or CiteSeer with PyG's GCN model, its hidden width learned.
 
-    AWGNN_DATA=../shared/data python examples/node_classification.py [--dataset CiteSeer] [--mini-batch]
+    AWGNN_DATA=path/to/data python examples/node_classification.py [--dataset CiteSeer] [--mini-batch]
 
 Full-batch by default; ``--mini-batch`` trains on the sampled 2-hop
 neighbourhoods of 32 training nodes at a time (awgnn's SampledNeighborLoader,

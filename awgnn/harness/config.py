@@ -87,7 +87,7 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
 }
 
 GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
-# TINY's budget when growth_neurons is null (GROWTH.md section 4: up to 8 neurons per layer and step).
+# TINY's budget when growth_neurons is null (the growth papers' reference settings: up to 8 neurons per layer and step).
 TINY_NEURONS_PER_LAYER = 8
 GROWTH_KEYS = tuple(key for key in TRAINING_KEYS if key.startswith("growth"))
 WIDTH_CONTROLS = ("marginal",)

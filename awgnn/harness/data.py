@@ -11,7 +11,7 @@ MUTAG's raw files ship inside the package (``awgnn/datasets``): they are the
 default when no data root is given and the download cache has no copy, so the
 quick benchmark runs offline on any machine.
 
-Node features follow PROTOCOL.md section 3: chemical sets use one-hot node
+Node features follow the fair-comparison protocol (Errica et al., ICLR 2020): chemical sets use one-hot node
 labels (ENZYMES adds its 18 continuous attributes); social sets have no node
 labels and get either a constant 1 or the node degree as one raw scalar, each a
 separate experiment with its own official split file. Graphs are never
@@ -57,7 +57,7 @@ _SOCIAL_SPLIT_DIRS: Mapping[FeatureVariant, str] = MappingProxyType(
 
 @dataclass(frozen=True)
 class TUDatasetSpec:
-    """What the protocol expects of one TU dataset (PROTOCOL.md tables 2.1 and 3).
+    """What the protocol expects of one TU dataset (fair-comparison protocol, Errica et al. 2020).
 
     ``split_file`` is the gnn-comparison file's name (``None`` for MUTAG, which
     has none); social sets keep one file per feature variant, in
@@ -190,7 +190,7 @@ def official_split_path(root: str | os.PathLike[str], name: str, features: str |
 class DegreeFeature(BaseTransform):
     """Replace node features by the in-degree as one raw float scalar, shape ``(n, 1)``.
 
-    Not one-hot (PROTOCOL.md 3). The TU social graphs store both directions of
+    Not one-hot (fair-comparison protocol, Errica et al. 2020). The TU social graphs store both directions of
     every edge and have no self-loops (checked for IMDB-B, IMDB-M and REDDIT-B),
     so in-degree equals networkx's degree.
     """

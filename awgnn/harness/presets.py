@@ -1,4 +1,4 @@
-"""Named settings of how an adaptive model learns its widths (issue #9's study chose them).
+"""Named settings of how an adaptive model learns its widths (the width-convergence study chose them).
 
 A model section of a configuration may name one with ``preset:``; the
 preset's values fill every grid key the section does not set itself, so a
@@ -23,7 +23,7 @@ AWGNN_WIDTH_PRIOR_STD = 0.3
 AWGNN_RATE_LR = 0.05
 
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
-    # The AWN paper's graph setting (METHOD.md section 8): start at 117 neurons (lambda0 = 0.02),
+    # The AWN paper's graph setting (Errica et al. 2025): start at 117 neurons (lambda0 = 0.02),
     # sigma_theta = 10, no prior on the widths, the rates train at the weights' learning rate.
     "paper": MappingProxyType({
         "lambda0": 0.02,

@@ -1,6 +1,6 @@
 """The fair-comparison protocol as data: which runs exist, who wins, what is reported.
 
-For every model and outer fold ``k`` (PROTOCOL.md section 1):
+For every model and outer fold ``k`` (fair-comparison protocol, Errica et al. 2020):
 
 1. *model selection*: each grid configuration is trained once on fold k's
    inner-train part and scored on its validation part (the score at the

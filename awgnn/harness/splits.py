@@ -1,4 +1,4 @@
-"""Outer cross-validation folds with one inner hold-out each (PROTOCOL.md sections 1.1, 1.2 and 2.1).
+"""Outer cross-validation folds with one inner hold-out each (fair-comparison protocol, Errica et al. 2020).
 
 A study reads the official gnn-comparison split file of its dataset and feature
 variant when there is one, and otherwise generates stratified splits from a
@@ -39,7 +39,7 @@ class Fold:
 
     ``train`` ∪ ``validation`` is the outer training part. Model selection and
     the final runs train on ``train`` and early-stop on ``validation``
-    (PROTOCOL.md 1.3, GC behaviour).
+    (fair-comparison protocol, Errica et al. 2020).
     """
 
     test: Indices
@@ -76,7 +76,7 @@ class Splits:
         return iter(self.folds)
 
     def to_json(self) -> list[dict[str, Any]]:
-        """The folds in the gnn-comparison JSON schema (PROTOCOL.md 2.1)."""
+        """The folds in the gnn-comparison JSON schema (fair-comparison protocol, Errica et al. 2020)."""
         return [fold.to_json() for fold in self.folds]
 
     @classmethod
@@ -85,7 +85,7 @@ class Splits:
 
         ``source`` names the data in error messages (usually a file path).
         Raises ``ValueError`` naming the source, the fold and the problem when
-        the schema or an invariant of PROTOCOL.md 2.1 does not hold.
+        the schema or an invariant of the fair-comparison protocol (Errica et al., ICLR 2020) does not hold.
         """
         num_graphs = check_int_at_least("num_graphs", num_graphs, 1)
         if not isinstance(data, list) or not data:
@@ -150,7 +150,7 @@ def _parse_indices(values: Any, where: str) -> Indices:
 
 
 def _check_invariants(folds: Sequence[Fold], num_graphs: int, source: str) -> None:
-    """PROTOCOL.md 2.1: each fold partitions 0..N-1, and so do the test sets."""
+    """the fair-comparison protocol (Errica et al., ICLR 2020): each fold partitions 0..N-1, and so do the test sets."""
     tested: dict[int, int] = {}
     for k, fold in enumerate(folds):
         _check_partition(fold, num_graphs, f"{source}: fold {k}")
@@ -191,7 +191,7 @@ def _check_partition(fold: Fold, num_graphs: int, where: str) -> None:
 
 
 def read_official_splits(path: str | os.PathLike[str], num_graphs: int, max_folds: int | None = None) -> Splits:
-    """Read and validate a gnn-comparison split file (PROTOCOL.md 2.1).
+    """Read and validate a gnn-comparison split file (fair-comparison protocol, Errica et al. 2020).
 
     The whole file is validated against ``num_graphs`` (the dataset's size)
     before the first ``max_folds`` folds are kept.

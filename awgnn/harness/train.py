@@ -38,7 +38,7 @@ MONITORS = ("val_accuracy", "val_loss")
 # What every history entry holds; an epoch hook's keys must differ from these.
 HISTORY_KEYS = ("epoch", "train_loss", "train_score", "val_loss", "val_score", "widths")
 # Neurons a growth step adds, as a fraction of the current ones, when a configuration gives no budget
-# (GROWTH.md section 4: the references' 0.3 for S2D, 0.35 for Firefly).
+# (the growth papers' reference settings: the references' 0.3 for S2D, 0.35 for Firefly).
 REFERENCE_GROWTH_FRACTIONS = {"s2d": 0.3, "s2d_fast": 0.3, "firefly": 0.35}
 
 
@@ -420,7 +420,7 @@ def _per_graph_cross_entropy(model: nn.Module, batch) -> Tensor:
 
 
 def _summed_cross_entropy(model: nn.Module, batch) -> Tensor:
-    """A batch's summed cross-entropy: the growth statistics' loss (GROWTH.md section 4)."""
+    """A batch's summed cross-entropy: the growth statistics' loss (the growth papers' reference settings)."""
     return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch),
                            reduction="sum")
 

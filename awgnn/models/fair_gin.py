@@ -1,4 +1,4 @@
-"""The GIN of the fair-comparison protocol (Errica et al., ICLR 2020; PROTOCOL.md section 4), fixed and adaptive."""
+"""The GIN of the fair-comparison protocol (Errica et al., ICLR 2020), fixed and adaptive."""
 from __future__ import annotations
 
 from collections.abc import Sequence

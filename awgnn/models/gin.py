@@ -39,7 +39,7 @@ class AdaptiveGINWidths:
 
 
 class AdaptiveGINClassifier(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
-    r"""The graph classifier of the AWN paper (METHOD.md section 7).
+    r"""The graph classifier of the AWN paper (Errica et al. 2025).
 
     ``num_layers`` blocks, each with its own learned width :math:`D_l`:
 

@@ -6,7 +6,7 @@ from awgnn.models.fair_gin import AdaptiveFairGIN
 from awgnn.models.gin import AdaptiveGINClassifier
 from awgnn.width.validation import check_int_at_least
 
-# GROWTH.md section 4: the growing baselines start at 8 neurons a hidden layer and are capped at 256.
+# the growth papers' reference settings: the growing baselines start at 8 neurons a hidden layer and are capped at 256.
 DEFAULT_START_WIDTH = 8
 DEFAULT_GROWTH_CAP = 256
 

@@ -1,4 +1,4 @@
-"""The learnable width of one adaptive layer (METHOD.md sections 3, 6 and 12)."""
+"""The learnable width of one adaptive layer (AWN, Errica et al. 2025)."""
 from __future__ import annotations
 
 import math

@@ -2,7 +2,7 @@
 
 A width distribution assigns every neuron index ``j = 0, 1, 2, ...`` an
 unnormalised mass that decreases with ``j``, parameterised by a positive rate.
-It decides two things for an adaptive layer (METHOD.md section 3):
+It decides two things for an adaptive layer (AWN, Errica et al. 2025):
 
 * the *truncation width* ``D``: how many neurons exist, from the ``k``-quantile;
 * the *importances* ``f(0..D-1)``: the mass renormalised over the kept support.

@@ -1,4 +1,4 @@
-"""Every importance vector of a model from one batched computation (issue #12).
+"""Every importance vector of a model from one batched computation.
 
 Computed layer by layer, the importances of ``L`` widths cost ``L`` times a
 dozen small operators in the forward pass and as many in the backward pass:

@@ -27,7 +27,7 @@ class AdaptiveLinear(nn.Module):
     * ``in_features`` an :class:`AdaptiveWidth`: the columns of :math:`W`
       follow it. The input is then importance-scaled, and :math:`W` starts as
       "Kaiming+", :math:`W_{ij} \sim \mathcal N(0, 2 / \sum_j f(j)^2)` with the
-      input width's importances :math:`f` (METHOD.md section 5).
+      input width's importances :math:`f` (AWN, Errica et al. 2025).
     * otherwise, with ``nonlinearity`` given, Kaiming-normal with that
       activation's gain; with neither, PyTorch's default initialisation.
       Biases always keep PyTorch's default.

@@ -1,4 +1,4 @@
-"""The ELBO-style objective that trains weights and widths jointly (METHOD.md section 4)."""
+"""The ELBO-style objective that trains weights and widths jointly (AWN, Errica et al. 2025)."""
 from __future__ import annotations
 
 import math
@@ -14,7 +14,7 @@ from awgnn.width.training import adaptive_widths
 from awgnn.width.validation import check_finite_positive, check_int_at_least
 
 
-# Where the width prior pulls unless told otherwise (neurons a layer); issue #9's study chose it.
+# Where the width prior pulls unless told otherwise (neurons a layer); the width-convergence study chose it.
 DEFAULT_WIDTH_PRIOR_CENTRE = 16
 
 

@@ -15,7 +15,7 @@ NORMS: tuple[str, ...] = ("batch_norm",)
 
 
 class AdaptiveMLP(AtomicLoad, nn.Sequential):
-    r"""MLP with learned widths (METHOD.md section 3).
+    r"""MLP with learned widths (AWN, Errica et al. 2025).
 
     .. math::
         h^{(l)} = f_l \odot \sigma\big(N_l(W_l h^{(l-1)} + b_l)\big), \quad l = 1..L,

@@ -1,4 +1,4 @@
-"""Schedules that change the objective during training: rate-prior annealing (METHOD.md section 4).
+"""Schedules that change the objective during training: rate-prior annealing (AWN, Errica et al. 2025).
 
 Annealing the rate prior is the AWN paper's "online compression": the prior
 on every rate, :math:`\\lambda_l \\sim \\mathcal N(\\mu_\\lambda, \\sigma_\\lambda^2)`,

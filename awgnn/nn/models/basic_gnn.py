@@ -143,7 +143,7 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         \mathrm{act}\big(\mathrm{norm}(\mathrm{conv}_l(\mathbf{h}^{(l-1)}, A))\big)\Big)
 
     where :math:`f_l` are the importances of the layer's learned width
-    :math:`D_l` (METHOD.md section 3), applied after norm and activation as in
+    :math:`D_l` (AWN, Errica et al. 2025), applied after norm and activation as in
     AWN (``act_first=True`` swaps norm and activation, as in PyG). The next
     convolution's input, the norm's parameters and statistics and the readout
     follow every resize made by :func:`awgnn.update_widths`.
@@ -160,7 +160,7 @@ class AdaptiveBasicGNN(nn.Module, ABC):
     - ``"cat"``: every width is learned; the readout is :class:`ConcatLinear`,
       whose blocks follow each layer's width.
     - ``"max"`` / ``"lstm"`` combine the layers' outputs elementwise, so those
-      widths must be equal and fixed (METHOD.md 12.2): ``ValueError`` with
+      widths must be equal and fixed (AWN, Errica et al. 2025): ``ValueError`` with
       ``hidden_channels=None``.
 
     The output width must not change, so ``hidden_channels=None`` needs
@@ -224,7 +224,7 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         self._width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k,
                                 "max_width": max_width}
         # Learned widths: Kaiming with the activation's gain for layers reading raw inputs
-        # (METHOD.md 5); fixed widths keep PyTorch's default, as PyG's models do.
+        # (AWN, Errica et al. 2025); fixed widths keep PyTorch's default, as PyG's models do.
         known = isinstance(act, str) and act in ACTIVATION_NAMES
         self._nonlinearity = act if hidden_channels is None and known else None
         if hidden_channels is None:
