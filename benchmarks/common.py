@@ -7,6 +7,7 @@ their output verbatim.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import platform
 import shlex
@@ -37,7 +38,7 @@ matplotlib.use("Agg")  # benchmark plots are files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["DEFAULT_OUTPUT", "LADDER_PREFIX", "base_parser", "dataset_and_split", "header", "ladder_and_split",
-           "machine", "markdown_table", "mean_std", "within_one_std", "plt", "positive_int", "run_experiment", "run_jobs", "save_figure",
+           "machine", "markdown_table", "mean_std", "within_one_std", "ResultsFile", "resume", "plt", "positive_int", "run_experiment", "run_jobs", "save_figure",
            "setup", "stopwatch", "task_and_split", "task_name", "train_model"]
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output"
@@ -169,6 +170,54 @@ def task_and_split(task: str, data_root: str | None) -> tuple[LoadedDataset, Fol
     if task.startswith(LADDER_PREFIX):
         return ladder_and_split(int(task_name(task)[len(LADDER_PREFIX):]))
     return dataset_and_split(task, data_root)
+
+
+class ResultsFile:
+    """Finished runs, one JSON line each, appended as they end (a rerun skips them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        if not self.path.is_file():
+            return {}
+        runs = {}
+        for number, line in enumerate(self.path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                run = json.loads(line)
+            except json.JSONDecodeError:
+                # A line cut short by an interrupted write: that run is trained again.
+                print(f"{self.path}:{number}: unreadable line skipped (the run will be repeated)")
+                continue
+            runs[run["key"]] = run
+        return runs
+
+    def append(self, run: dict[str, Any]) -> None:
+        # One line in one append-mode write: lines from concurrent workers do not interleave.
+        with self.path.open("a") as stream:
+            stream.write(json.dumps(run) + "\n")
+
+
+def _train_and_keep(job: tuple[Callable[[Any], dict[str, Any]], Any, Path]) -> dict[str, Any]:
+    train, run, path = job
+    result = train(run)
+    ResultsFile(path).append(result)
+    return result
+
+
+def resume(plan: Sequence[Any], results: ResultsFile, train: Callable[[Any], dict[str, Any]], workers: int,
+           train_missing: bool = True) -> list[dict[str, Any]]:
+    """Train the planned runs (each with a ``key``) that ``results`` lacks, keeping each as it ends; return the
+    planned runs' results. ``train_missing=False`` trains nothing (a report of what is there)."""
+    done = results.load()
+    keys = {run.key for run in plan}
+    todo = [run for run in plan if run.key not in done] if train_missing else []
+    print(f"{len(keys & done.keys())} run(s) already in {results.path} (of {len(plan)} planned); training "
+          f"{len(todo)}", flush=True)
+    run_jobs(_train_and_keep, [(train, run, results.path) for run in todo], workers)
+    return [run for key, run in results.load().items() if key in keys]
 
 
 def run_jobs(function: Callable[[Job], Any], jobs: Sequence[Job], workers: int) -> list[Any]:

@@ -37,9 +37,9 @@ from typing import Any
 from scipy.stats import spearmanr
 
 import reproduction
-from common import base_parser, header, ladder_and_split, markdown_table, mean_std, positive_int, run_jobs, setup, \
-    train_model
-from width_convergence import ResultsFile, non_negative_int
+from common import ResultsFile, base_parser, header, ladder_and_split, markdown_table, mean_std, positive_int, \
+    run_jobs, setup, train_model
+from width_convergence import non_negative_int
 
 from awgnn.harness.ladder import LADDER_LEVELS
 from awgnn.harness.presets import PRESETS

@@ -58,7 +58,8 @@ from common import (
     mean_std,
     plt,
     positive_int,
-    run_jobs,
+    ResultsFile,
+    resume,
     save_figure,
     setup,
     train_model,
@@ -155,41 +156,6 @@ def train(run: Run) -> dict[str, Any]:
         "total_width_per_epoch": [sum(widths.values()) for widths in per_epoch],
         "seconds": record["seconds"],
     }
-
-
-class ResultsFile:
-    """Finished runs, one JSON line each, appended as they end (a rerun skips them)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        if not self.path.is_file():
-            return {}
-        runs = {}
-        for number, line in enumerate(self.path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                run = json.loads(line)
-            except json.JSONDecodeError:
-                # A line cut short by an interrupted write: that run is trained again.
-                print(f"{self.path}:{number}: unreadable line skipped (the run will be repeated)")
-                continue
-            runs[run["key"]] = run
-        return runs
-
-    def append(self, run: dict[str, Any]) -> None:
-        with self.path.open("a") as stream:
-            stream.write(json.dumps(run) + "\n")
-
-
-def train_and_keep(job: tuple[Run, Path]) -> dict[str, Any]:
-    run, path = job
-    result = train(run)
-    # One line in one append-mode write: lines from concurrent workers do not interleave.
-    ResultsFile(path).append(result)
-    return result
 
 
 # -- plan -----------------------------------------------------------------------------------------
@@ -410,13 +376,7 @@ def main() -> None:
     started = time.perf_counter()
     data_root = str(resolve_data_root(arguments.data_root))
     results = ResultsFile(out / "width_convergence.jsonl")
-    done = results.load()
-    todo = [run for run in planned_runs(arguments, data_root) if run.key not in done]
-    print(f"{len(done)} run(s) already in {results.path}; training {len(todo)}", flush=True)
-    run_jobs(train_and_keep, [(run, results.path) for run in todo], arguments.workers)
-    finished = results.load()
-    planned = {run.key for run in planned_runs(arguments, data_root)}
-    runs = [run for key, run in finished.items() if key in planned]
+    runs = resume(planned_runs(arguments, data_root), results, train, arguments.workers)
     convergence = [r for r in runs if r["study"] == "convergence"]
     ladder = [r for r in runs if r["study"] == "ladder"]
     tasks = list(budgets(arguments))

@@ -40,11 +40,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from common import base_parser, header, ladder_and_split, markdown_table, plt, positive_int, run_jobs, save_figure, \
-    setup, train_model
+from common import ResultsFile, base_parser, header, ladder_and_split, markdown_table, plt, positive_int, resume, \
+    save_figure, setup, train_model
 from scipy import stats
-from width_need import DATASETS, load_runs, outer_folds, saturation_widths, subsample
+from width_need import DATASETS, outer_folds, saturation_widths, subsample
 
+from awgnn.growth import MarginalWidths, fix_hidden_widths_, reinitialise_
+from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.config import model_arguments, training_settings
 from awgnn.harness.data import load_dataset, resolve_data_root
 from awgnn.harness.ladder import LADDER_LEVELS
@@ -52,6 +54,7 @@ from awgnn.harness.presets import PRESETS
 from awgnn.harness.registry import MODEL_CLASSES
 from awgnn.harness.train import RunSettings, fit
 from awgnn.models import AdaptiveGINClassifier
+from awgnn.width import ELBOLoss, auto_update_widths, parameter_groups
 
 MODEL = "AdaptiveGINClassifier"
 STARTS = (8, 320)
@@ -126,14 +129,6 @@ def train(run: Run) -> dict[str, Any]:
             "width": statistics.fmean(hidden[-1].values()),
             "width_per_epoch": [statistics.fmean(widths.values()) for widths in hidden],
             "cpu_seconds": record["cpu_seconds"]}
-
-
-def train_and_keep(job: tuple[Run, Path]) -> dict[str, Any]:
-    run, path = job
-    result = train(run)
-    with path.open("a") as stream:  # one line in one append-mode write: workers' lines do not interleave
-        stream.write(json.dumps(result) + "\n")
-    return result
 
 
 def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
@@ -261,10 +256,6 @@ def step_cost(data_root: str, steps: int) -> str:
     Both train AdaptiveGINClassifier (3 blocks, 16 neurons a layer) on PROTEINS batches of 32, interleaved
     in rounds so that load affects both alike; the marginal model's measurement is timed per epoch.
     """
-    from awgnn.growth import MarginalWidths, fix_hidden_widths_, reinitialise_
-    from awgnn.harness.batching import GraphStore, InMemoryLoader
-    from awgnn.width import ELBOLoss, auto_update_widths, parameter_groups
-
     data = load_dataset("PROTEINS", data_root)
     store = GraphStore.from_dataset(data.dataset)
     index = list(range(len(data.labels)))[:800]
@@ -368,16 +359,10 @@ def main() -> None:
     out = setup(arguments)
     started = time.perf_counter()
     data_root = str(resolve_data_root(arguments.data_root))
-    path = out / "width_equilibrium.jsonl"
-    plan = planned_runs(arguments, data_root)
-    done = load_runs(path)
-    todo = [] if arguments.report_only else [run for run in plan if run.key not in done]
-    print(f"{len(done.keys() & {r.key for r in plan})} of {len(plan)} run(s) already in {path}; training "
-          f"{len(todo)}", flush=True)
-    run_jobs(train_and_keep, [(run, path) for run in todo], arguments.workers)
-    keys = {run.key for run in plan}
-    runs = [run for key, run in load_runs(path).items() if key in keys]
-    need_runs = list(load_runs(arguments.need or out / "width_need.jsonl").values())
+    results = ResultsFile(out / "width_equilibrium.jsonl")
+    runs = resume(planned_runs(arguments, data_root), results, train, arguments.workers,
+                  train_missing=not arguments.report_only)
+    need_runs = list(ResultsFile(arguments.need or out / "width_need.jsonl").load().values())
     need = saturation_widths(need_runs, sorted({r["width"] for r in need_runs}), 3) if need_runs else {}
     datasets = [t for t in arguments.tasks if t in DATASETS]
     figures = [plot(runs, setting, arguments.tasks, out) for setting in arguments.settings]
@@ -402,7 +387,7 @@ def main() -> None:
     if arguments.step_cost:
         print(step_cost(data_root, arguments.step_cost) + "\n")
     cpu = sum(r["cpu_seconds"] for r in runs)
-    print(f"Figures: {', '.join(f.name for f in figures)}; raw runs: {path.name}. {len(runs)} runs, "
+    print(f"Figures: {', '.join(f.name for f in figures)}; raw runs: {results.path.name}. {len(runs)} runs, "
           f"{cpu / 3600:.2f} CPU-hours; this invocation {time.perf_counter() - started:.0f} s with "
           f"{arguments.workers} worker(s).")
 

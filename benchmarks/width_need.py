@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from common import base_parser, header, markdown_table, plt, positive_int, run_jobs, save_figure, setup
+from common import ResultsFile, base_parser, header, markdown_table, plt, positive_int, resume, save_figure, setup
 
 from awgnn.harness.config import model_arguments, training_settings
 from awgnn.harness.data import load_dataset, official_split_path, resolve_data_root
@@ -113,27 +113,6 @@ def train(run: Run) -> dict[str, Any]:
             "val_accuracy": record["val_score"], "best_epoch": record["best_epoch"], "epochs_run": record["epochs"],
             "n_observations": len(train_index), "num_parameters": record["num_parameters"],
             "cpu_seconds": record["cpu_seconds"]}
-
-
-def train_and_keep(job: tuple[Run, Path]) -> dict[str, Any]:
-    run, path = job
-    result = train(run)
-    with path.open("a") as stream:  # one line in one append-mode write: workers' lines do not interleave
-        stream.write(json.dumps(result) + "\n")
-    return result
-
-
-def load_runs(path: Path) -> dict[str, dict[str, Any]]:
-    if not path.is_file():
-        return {}
-    runs = {}
-    for line in path.read_text().splitlines():
-        try:
-            run = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by an interrupted write: trained again
-            continue
-        runs[run["key"]] = run
-    return runs
 
 
 def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
@@ -243,14 +222,8 @@ def main() -> None:
     out = setup(arguments)
     started = time.perf_counter()
     data_root = str(resolve_data_root(arguments.data_root))
-    path = out / "width_need.jsonl"
-    plan = planned_runs(arguments, data_root)
-    done = load_runs(path)
-    todo = [run for run in plan if run.key not in done]
-    print(f"{len(plan) - len(todo)} of {len(plan)} run(s) already in {path}; training {len(todo)}", flush=True)
-    run_jobs(train_and_keep, [(run, path) for run in todo], arguments.workers)
-    keys = {run.key for run in plan}
-    runs = [run for key, run in load_runs(path).items() if key in keys]
+    results = ResultsFile(out / "width_need.jsonl")
+    runs = resume(planned_runs(arguments, data_root), results, train, arguments.workers)
     figure = plot(runs, arguments.architectures, out)
     print(header("What width each dataset needs: fixed widths on the official inner splits"))
     print(f"Every hidden layer at the width of the column; {arguments.folds} official outer fold(s), each "
@@ -261,7 +234,7 @@ def main() -> None:
           f"width's validation accuracy.\n")
     print(need_table(runs, arguments.widths, arguments.folds))
     cpu = sum(r["cpu_seconds"] for r in runs)
-    print(f"\nFigure: {figure.name}; raw runs: {path.name}. {len(runs)} runs, {cpu / 3600:.2f} CPU-hours; "
+    print(f"\nFigure: {figure.name}; raw runs: {results.path.name}. {len(runs)} runs, {cpu / 3600:.2f} CPU-hours; "
           f"this invocation {time.perf_counter() - started:.0f} s with {arguments.workers} worker(s).")
 
 

@@ -50,5 +50,5 @@ def test_smoke_runs_print_their_tables_and_resume(tmp_path, data_root, script, e
     lines = results.read_text().splitlines()
     assert lines and all(json.loads(line)["key"] for line in lines)
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and f"training 0" in again.stdout
+    assert again.returncode == 0 and "training 0" in again.stdout
     assert results.read_text().splitlines() == lines
