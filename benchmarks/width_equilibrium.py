@@ -3,8 +3,10 @@
 A *setting* is a way of learning widths: ``marginal`` (hidden widths set by
 the measured value of their last neurons against a cost of ``alpha`` nats a
 parameter divided by N, :class:`awgnn.growth.MarginalWidths`, one run per
-``--alphas`` value and ``--settle`` value) or ``prior`` (the rates with the
-log-normal width prior, ``preset: awgnn``). For each setting the script
+``--alphas`` value and ``--settle`` value; ``--variants`` adds the variants
+of ``width_variants.py``, ``refit`` and ``tiny``, at the same values) or
+``prior`` (the rates with the log-normal width prior, ``preset: awgnn``). For
+each setting the script
 trains the AWN paper's classifier (``AdaptiveGINClassifier``: 2 blocks on
 the ladder, 3 on real data, embeddings of 64):
 
@@ -27,6 +29,7 @@ appended to ``width_equilibrium.jsonl``; the study resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import itertools
 import json
@@ -37,6 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +48,7 @@ from common import ResultsFile, base_parser, header, ladder_and_split, markdown_
     save_figure, setup, train_model
 from scipy import stats
 from width_need import DATASETS, outer_folds, saturation_widths, subsample
+from width_variants import VARIANTS
 
 from awgnn.growth import MarginalWidths, fix_hidden_widths_, reinitialise_
 from awgnn.harness.batching import GraphStore, InMemoryLoader
@@ -52,6 +57,7 @@ from awgnn.harness.data import load_dataset, resolve_data_root
 from awgnn.harness.ladder import LADDER_LEVELS
 from awgnn.harness.presets import PRESETS
 from awgnn.harness.registry import MODEL_CLASSES
+from awgnn.harness import train as harness_train
 from awgnn.harness.train import RunSettings, fit
 from awgnn.models import AdaptiveGINClassifier
 from awgnn.width import ELBOLoss, auto_update_widths, parameter_groups
@@ -99,7 +105,8 @@ class Run:
 
 
 def setting_point(name: str) -> dict[str, Any]:
-    """The grid keys of a setting: ``prior`` or ``marginal-<alpha>-<settle steps>``."""
+    """The grid keys of a setting: ``prior`` or ``<mechanism>-<alpha>-<settle steps>``, the mechanism
+    ``marginal`` or one of :data:`width_variants.VARIANTS` (which differ in code, not in keys)."""
     if name == "prior":
         return dict(PRESETS["awgnn"])
     _, alpha, settle = name.split("-")
@@ -107,7 +114,18 @@ def setting_point(name: str) -> dict[str, Any]:
             "initial_width": 16}
 
 
+def width_controller(setting: str) -> contextlib.AbstractContextManager:
+    """Inside it, the harness's ``width_control: marginal`` builds the setting's variant of MarginalWidths."""
+    variant = VARIANTS.get(setting.split("-")[0])
+    return contextlib.nullcontext() if variant is None else mock.patch.object(harness_train, "MarginalWidths", variant)
+
+
 def train(run: Run) -> dict[str, Any]:
+    with width_controller(run.setting):
+        return _train(run)
+
+
+def _train(run: Run) -> dict[str, Any]:
     if run.task.startswith("ladder"):
         data, fold = ladder_and_split(int(run.task.split("-")[1]), 1000, run.seed)
         _, record = train_model(data, fold, MODEL, run.epochs, run.seed, **run.point())
@@ -333,6 +351,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.01], help="marginal costs alpha")
     parser.add_argument("--settle", type=positive_int, nargs="+", default=[50], help="marginal settle steps")
     parser.add_argument("--prior", action="store_true", help="also run the width prior (preset awgnn)")
+    parser.add_argument("--variants", nargs="+", default=[], choices=list(VARIANTS),
+                        help="also run these variants of the mechanism (width_variants.py) at every alpha and settle")
     parser.add_argument("--tasks", nargs="+", default=[*LADDER_TASKS, *DATASETS],
                         choices=[*LADDER_TASKS, *DATASETS])
     parser.add_argument("--folds", type=positive_int, default=3, help="official outer folds a dataset (default 3)")
@@ -345,7 +365,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=positive_int, default=1)
     parser.add_argument("--report-only", action="store_true", help="train nothing; report the finished runs")
     arguments = parser.parse_args()
-    arguments.settings = [f"marginal-{a:g}-{s}" for a in arguments.alphas for s in arguments.settle]
+    arguments.settings = [f"{mechanism}-{a:g}-{s}" for mechanism in ("marginal", *arguments.variants)
+                          for a in arguments.alphas for s in arguments.settle]
     if arguments.prior:
         arguments.settings.append("prior")
     if arguments.smoke:

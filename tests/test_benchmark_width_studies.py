@@ -38,7 +38,8 @@ def test_subsampling_is_nested_free_and_reproducible():
 
 @pytest.mark.parametrize("script, extra, table", [
     ("width_need.py", [], "| architecture | dataset | N (inner train) | width 4 | width 8 | W* |"),
-    ("width_equilibrium.py", ["--prior"], "| setting | task | width from 8 | width from 320 | spread (target <= 1.25)"),
+    ("width_equilibrium.py", ["--prior", "--variants", "refit", "tiny"],
+     "| setting | task | width from 8 | width from 320 | spread (target <= 1.25)"),
 ])
 def test_smoke_runs_print_their_tables_and_resume(tmp_path, data_root, script, extra, table):
     command = [sys.executable, str(BENCHMARKS / script), "--smoke", "--data-root", str(data_root), "--out",

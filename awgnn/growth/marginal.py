@@ -57,8 +57,9 @@ was far too narrow, so no layer ever grew.
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,27 +219,38 @@ class MarginalWidths:
 
     # -- measurement and update ------------------------------------------------------------------
 
-    @torch.no_grad()
-    def measure(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> tuple[list[Tensor], list[Any]]:
-        """Per layer, the per-example loss increases ``l(D - r) - l(D)``; and the batches used.
-
-        The model runs in evaluation mode on the batches until
-        ``measured_examples`` examples are seen (a layer at the smallest width
-        gives an empty tensor), except that batch norms normalise with the
-        batch's statistics, as in training, where the dropped configuration
-        was trained; their running statistics are left untouched. The model's
-        mode is restored afterwards.
-        """
+    @contextlib.contextmanager
+    def measuring(self) -> Iterator[None]:
+        """Evaluation mode without gradients, except that batch norms normalise with the batch's statistics (as in
+        training, where the dropped configurations were trained) and leave their running statistics untouched; the
+        model's mode is restored afterwards."""
         kept = [(norm.momentum, norm.num_batches_tracked.clone()) for norm in self.norms]
         was_training = self.model.training
         self.model.eval()
         for norm in self.norms:
             norm.train()
             norm.momentum = 0.0  # batch statistics without moving the running ones
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            for norm, (momentum, tracked) in zip(self.norms, kept):
+                norm.momentum = momentum
+                norm.num_batches_tracked.copy_(tracked)
+            self.model.train(was_training)
+
+    @torch.no_grad()
+    def measure(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> tuple[list[Tensor], list[Any]]:
+        """Per layer, the per-example loss increases ``l(D - r) - l(D)``; and the batches used.
+
+        The model runs as in :meth:`measuring` on the batches until
+        ``measured_examples`` examples are seen (a layer at the smallest width
+        gives an empty tensor).
+        """
         increases: list[list[Tensor]] = [[] for _ in self.layers]
         used: list[Any] = []
         seen = 0
-        try:
+        with self.measuring():
             for batch in batches:
                 used.append(batch)
                 base = per_example_loss(self.model, batch)
@@ -250,11 +262,6 @@ class MarginalWidths:
                 seen += len(base)
                 if seen >= self.measured_examples:
                     break
-        finally:
-            for norm, (momentum, tracked) in zip(self.norms, kept):
-                norm.momentum = momentum
-                norm.num_batches_tracked.copy_(tracked)
-            self.model.train(was_training)
         if not seen:
             raise ValueError("measure needs at least one batch with one example, got none")
         return [torch.cat(values) if values else torch.empty(0) for values in increases], used
@@ -292,9 +299,14 @@ class MarginalWidths:
                 self._grow(layer, decision.new - decision.old, optimizer, optimizer_state)
                 self._judged_after[index] = self.steps + self.settle_steps
             elif decision.new < decision.old:
-                layer.width.resize_(decision.new, optimizer, optimizer_state, reason="marginal")
+                self._shrink(layer, decision.old - decision.new, optimizer, optimizer_state)
         self.recalibrate_norms(used, per_example_loss)
         return decisions
+
+    def _shrink(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
+                optimizer_state: OptimizerStatePolicy) -> None:
+        """Remove the last ``count`` neurons, as measured: the others and the consumer's weights stay."""
+        layer.width.resize_(layer.size - count, optimizer, optimizer_state, reason="marginal")
 
     @torch.no_grad()
     def _grow(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
