@@ -4,7 +4,7 @@ A *setting* is a way of learning widths: ``marginal`` (hidden widths set by
 the measured value of their last neurons against a cost of ``alpha`` nats a
 parameter divided by N, :class:`awgnn.growth.MarginalWidths`, one run per
 ``--alphas`` value and ``--settle`` value; ``--variants`` adds the variants
-of ``width_variants.py``, ``refit`` and ``tiny``, at the same values) or
+of ``width_variants.py`` at the same values) or
 ``prior`` (the rates with the log-normal width prior, ``preset: awgnn``). For
 each setting the script
 trains the AWN paper's classifier (``AdaptiveGINClassifier``: 2 blocks on

@@ -16,6 +16,7 @@ rule, the cost and the training-time dropping:
   measured graphs) in place of random rows with zero outgoing weights, so a new
   neuron starts useful instead of silent; random ones fill in where TINY finds
   fewer.
+* ``refit_tiny`` (:class:`RefitTinyWidths`): both.
 
 These live in the benchmarks, not in the library: neither met more of the
 study's targets than the mechanism the library ships.
@@ -147,4 +148,9 @@ class TinyGrowthWidths(MarginalWidths):
         return self._loss(model, batch).sum()
 
 
-VARIANTS: dict[str, type[MarginalWidths]] = {"refit": RefitWidths, "tiny": TinyGrowthWidths}
+class RefitTinyWidths(TinyGrowthWidths, RefitWidths):
+    """Both: windows measured and removed with the consumer refitted, growths by TINY's neurons."""
+
+
+VARIANTS: dict[str, type[MarginalWidths]] = {"refit": RefitWidths, "tiny": TinyGrowthWidths,
+                                             "refit_tiny": RefitTinyWidths}

@@ -3,12 +3,13 @@ import copy
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from test_marginal_widths import batch_statistics, batches, fixed_model, per_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from width_variants import RefitWidths, TinyGrowthWidths, refitted_consumer  # noqa: E402
+from width_variants import RefitTinyWidths, RefitWidths, TinyGrowthWidths, refitted_consumer  # noqa: E402
 
 from awgnn.growth import MarginalWidths  # noqa: E402
 from awgnn.growth.marginal import window_size  # noqa: E402
@@ -48,9 +49,11 @@ def duplicated_tail(model, widths):
                     getattr(layer.norm, key)[-window:] = getattr(layer.norm, key)[:window]
 
 
-def test_a_window_that_duplicates_other_neurons_is_worth_nothing_after_the_refit_and_its_removal_keeps_the_function():
+@pytest.mark.parametrize("variant", [RefitWidths, RefitTinyWidths])
+def test_a_window_that_duplicates_other_neurons_is_worth_nothing_after_the_refit_and_its_removal_keeps_the_function(
+        variant):
     model = fixed_model(width=12)
-    widths = RefitWidths(model, 24, alpha=1e-3)
+    widths = variant(model, 24, alpha=1e-3)
     duplicated_tail(model, widths)
     data = batches()
     plain, _ = MarginalWidths.measure(widths, data, per_graph)
@@ -69,12 +72,15 @@ def test_a_window_that_duplicates_other_neurons_is_worth_nothing_after_the_refit
             torch.testing.assert_close(per_graph(shrunk, b), old, atol=1e-4, rtol=1e-4)
 
 
-def test_a_tiny_growth_adds_neurons_with_outgoing_weights():
+@pytest.mark.parametrize("variant", [TinyGrowthWidths, RefitTinyWidths])
+def test_a_tiny_growth_adds_neurons_with_outgoing_weights_and_keeps_the_old_ones(variant):
     model = fixed_model(width=8)
-    widths = TinyGrowthWidths(model, 24, alpha=1e-9)
-    data = batches()
-    decisions = widths.update_(data, per_graph)
-    grown = [(layer, d) for layer, d in zip(widths.layers, decisions) if d.new > d.old]
-    assert grown
-    for layer, decision in grown:
-        assert layer.consumer.weight[:, decision.old:].abs().sum() > 0  # TINY's fan-outs, not silent zeros
+    widths = variant(model, 24)
+    widths.measure(batches(), per_graph)  # the graphs a growth fits its neurons on
+    for layer in widths.layers:
+        rows, columns = layer.linear.weight.detach().clone(), layer.consumer.weight.detach().clone()
+        widths._grow(layer, 3, None, "carry")
+        assert layer.size == 11
+        torch.testing.assert_close(layer.linear.weight[:8], rows)
+        torch.testing.assert_close(layer.consumer.weight[:, :8], columns)
+        assert layer.consumer.weight[:, 8:].abs().sum(0).gt(0).any()  # TINY's fan-outs, not silent zeros
