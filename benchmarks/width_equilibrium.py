@@ -396,11 +396,13 @@ def main() -> None:
           f"{arguments.folds} official outer fold(s), test folds not read. Widths: mean hidden width over the "
           "blocks at the last epoch (mean ± population std over runs). Settings:\n")
     for setting in arguments.settings:
-        print(f"- `{setting}`: " + ", ".join(f"{k}={v}" for k, v in setting_point(setting).items()))
+        variant = VARIANTS.get(setting.split("-")[0])
+        print(f"- `{setting}`: " + ", ".join(f"{k}={v}" for k, v in setting_point(setting).items())
+              + ("" if variant is None else f"; widths set by width_variants.{variant.__name__}"))
     table, _ = starts_table(runs, arguments.settings, arguments.tasks)
     print(f"\n{table}\n")
     for setting in arguments.settings:
-        lines = [fraction_text(runs, setting) if SUBSAMPLED in datasets else "",
+        lines = [fraction_text(runs, setting) if SUBSAMPLED in datasets and arguments.fractions else "",
                  ranking_text(runs, setting, datasets, need, arguments.folds) if datasets else "",
                  ladder_text(runs, setting) if arguments.ladder_seeds else ""]
         if any(lines):
