@@ -268,11 +268,12 @@ def ladder_text(runs: Sequence[dict[str, Any]], setting: str) -> str:
 # -- the cost of a training step --------------------------------------------------------------------
 
 
-def step_cost(data_root: str, steps: int) -> str:
+def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
     """CPU seconds a training step (and a measurement) of the marginal setting against the width prior's.
 
     Both train AdaptiveGINClassifier (3 blocks, 16 neurons a layer) on PROTEINS batches of 32, interleaved
-    in rounds so that load affects both alike; the marginal model's measurement is timed per epoch.
+    in rounds so that load affects both alike; the marginal model's measurement is timed per epoch, and so is
+    each of ``variants``' measurement of the same model (their training steps are the marginal setting's).
     """
     data = load_dataset("PROTEINS", data_root)
     store = GraphStore.from_dataset(data.dataset)
@@ -314,10 +315,13 @@ def step_cost(data_root: str, steps: int) -> str:
             function(batch)
             times[name] += time.process_time() - started
     rounds = max(1, steps // len(batches))
+    measurers = {"measure": widths, **{variant: VARIANTS[variant](marginal, len(index), settle_steps=10**9)
+                                       for variant in variants}}
     for _ in range(rounds):
-        started = time.process_time()
-        widths.measure(batches, per_graph)
-        times["measure"] += time.process_time() - started
+        for name, measurer in measurers.items():
+            started = time.process_time()
+            measurer.measure(batches, per_graph)
+            times[name] = times.get(name, 0.0) + time.process_time() - started
     prior_step_time, marginal_step_time = times["prior"] / steps, times["marginal"] / steps
     epoch = marginal_step_time * len(batches)
     measure = times["measure"] / rounds
@@ -327,7 +331,10 @@ def step_cost(data_root: str, steps: int) -> str:
             f"{verdict(marginal_step_time / prior_step_time <= 1.5)}); the measurement between epochs "
             f"({widths.measured_examples} graphs, {len(widths.layers)} layers) costs {1000 * measure:.0f} ms, "
             f"{measure / epoch:.2f} of a {len(batches)}-step epoch, so an epoch with it costs "
-            f"{(epoch + measure) / (prior_step_time * len(batches)):.2f}x the width prior's.")
+            f"{(epoch + measure) / (prior_step_time * len(batches)):.2f}x the width prior's."
+            + "".join(f" The measurement of {variant} costs {1000 * times[variant] / rounds:.0f} ms, an epoch with it "
+                      f"{(epoch + times[variant] / rounds) / (prior_step_time * len(batches)):.2f}x the prior's."
+                      for variant in variants))
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -408,7 +415,7 @@ def main() -> None:
         if any(lines):
             print("  \n".join(line for line in lines if line) + "\n")
     if arguments.step_cost:
-        print(step_cost(data_root, arguments.step_cost) + "\n")
+        print(step_cost(data_root, arguments.step_cost, arguments.variants) + "\n")
     cpu = sum(r["cpu_seconds"] for r in runs)
     print(f"Figures: {', '.join(f.name for f in figures)}; raw runs: {results.path.name}. {len(runs)} runs, "
           f"{cpu / 3600:.2f} CPU-hours; this invocation {time.perf_counter() - started:.0f} s with "
