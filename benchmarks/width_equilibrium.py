@@ -29,7 +29,6 @@ appended to ``width_equilibrium.jsonl``; the study resumes where it stopped.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import itertools
 import json
@@ -40,7 +39,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +46,7 @@ from common import ResultsFile, base_parser, header, ladder_and_split, markdown_
     save_figure, setup, train_model
 from scipy import stats
 from width_need import DATASETS, outer_folds, saturation_widths, subsample
-from width_variants import VARIANTS
+from width_variants import VARIANTS, controller
 
 from awgnn.growth import MarginalWidths, fix_hidden_widths_, reinitialise_
 from awgnn.harness.batching import GraphStore, InMemoryLoader
@@ -57,7 +55,6 @@ from awgnn.harness.data import load_dataset, resolve_data_root
 from awgnn.harness.ladder import LADDER_LEVELS
 from awgnn.harness.presets import PRESETS
 from awgnn.harness.registry import MODEL_CLASSES
-from awgnn.harness import train as harness_train
 from awgnn.harness.train import RunSettings, fit
 from awgnn.models import AdaptiveGINClassifier
 from awgnn.width import ELBOLoss, auto_update_widths, parameter_groups
@@ -114,14 +111,8 @@ def setting_point(name: str) -> dict[str, Any]:
             "initial_width": 16}
 
 
-def width_controller(setting: str) -> contextlib.AbstractContextManager:
-    """Inside it, the harness's ``width_control: marginal`` builds the setting's variant of MarginalWidths."""
-    variant = VARIANTS.get(setting.split("-")[0])
-    return contextlib.nullcontext() if variant is None else mock.patch.object(harness_train, "MarginalWidths", variant)
-
-
 def train(run: Run) -> dict[str, Any]:
-    with width_controller(run.setting):
+    with controller(run.setting):
         return _train(run)
 
 

@@ -15,9 +15,13 @@ GRID_SIZES = {"gin_fixed": 128, "awn_gin": 6, "awn_gin_paper": 6, "gcn_adaptive"
 PRESETS = {"awn_gin": "awgnn", "awn_gin_paper": "paper"}
 # The reproduction table's reduced budget (benchmarks/reproduction.py): the same for every model.
 REPRODUCTION_MODELS = {"gin", "awn_gin", "awn_gin_paper", "awn_fair_gin", "awn_gin_single", "awn_gin_marginal",
-                       "awn_fair_gin_marginal"}
-# A single configuration with preset marginal: the twin's first grid point, the width keys aside.
-MARGINAL_TWINS = {"reproduction/awn_gin_marginal": "awn_gin_single", "reproduction/awn_fair_gin_marginal": "awn_fair_gin"}
+                       "awn_fair_gin_marginal", "awn_gin_marginal_refit", "awn_fair_gin_marginal_refit"}
+# A single configuration with widths set by measurement (the folder's preset): the twin's first grid point, the
+# width keys aside.
+MARGINAL_TWINS = {"reproduction/awn_gin_marginal": ("awn_gin_single", "marginal"),
+                  "reproduction/awn_fair_gin_marginal": ("awn_fair_gin", "marginal"),
+                  "reproduction/awn_gin_marginal_refit": ("awn_gin_single", "marginal_refit"),
+                  "reproduction/awn_fair_gin_marginal_refit": ("awn_fair_gin", "marginal_refit")}
 REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
 # The growing baselines (issue #10) on the reproduction table's budget, on the AWN paper's GIN classifier
 # (growth/) and on FairGIN's architecture (growth_fair_gin/).
@@ -73,10 +77,11 @@ def test_config_is_valid_and_every_grid_point_builds(path):
         assert (reference.protocol, reference.splits, reference.dataset) == (config.protocol, config.splits,
                                                                             config.dataset)
     elif family(path) in MARGINAL_TWINS:
-        reference = load_config(ROOT / "reproduction" / MARGINAL_TWINS[family(path)] / path.name)
+        twin, preset = MARGINAL_TWINS[family(path)]
+        reference = load_config(ROOT / "reproduction" / twin / path.name)
         (point,) = config.models[0].points()
-        width_keys = set(PRESET_VALUES["awgnn"]) | set(PRESET_VALUES["marginal"])
-        assert config.models[0].preset == "marginal"
+        width_keys = set(PRESET_VALUES["awgnn"]) | set(PRESET_VALUES[preset])
+        assert config.models[0].preset == preset
         assert {k: v for k, v in point.items() if k not in width_keys} == {
             k: v for k, v in reference.models[0].points()[0].items() if k not in width_keys}
         assert (reference.protocol, reference.splits, reference.dataset) == (config.protocol, config.splits,

@@ -10,7 +10,15 @@ from test_bench import TINY, bench, run_records, write_config
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch_geometric.loader import DataLoader
 
-from awgnn.growth import MarginalWidths, fix_hidden_widths_, growable_layers, neuron_cost, reinitialise_
+from awgnn.growth import (
+    MarginalWidths,
+    RefitMarginalWidths,
+    fix_hidden_widths_,
+    growable_layers,
+    neuron_cost,
+    refitted_consumer,
+    reinitialise_,
+)
 from awgnn.growth.marginal import MIN_WIDTH, parameters_per_neuron, window_size
 from awgnn.harness.config import ConfigError, parse_config
 from awgnn.models import AdaptiveFairGIN, AdaptiveGINClassifier
@@ -201,6 +209,71 @@ def test_a_shrink_keeps_the_first_neurons_and_the_optimizer_follows():
 # -- training-time nested dropout ------------------------------------------------------------------
 
 
+# -- refitted windows ------------------------------------------------------------------------------
+
+
+def test_the_refit_reproduces_the_consumer_exactly_when_the_window_is_a_linear_map_of_the_others():
+    torch.manual_seed(0)
+    head = torch.randn(200, 5)
+    tail = head @ torch.randn(5, 3) + torch.tensor([0.5, -1.0, 2.0])
+    hidden = torch.cat([head, tail], 1)
+    weight, bias = torch.randn(4, 8), torch.randn(4)
+    new_weight, new_bias = refitted_consumer(hidden, weight, bias, 3)
+    torch.testing.assert_close(head @ new_weight.T + new_bias, hidden @ weight.T + bias, atol=1e-4, rtol=1e-4)
+
+
+def test_the_refit_is_least_squares_against_a_brute_force_solve():
+    torch.manual_seed(1)
+    hidden, weight, bias = torch.randn(50, 6).double(), torch.randn(2, 6).double(), torch.randn(2).double()
+    new_weight, new_bias = refitted_consumer(hidden, weight, bias, 2)
+    design = torch.cat([hidden[:, :4], torch.ones(50, 1, dtype=torch.float64)], 1)
+    target = hidden @ weight.T + bias - hidden[:, :4] @ weight[:, :4].T - bias  # what the window sent on
+    solution = torch.linalg.lstsq(design, target).solution
+    torch.testing.assert_close(new_weight, weight[:, :4] + solution[:-1].T, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(new_bias, bias + solution[-1], atol=1e-6, rtol=1e-6)
+
+
+def test_the_refit_names_a_window_it_cannot_take():
+    with pytest.raises(ValueError, match=r"hidden must have shape \(rows, 4\) and window be below its width"):
+        refitted_consumer(torch.randn(10, 4), torch.randn(2, 4), torch.randn(2), 4)
+    with pytest.raises(ValueError, match="window"):
+        refitted_consumer(torch.randn(10, 4), torch.randn(2, 4), torch.randn(2), 0)
+
+
+def duplicated_tail(model, widths):
+    """Make every layer's last window copies of its first neurons (rows, biases, norm entries): the window then
+    computes what other neurons compute."""
+    with torch.no_grad():
+        for layer in widths.layers:
+            window = window_size(layer.size, widths.window)
+            layer.linear.weight[-window:] = layer.linear.weight[:window]
+            layer.linear.bias[-window:] = layer.linear.bias[:window]
+            if layer.norm is not None:
+                for key in ("weight", "bias", "running_mean", "running_var"):
+                    getattr(layer.norm, key)[-window:] = getattr(layer.norm, key)[:window]
+
+
+def test_a_window_that_duplicates_other_neurons_is_worth_nothing_after_the_refit_and_its_removal_keeps_the_function():
+    model = fixed_model(width=12)
+    widths = RefitMarginalWidths(model, 24, alpha=1e-3)
+    duplicated_tail(model, widths)
+    data = batches()
+    plain, _ = MarginalWidths.measure(widths, data, per_graph)
+    increases, _ = widths.measure(data, per_graph)
+    # Each graph's loss moves by less than 1e-5 with the refit; without it the same windows move it by 1e-2 or more.
+    assert all(float(values.abs().max()) < 1e-5 for values in increases)
+    assert all(float(values.abs().mean()) > 1e-2 for values in plain)
+    with torch.no_grad():
+        before = [per_graph(batch_statistics(copy.deepcopy(model)), b) for b in data]
+    decisions = widths.update_(data, per_graph)
+    assert all(d.new == 12 - window_size(12, widths.window) for d in decisions)
+    shrunk = batch_statistics(copy.deepcopy(model))
+    shrunk._forward_pre_hooks.clear()
+    with torch.no_grad():
+        for b, old in zip(data, before):
+            torch.testing.assert_close(per_graph(shrunk, b), old, atol=1e-4, rtol=1e-4)
+
+
 def test_half_the_training_steps_drop_the_last_window_of_one_layer_without_moving_running_statistics():
     model = fixed_model(width=12)
     widths = MarginalWidths(model, 24)
@@ -245,10 +318,11 @@ def marginal_config(grid):
 
 
 @pytest.mark.parametrize("grid, message", [
-    ({"width_control": "measured"}, r"width_control: expected 'marginal'"),
+    ({"width_control": "measured"}, r"width_control: expected 'marginal' .*'marginal_refit'"),
     ({"width_control": "marginal", "loss": "elbo"}, r"loss: expected 'cross_entropy' with width_control"),
     ({"width_control": "marginal", "embedding_channels": None}, r"embedding_channels: expected an integer"),
-    ({"neuron_cost": 0.01}, r"neuron_cost: expected no neuron_cost without width_control"),
+    ({"neuron_cost": 0.01}, r"neuron_cost: expected no neuron_cost without width_control \(one of marginal, "
+                            r"marginal_refit\)"),
     ({"width_control": "marginal", "neuron_cost": -1}, r"neuron_cost: expected a number > 0"),
     ({"width_control": "marginal", "width_window": 0}, r"width_window: expected a number in \(0, 1\]"),
 ])

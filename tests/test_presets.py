@@ -1,7 +1,7 @@
 """Named width settings in configurations (issue #9): validation, filling and overriding the grid."""
 import pytest
 
-from awgnn.growth import growable_layers
+from awgnn.growth import MarginalWidths, RefitMarginalWidths, growable_layers
 from awgnn.growth.marginal import DEFAULT_WINDOW, parameters_per_neuron, window_size
 from awgnn.harness.config import ConfigError, model_arguments, parse_config, training_settings
 from awgnn.harness.data import load_dataset
@@ -52,7 +52,7 @@ def test_presets_differ_in_the_fingerprint():
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"preset": "fast"}, r"exp.yaml: models\.awn\.preset: expected one of 'paper', 'awgnn', 'marginal', got 'fast'"),
+    ({"preset": "fast"}, r"exp.yaml: models\.awn\.preset: expected one of 'paper', 'awgnn', 'marginal', 'marginal_refit', got 'fast'"),
     ({"preset": ["awgnn"]}, r"models\.awn\.preset: expected one of"),
 ])
 def test_an_unknown_preset_is_named(section, message):
@@ -113,16 +113,19 @@ def test_preset_paper_reaches_the_elbo_and_the_optimizer(data_root):
     assert hook.model.input_block.widths[0].lambda0 == PRESETS["paper"]["lambda0"]
 
 
-def test_preset_marginal_trains_on_cross_entropy_with_fixed_widths_and_its_cost(data_root):
-    hook, record, n = _train_with_preset("marginal", data_root, epochs=3)
+@pytest.mark.parametrize("name, controller", [("marginal", MarginalWidths), ("marginal_refit", RefitMarginalWidths)])
+def test_preset_marginal_trains_on_cross_entropy_with_fixed_widths_and_its_cost(name, controller, data_root):
+    hook, record, n = _train_with_preset(name, data_root, epochs=3)
+    hooked = {getattr(h, "__self__", None) for h in hook.model._forward_pre_hooks.values()}
+    assert [type(h) for h in hooked if isinstance(h, MarginalWidths)] == [controller]
     assert hook.objective is None  # cross-entropy
     widths = [w for _, w in adaptive_widths(hook.model)]
     assert widths and all(w.fixed for w in widths)
     assert all(not p.requires_grad or p.grad is None for p in hook.optimizer.param_groups[1]["params"])
     layers = {layer.name: layer for layer in growable_layers(hook.model)}
     for epoch in record["history"][1:]:
-        for name, decision in epoch["width_control"].items():
+        for layer, decision in epoch["width_control"].items():
             window = window_size(decision["old"], DEFAULT_WINDOW)
             per_neuron = decision["cost"] / window
-            alpha = per_neuron * n / parameters_per_neuron(layers[name])
-            assert alpha == pytest.approx(PRESETS["marginal"]["neuron_cost"])
+            alpha = per_neuron * n / parameters_per_neuron(layers[layer])
+            assert alpha == pytest.approx(PRESETS[name]["neuron_cost"])

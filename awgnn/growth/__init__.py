@@ -27,7 +27,7 @@ from awgnn.growth.layer import (
     input_moment,
     reinitialise_,
 )
-from awgnn.growth.marginal import MarginalWidths, WidthDecision, neuron_cost
+from awgnn.growth.marginal import MarginalWidths, RefitMarginalWidths, WidthDecision, neuron_cost, refitted_consumer
 from awgnn.growth.s2d import S2DGrowth, SplittingMatrices, splitting_matrices
 from awgnn.growth.statistics import NodeGradients, node_gradients
 from awgnn.growth.step import GrowthBudget, GrowthResult
@@ -44,6 +44,7 @@ __all__ = [
     "LayerGrowth",
     "MarginalWidths",
     "NodeGradients",
+    "RefitMarginalWidths",
     "S2DGrowth",
     "SecondDerivative",
     "SplittingMatrices",
@@ -54,6 +55,7 @@ __all__ = [
     "hidden_layers",
     "input_moment",
     "neuron_cost",
+    "refitted_consumer",
     "reinitialise_",
     "node_gradients",
     "splitting_matrices",

@@ -50,6 +50,18 @@ is far below its count, so :math:`\alpha` is far below AIC's 1:
 :data:`DEFAULT_NEURON_COST` was chosen on the synthetic ladder, never on a
 test fold.
 
+**Refitted windows** (:class:`RefitMarginalWidths`). A wide network spreads
+its function over all its neurons, so its last ones carry part of it even
+where the others could express the same, and a wide start shrinks slowly.
+With the consumer :math:`u = W_1 h_1 + W_2 h_2 + b` (:math:`h_2` the
+window), least squares on the measured nodes gives
+:math:`h_2 \approx P^\top h_1 + q` and the consumer
+:math:`(W_1 + W_2 P^\top) h_1 + (b + W_2 q)`, which stands in for the
+window as far as a linear map of the other neurons can
+(:func:`refitted_consumer`). The window's value is measured with that
+consumer, and a shrink keeps it: a window that only duplicates the others is
+worth nothing, whatever its age.
+
 A reserve of trained neurons beyond the width, measured as a candidate, was
 tried first and rejected: trained in a share of the steps only, it was worth
 nothing or less to a network trained mostly without it, even where the layer
@@ -59,8 +71,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -86,6 +99,8 @@ DEFAULT_MEASURED_EXAMPLES = 512
 PLAIN_STEPS = 0.5
 # The smallest width a fixed AdaptiveWidth can express (its distribution's offset).
 MIN_WIDTH = 2
+# The refit's ridge, relative to the mean diagonal of the Gram matrix: dead or duplicate neurons stay solvable.
+REFIT_RIDGE = 1e-6
 
 PerExampleLoss = Callable[[nn.Module, Any], Tensor]
 
@@ -347,6 +362,115 @@ class MarginalWidths:
         """Detach the forward hooks: training then runs every layer at its width."""
         for handle in self._handles:
             handle.remove()
+
+
+def refitted_consumer(hidden: Tensor, weight: Tensor, bias: Tensor, window: int) -> tuple[Tensor, Tensor]:
+    r"""The consumer's weights on the first neurons, and its bias, that best stand in for the last ``window``.
+
+    With the layer's outputs :math:`H = [H_1 \,|\, H_2]` (rows: nodes;
+    :math:`H_2` the last ``window`` columns) and the consumer
+    :math:`u = W_1 h_1 + W_2 h_2 + b`, ridge least squares (float64) gives
+    :math:`H_2 \approx H_1 P + \mathbf 1 q`; then
+    :math:`u \approx (W_1 + W_2 P^\top) h_1 + (b + W_2 q)`.
+
+    Args:
+        hidden: :math:`H`, shape ``(rows, D)``.
+        weight: :math:`[W_1 \,|\, W_2]`, shape ``(F_out, D)``.
+        bias: :math:`b`, shape ``(F_out,)``.
+        window: the last neurons to stand in for, ``1 <= window < D``.
+
+    Returns:
+        :math:`W_1 + W_2 P^\top`, shape ``(F_out, D - window)``, and :math:`b + W_2 q`, in ``weight``'s dtype.
+    """
+    check_int_at_least("window", window, 1)
+    if hidden.dim() != 2 or hidden.shape[1] != weight.shape[1] or window >= hidden.shape[1]:
+        raise ValueError(f"hidden must have shape (rows, {weight.shape[1]}) and window be below its width, got "
+                         f"{tuple(hidden.shape)} and {window}")
+    rows = hidden.double()
+    head = torch.cat([rows[:, :-window], torch.ones_like(rows[:, :1])], 1)
+    gram = head.T @ head
+    ridge = REFIT_RIDGE * gram.diagonal().mean() + torch.finfo(gram.dtype).tiny
+    solution = torch.linalg.solve(gram + ridge * torch.eye(len(gram), dtype=gram.dtype, device=gram.device),
+                                  head.T @ rows[:, -window:])
+    tail = weight[:, -window:].double()
+    new_weight = weight[:, :-window].double() + tail @ solution[:-1].T
+    new_bias = bias.double() + tail @ solution[-1]
+    return new_weight.to(weight.dtype), new_bias.to(bias.dtype)
+
+
+class RefitMarginalWidths(MarginalWidths):
+    """:class:`MarginalWidths` whose windows are measured, and removed, with the consumer refitted.
+
+    Before a layer's last :math:`r` neurons are switched off for the
+    measurement, its consumer's weights on the other neurons and its bias are
+    replaced by :func:`refitted_consumer`'s, fitted on the measured graphs'
+    nodes; a shrink keeps them. Everything else (the rule, the cost, the
+    training-time dropping, growth) is :class:`MarginalWidths`'. Arguments as
+    there.
+    """
+
+    def __init__(self, model: nn.Module, n_observations: int, **options: Any) -> None:
+        super().__init__(model, n_observations, **options)
+        self._refits: dict[str, tuple[Tensor, Tensor]] = {}  # from the last measurement, for a shrink
+
+    @torch.no_grad()
+    def measure(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> tuple[list[Tensor], list[Any]]:
+        """Per layer, the per-example loss increases with the window off and the consumer refitted; the batches."""
+        hidden: list[list[Tensor]] = [[] for _ in self.layers]
+        handles = [layer.consumer.register_forward_pre_hook(lambda module, args, kept=kept: kept.append(args[0]))
+                   for layer, kept in zip(self.layers, hidden)]
+        used, base, seen = [], [], 0
+        with self.measuring():
+            try:
+                for batch in batches:
+                    used.append(batch)
+                    base.append(per_example_loss(self.model, batch))
+                    seen += len(base[-1])
+                    if seen >= self.measured_examples:
+                        break
+            finally:
+                for handle in handles:
+                    handle.remove()
+            if not seen:
+                raise ValueError("measure needs at least one batch with one example, got none")
+            self._refits = {}
+            increases = [self._refitted_increases(layer, torch.cat(rows), used, base, per_example_loss)
+                         for layer, rows in zip(self.layers, hidden)]
+        return increases, used
+
+    def _refitted_increases(self, layer: GrowableLayer, hidden: Tensor, batches: list[Any], base: list[Tensor],
+                            per_example_loss: PerExampleLoss) -> Tensor:
+        window = window_size(layer.size, self.window)
+        if not window:
+            return torch.empty(0)
+        consumer = layer.consumer
+        kept = consumer.weight.clone(), consumer.bias.clone()
+        weight, bias = refitted_consumer(hidden, kept[0], kept[1], window)
+        self._refits[layer.name] = weight, bias
+        consumer.weight[:, :-window] = weight
+        consumer.bias.copy_(bias)
+        try:
+            values = []
+            for batch, loss in zip(batches, base):
+                layer.width.cutoff = layer.size - window  # cleared by the forward hook
+                values.append(per_example_loss(self.model, batch) - loss)
+        finally:
+            consumer.weight.copy_(kept[0])
+            consumer.bias.copy_(kept[1])
+        return torch.cat(values)
+
+    @torch.no_grad()
+    def _shrink(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
+                optimizer_state: OptimizerStatePolicy) -> None:
+        weight, bias = self._refits[layer.name]
+        layer.consumer.weight[:, :-count] = weight
+        layer.consumer.bias.copy_(bias)
+        super()._shrink(layer, count, optimizer, optimizer_state)
+
+
+# The ways of setting widths by measurement, by their name in the harness's width_control key.
+WIDTH_CONTROLLERS: Mapping[str, type[MarginalWidths]] = MappingProxyType({
+    "marginal": MarginalWidths, "marginal_refit": RefitMarginalWidths})
 
 
 def _mean_and_error(values: Tensor) -> tuple[float, float]:

@@ -26,6 +26,7 @@ from awgnn.growth.marginal import (
     DEFAULT_NEURON_COST,
     DEFAULT_SETTLE_STEPS,
     DEFAULT_WINDOW,
+    WIDTH_CONTROLLERS,
 )
 from awgnn.growth.step import SELECTIONS as GROWTH_SELECTIONS
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
@@ -58,7 +59,9 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "width_prior_std": ("a number > 0 or null (no width prior)", None),
     # Widths set by the measured value of neurons against their cost (awgnn.growth.MarginalWidths).
     "width_control": ("'marginal' (an adaptive GIN's hidden widths are fixed and set by the measured value of "
-                      "their last neurons against a cost per neuron) or null (the rates learn them)", None),
+                      "their last neurons against a cost per neuron), 'marginal_refit' (the same, with the next "
+                      "layer refitted before the last neurons are measured and when they are removed) or null (the "
+                      "rates learn them)", None),
     "neuron_cost": ("a number > 0 (alpha, the cost in nats per parameter; a neuron of p parameters costs "
                     "alpha * p / N)", DEFAULT_NEURON_COST),
     "width_window": ("a number in (0, 1] (the last neurons measured, and a decision's step, as a fraction of the "
@@ -90,7 +93,7 @@ GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
 # TINY's budget when growth_neurons is null (the growth papers' reference settings: up to 8 neurons per layer and step).
 TINY_NEURONS_PER_LAYER = 8
 GROWTH_KEYS = tuple(key for key in TRAINING_KEYS if key.startswith("growth"))
-WIDTH_CONTROLS = ("marginal",)
+WIDTH_CONTROLS = tuple(WIDTH_CONTROLLERS)
 MARGINAL_KEYS = ("neuron_cost", "width_window", "width_settle_steps", "width_measured_examples")
 
 
@@ -301,7 +304,8 @@ def _check_width_control(reader: _Reader, model: ModelConfig) -> None:
         if point.get("width_control") is None:
             for key in MARGINAL_KEYS:
                 if key in point:
-                    raise reader.fail(f"{where}.{key}", f"no {key} without width_control: 'marginal'", point[key])
+                    raise reader.fail(f"{where}.{key}", f"no {key} without width_control (one of "
+                                      f"{', '.join(WIDTH_CONTROLS)})", point[key])
             continue
         if not spec.controllable:
             raise reader.fail(f"{where}.width_control", f"null: {spec.cls.__name__} has no hidden MLP widths to set "

@@ -4,8 +4,9 @@ A model section of a configuration may name one with ``preset:``; the
 preset's values fill every grid key the section does not set itself, so a
 grid can still override any of them. See ``benchmarks/RESULTS.md`` ("Width
 convergence") for the evidence behind ``awgnn``, its section 12 for
-``marginal`` (widths set by measurement, not recommended: it meets fewer of
-that study's targets), and the README for what each key does.
+``marginal`` and ``marginal_refit`` (widths set by measurement, not
+recommended: it reports which of its targets each meets), and the README for
+what each key does.
 """
 from __future__ import annotations
 
@@ -50,6 +51,14 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "marginal": MappingProxyType({
         "initial_width": AWGNN_INITIAL_WIDTH,
         "width_control": "marginal",
+        "neuron_cost": DEFAULT_NEURON_COST,
+        "width_settle_steps": DEFAULT_SETTLE_STEPS,
+    }),
+    # The same with the next layer refitted before a window is measured and when it is removed
+    # (awgnn.growth.RefitMarginalWidths): wide starts shrink to what the narrow ones reach.
+    "marginal_refit": MappingProxyType({
+        "initial_width": AWGNN_INITIAL_WIDTH,
+        "width_control": "marginal_refit",
         "neuron_cost": DEFAULT_NEURON_COST,
         "width_settle_steps": DEFAULT_SETTLE_STEPS,
     }),

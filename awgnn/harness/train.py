@@ -18,12 +18,12 @@ from torch_geometric.loader import DataLoader
 from awgnn.growth import (
     FireflyGrowth,
     GrowthResult,
-    MarginalWidths,
     S2DGrowth,
     TinyGrowth,
     fix_hidden_widths_,
     reinitialise_,
 )
+from awgnn.growth.marginal import WIDTH_CONTROLLERS
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.config import GROWTH_METHODS, TINY_NEURONS_PER_LAYER
@@ -189,7 +189,9 @@ class GrowthSchedule(EpochHook):
 
 
 class MarginalWidthControl(EpochHook):
-    """An adaptive GIN's hidden widths set by :class:`~awgnn.growth.MarginalWidths` (``width_control: marginal``).
+    """An adaptive GIN's hidden widths set by measurement: ``width_control`` names the class
+    (:data:`~awgnn.growth.marginal.WIDTH_CONTROLLERS`: ``marginal`` is :class:`~awgnn.growth.MarginalWidths`,
+    ``marginal_refit`` :class:`~awgnn.growth.RefitMarginalWidths`).
 
     Building it fixes the model's hidden widths and draws its weights afresh
     as in a plain network (:func:`~awgnn.growth.reinitialise_`); build the
@@ -203,7 +205,7 @@ class MarginalWidthControl(EpochHook):
         fix_hidden_widths_(model)
         reinitialise_(model)
         self.optimizer_state = training["optimizer_state"]
-        self.widths = MarginalWidths(
+        self.widths = WIDTH_CONTROLLERS[training["width_control"]](
             model, n_observations, alpha=training["neuron_cost"], window=training["width_window"],
             settle_steps=training["width_settle_steps"], measured_examples=training["width_measured_examples"],
             generator=torch.Generator().manual_seed(seed))
