@@ -396,7 +396,7 @@ def main() -> None:
     for setting in arguments.settings:
         variant = VARIANTS.get(setting.split("-")[0])
         print(f"- `{setting}`: " + ", ".join(f"{k}={v}" for k, v in setting_point(setting).items())
-              + ("" if variant is None else f"; widths set by width_variants.{variant.__name__}"))
+              + ("" if variant is None else f"; widths set by {variant.__module__}.{variant.__qualname__}"))
     table, _ = starts_table(runs, arguments.settings, arguments.tasks)
     print(f"\n{table}\n")
     for setting in arguments.settings:
