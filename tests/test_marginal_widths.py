@@ -206,9 +206,6 @@ def test_a_shrink_keeps_the_first_neurons_and_the_optimizer_follows():
     optimizer.step()  # the optimizer's state matches the new shapes
 
 
-# -- training-time nested dropout ------------------------------------------------------------------
-
-
 # -- refitted windows ------------------------------------------------------------------------------
 
 
@@ -260,7 +257,7 @@ def test_a_window_that_duplicates_other_neurons_is_worth_nothing_after_the_refit
     data = batches()
     plain, _ = MarginalWidths.measure(widths, data, per_graph)
     increases, _ = widths.measure(data, per_graph)
-    # Each graph's loss moves by less than 1e-5 with the refit; without it the same windows move it by 1e-2 or more.
+    # Each graph's loss moves by less than 1e-5 with the refit; without it, by more than 1e-2 on average.
     assert all(float(values.abs().max()) < 1e-5 for values in increases)
     assert all(float(values.abs().mean()) > 1e-2 for values in plain)
     with torch.no_grad():
@@ -272,6 +269,9 @@ def test_a_window_that_duplicates_other_neurons_is_worth_nothing_after_the_refit
     with torch.no_grad():
         for b, old in zip(data, before):
             torch.testing.assert_close(per_graph(shrunk, b), old, atol=1e-4, rtol=1e-4)
+
+
+# -- training-time nested dropout ------------------------------------------------------------------
 
 
 def test_half_the_training_steps_drop_the_last_window_of_one_layer_without_moving_running_statistics():
