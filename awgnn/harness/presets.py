@@ -55,7 +55,7 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
         "width_settle_steps": DEFAULT_SETTLE_STEPS,
     }),
     # The same with the next layer refitted before a window is measured and when it is removed
-    # (awgnn.growth.RefitMarginalWidths): wide starts shrink to what the narrow ones reach.
+    # (awgnn.growth.RefitMarginalWidths): neurons that only duplicate others are worth nothing, whatever their age.
     "marginal_refit": MappingProxyType({
         "initial_width": AWGNN_INITIAL_WIDTH,
         "width_control": "marginal_refit",
