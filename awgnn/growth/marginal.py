@@ -262,24 +262,34 @@ class MarginalWidths:
         ``measured_examples`` examples are seen (a layer at the smallest width
         gives an empty tensor).
         """
-        increases: list[list[Tensor]] = [[] for _ in self.layers]
-        used: list[Any] = []
-        seen = 0
         with self.measuring():
-            for batch in batches:
-                used.append(batch)
-                base = per_example_loss(self.model, batch)
-                for layer, layer_increases in zip(self.layers, increases):
-                    window = window_size(layer.size, self.window)
-                    if window:
-                        layer.width.cutoff = layer.size - window  # cleared by the forward hook
-                        layer_increases.append(per_example_loss(self.model, batch) - base)
-                seen += len(base)
-                if seen >= self.measured_examples:
-                    break
+            used, base = self._base_losses(batches, per_example_loss)
+            return [self._increases(layer, used, base, per_example_loss) for layer in self.layers], used
+
+    def _base_losses(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> tuple[list[Any], list[Tensor]]:
+        """The batches a measurement uses (until ``measured_examples`` examples) and their per-example losses."""
+        used, base, seen = [], [], 0
+        for batch in batches:
+            used.append(batch)
+            base.append(per_example_loss(self.model, batch))
+            seen += len(base[-1])
+            if seen >= self.measured_examples:
+                break
         if not seen:
             raise ValueError("measure needs at least one batch with one example, got none")
-        return [torch.cat(values) if values else torch.empty(0) for values in increases], used
+        return used, base
+
+    def _increases(self, layer: GrowableLayer, batches: list[Any], base: list[Tensor],
+                   per_example_loss: PerExampleLoss) -> Tensor:
+        """Per example, the loss with ``layer``'s window off minus ``base`` (empty for a layer without a window)."""
+        window = window_size(layer.size, self.window)
+        if not window:
+            return torch.empty(0)
+        values = []
+        for batch, loss in zip(batches, base):
+            layer.width.cutoff = layer.size - window  # cleared by the forward hook
+            values.append(per_example_loss(self.model, batch) - loss)
+        return torch.cat(values)
 
     def decide(self, increases: list[Tensor]) -> list[WidthDecision]:
         """The width each layer chooses from :meth:`measure`'s increases (the rule of the module docstring)."""
@@ -419,20 +429,12 @@ class RefitMarginalWidths(MarginalWidths):
         hidden: list[list[Tensor]] = [[] for _ in self.layers]
         handles = [layer.consumer.register_forward_pre_hook(lambda module, args, kept=kept: kept.append(args[0]))
                    for layer, kept in zip(self.layers, hidden)]
-        used, base, seen = [], [], 0
         with self.measuring():
             try:
-                for batch in batches:
-                    used.append(batch)
-                    base.append(per_example_loss(self.model, batch))
-                    seen += len(base[-1])
-                    if seen >= self.measured_examples:
-                        break
+                used, base = self._base_losses(batches, per_example_loss)
             finally:
                 for handle in handles:
                     handle.remove()
-            if not seen:
-                raise ValueError("measure needs at least one batch with one example, got none")
             self._refits = {}
             increases = [self._refitted_increases(layer, torch.cat(rows), used, base, per_example_loss)
                          for layer, rows in zip(self.layers, hidden)]
@@ -450,14 +452,10 @@ class RefitMarginalWidths(MarginalWidths):
         consumer.weight[:, :-window] = weight
         consumer.bias.copy_(bias)
         try:
-            values = []
-            for batch, loss in zip(batches, base):
-                layer.width.cutoff = layer.size - window  # cleared by the forward hook
-                values.append(per_example_loss(self.model, batch) - loss)
+            return self._increases(layer, batches, base, per_example_loss)
         finally:
             consumer.weight.copy_(kept[0])
             consumer.bias.copy_(kept[1])
-        return torch.cat(values)
 
     @torch.no_grad()
     def _shrink(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
