@@ -14,6 +14,14 @@ rule, the cost and the training-time dropping:
   place of random rows with zero outgoing weights, so a new neuron starts
   useful instead of silent; random ones fill in where TINY finds fewer.
 * ``refit_tiny`` (:class:`RefitTinyWidths`): both.
+* ``gates`` (:class:`GatedWidths`): no measurement at all. Every layer's
+  ordered neurons pass through hard-concrete gates (Louizos et al. 2018,
+  https://arxiv.org/abs/1712.01312) whose log-odds fall with the neuron's
+  index past one learned cut-off per layer, and the expected number of open
+  gates pays the measured widths' cost per neuron. The cut-off is trained by
+  the loss's gradient through the stochastic gates near it: a nested-truncation
+  likelihood for a rate, in which every step sees a narrower or a wider layer
+  and the neurons near the cut-off are trained while they are judged.
 
 The study selects a variant by handing the harness its class for
 ``width_control: marginal`` (:func:`controller`), so its runs' settings and
@@ -23,6 +31,7 @@ in the library, because the screening of section 12 rejected them.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any
 from unittest import mock
 
@@ -31,7 +40,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from awgnn.growth import GrowableLayer, MarginalWidths, RefitMarginalWidths, TinyGrowth
-from awgnn.growth.marginal import WIDTH_CONTROLLERS, PerExampleLoss
+from awgnn.growth.marginal import MIN_WIDTH, WIDTH_CONTROLLERS, PerExampleLoss, WidthDecision
 from awgnn.harness import train as harness_train
 from awgnn.width.resize import OptimizerStatePolicy
 
@@ -74,8 +83,109 @@ class RefitTinyWidths(TinyGrowthWidths, RefitMarginalWidths):
     """Both: windows measured and removed with the consumer refitted, growths by TINY's neurons."""
 
 
+# Hard-concrete gates (Louizos et al. 2018): the temperature and the stretch interval, their paper's values.
+GATE_TEMPERATURE = 2 / 3
+GATE_STRETCH = (-0.1, 1.1)
+# A gate's log-odds fall by this much per unit of log neuron index past the cut-off, so the gates are random between
+# about 0.6 and 1.6 times the cut-off whatever the width: a window of the layer's own scale, as the measured widths'.
+GATE_SLOPE = 8.0
+# Past this many log units beyond the cut-off a neuron's deterministic (evaluation) gate is 0: log-odds
+# -log(-stretch[1] / stretch[0] - 1) = -log 11.
+KEPT_BEYOND_CUTOFF = math.log(-GATE_STRETCH[1] / GATE_STRETCH[0] - 1) / GATE_SLOPE
+
+
+def gate_log_odds(log_cutoff: Tensor, width: int) -> Tensor:
+    """The log-odds of the gates of neurons 1..``width`` of a layer whose cut-off is ``exp(log_cutoff)``."""
+    index = torch.arange(1, width + 1, dtype=log_cutoff.dtype, device=log_cutoff.device)
+    return GATE_SLOPE * (log_cutoff - index.log())
+
+
+def open_probability(log_odds: Tensor) -> Tensor:
+    """P(gate != 0) of hard-concrete gates: their expected L0 norm, term by term."""
+    low, high = GATE_STRETCH
+    return torch.sigmoid(log_odds - GATE_TEMPERATURE * math.log(-low / high))
+
+
+def sampled_gates(log_odds: Tensor, generator: torch.Generator) -> Tensor:
+    """One draw of the hard-concrete gates (reparametrised: differentiable in ``log_odds``)."""
+    uniform = torch.rand(log_odds.shape, generator=generator).clamp(1e-6, 1 - 1e-6).to(log_odds)
+    low, high = GATE_STRETCH
+    concrete = torch.sigmoid((uniform.log() - (-uniform).log1p() + log_odds) / GATE_TEMPERATURE)
+    return (concrete * (high - low) + low).clamp(0, 1)
+
+
+def deterministic_gates(log_odds: Tensor) -> Tensor:
+    """The gates at evaluation (Louizos et al.'s estimator): 0 for every neuron past the kept width."""
+    low, high = GATE_STRETCH
+    return (torch.sigmoid(log_odds) * (high - low) + low).clamp(0, 1)
+
+
+def kept_width(log_cutoff: float) -> int:
+    """How many neurons have an open deterministic gate: those with index below ``exp(log_cutoff + KEPT_...)``."""
+    return max(0, math.ceil(math.exp(log_cutoff + KEPT_BEYOND_CUTOFF)) - 1)
+
+
+class GatedWidths(MarginalWidths):
+    r"""Widths set by hard-concrete gates on the ordered neurons past a learned cut-off (see the module).
+
+    Each layer holds one parameter, its log cut-off :math:`\log w`, on the
+    next linear (``gate_log_cutoff``: the optimizer built after this trains it
+    with the weights, and a copy of the model carries its own); neuron
+    :math:`i` is multiplied by a gate of log-odds :math:`8(\log w - \log i)`
+    before the next linear reads it: sampled in training, Louizos et al.'s
+    deterministic gate in evaluation. The cost :math:`c` of a neuron times the
+    expected number of open gates is added to the training loss through the
+    cut-off's gradient. Between epochs every layer is resized to the neurons
+    whose deterministic gate is open: the ones past them contribute nothing in
+    evaluation, and new ones start silent. ``window`` and ``settle_steps`` are
+    not used; ``measured_examples`` graphs recalibrate the batch norms.
+    """
+
+    def __init__(self, model: nn.Module, n_observations: int, **options: Any) -> None:
+        super().__init__(model, n_observations, **options)
+        for layer in self.layers:
+            start = math.log(layer.size + 0.5) - KEPT_BEYOND_CUTOFF  # every neuron of the start is kept
+            layer.consumer.register_parameter("gate_log_cutoff", nn.Parameter(torch.tensor(start)))
+            self._handles.append(layer.consumer.register_forward_pre_hook(
+                lambda module, args, cost=self.cost(layer): self._gate(module, args, cost)))
+
+    def _drop_window(self, module: nn.Module, args: Any) -> None:
+        """No window is dropped: the gates replace the measured widths' nested dropout."""
+
+    def _gate(self, consumer: nn.Module, args: tuple, cost: float) -> tuple:
+        """The consumer's input times the gates; in training, the cut-off's gradient gets the cost's."""
+        if not consumer.training:
+            return (args[0] * deterministic_gates(gate_log_odds(consumer.gate_log_cutoff, args[0].shape[-1])),
+                    *args[1:])
+        log_cutoff = consumer.gate_log_cutoff * 1.0  # a fresh node, so that the hook lives for this step only
+        log_odds = gate_log_odds(log_cutoff, args[0].shape[-1])
+        probability = open_probability(log_odds.detach())
+        cost_gradient = cost * GATE_SLOPE * (probability * (1 - probability)).sum()
+        if log_cutoff.requires_grad:
+            log_cutoff.register_hook(lambda grad: grad + cost_gradient)
+        return (args[0] * sampled_gates(log_odds, self.generator), *args[1:])
+
+    def update_(self, batches: Any, per_example_loss: PerExampleLoss, optimizer: Optimizer | None = None,
+                optimizer_state: OptimizerStatePolicy = "carry") -> list[WidthDecision]:
+        """Resize every layer to its open deterministic gates; then recalibrate the batch norms."""
+        decisions = []
+        for layer in self.layers:
+            old, log_cutoff = layer.size, layer.consumer.gate_log_cutoff.item()
+            new = min(max(kept_width(log_cutoff), MIN_WIDTH), layer.width.max_width)
+            if new > old:
+                self._grow(layer, new - old, optimizer, optimizer_state)
+            elif new < old:
+                self._shrink(layer, old - new, optimizer, optimizer_state)
+            decisions.append(WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer),
+                                           False))
+        with self.measuring():
+            used, _ = self._base_losses(batches, per_example_loss)
+        self.recalibrate_norms(used, per_example_loss)
+        return decisions
+
+
 VARIANTS: dict[str, type[MarginalWidths]] = {"refit": RefitMarginalWidths, "tiny": TinyGrowthWidths,
-                                             "refit_tiny": RefitTinyWidths}
+                                             "refit_tiny": RefitTinyWidths, "gates": GatedWidths}
 
 
 def controller(setting: str) -> contextlib.AbstractContextManager:
