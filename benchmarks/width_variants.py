@@ -89,9 +89,9 @@ GATE_STRETCH = (-0.1, 1.1)
 # A gate's log-odds fall by this much per unit of log neuron index past the cut-off, so the gates are random between
 # about 0.6 and 1.6 times the cut-off whatever the width: a window of the layer's own scale, as the measured widths'.
 GATE_SLOPE = 8.0
-# Past this many log units beyond the cut-off a neuron's deterministic (evaluation) gate is 0: log-odds
-# -log(-stretch[1] / stretch[0] - 1) = -log 11.
-KEPT_BEYOND_CUTOFF = math.log(-GATE_STRETCH[1] / GATE_STRETCH[0] - 1) / GATE_SLOPE
+# Past this many log units beyond the cut-off a neuron's deterministic (evaluation) gate is 0: there its log-odds are
+# below logit(-stretch[0] / (stretch[1] - stretch[0])) = -log(-stretch[1] / stretch[0]) = -log 11.
+KEPT_BEYOND_CUTOFF = math.log(-GATE_STRETCH[1] / GATE_STRETCH[0]) / GATE_SLOPE
 
 
 def gate_log_odds(log_cutoff: Tensor, width: int) -> Tensor:
