@@ -1,4 +1,7 @@
 """awgnn: adaptive-width graph neural networks for PyTorch Geometric."""
+
+from importlib.metadata import PackageNotFoundError, version
+
 from awgnn.width import (
     AdaptiveLinear,
     AdaptiveMLP,
@@ -7,15 +10,18 @@ from awgnn.width import (
     ELBOLoss,
     RatePriorAnnealing,
     auto_update_widths,
-    parameter_groups,
     freeze,
+    parameter_groups,
     total_width,
     truncate_,
     update_widths,
     width_report,
 )
 
-__version__ = "0.2.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = version("awgnn")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AdaptiveLinear",

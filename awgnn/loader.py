@@ -5,6 +5,7 @@ a wheel for torch 2.13 on PyPI (both build from source for many minutes).
 :class:`SampledNeighborLoader` samples with torch operations only and yields
 the same batches for homogeneous graphs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -90,7 +91,7 @@ class SampledNeighborLoader:
         if self.shuffle:
             seeds = seeds[torch.randperm(seeds.numel(), generator=self.generator)]
         for start in range(0, seeds.numel(), self.batch_size):
-            batch = seeds[start:start + self.batch_size]
+            batch = seeds[start : start + self.batch_size]
             if self.drop_last and batch.numel() < self.batch_size:
                 return
             yield self.sample(batch)
@@ -114,9 +115,14 @@ class SampledNeighborLoader:
             num_nodes.append(new.numel())
             num_edges.append(positions.numel())
             frontier = new
-        return self._subgraph(torch.cat(nodes), torch.cat(edge_ids),
-                              torch.stack([torch.cat(sources), torch.cat(targets)]), seeds.numel(),
-                              num_nodes, num_edges)
+        return self._subgraph(
+            torch.cat(nodes),
+            torch.cat(edge_ids),
+            torch.stack([torch.cat(sources), torch.cat(targets)]),
+            seeds.numel(),
+            num_nodes,
+            num_edges,
+        )
 
     def _sample_incoming(self, frontier: Tensor, count: int) -> tuple[Tensor, Tensor]:
         """Positions (in target-sorted edge order) of up to ``count`` random incoming edges per node."""
@@ -132,8 +138,15 @@ class SampledNeighborLoader:
             rank, segment = rank[order][kept], segment[kept]
         return starts[segment] + rank, segment
 
-    def _subgraph(self, n_id: Tensor, e_id: Tensor, edge_index: Tensor, batch_size: int,
-                  num_nodes: list[int], num_edges: list[int]) -> Data:
+    def _subgraph(
+        self,
+        n_id: Tensor,
+        e_id: Tensor,
+        edge_index: Tensor,
+        batch_size: int,
+        num_nodes: list[int],
+        num_edges: list[int],
+    ) -> Data:
         batch = Data()
         for key, value in self.data:
             if key == "edge_index":
@@ -151,8 +164,10 @@ class SampledNeighborLoader:
         return batch
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(num_neighbors={self.num_neighbors}, batch_size={self.batch_size}, "
-                f"seeds={self.input_nodes.numel()})")
+        return (
+            f"{type(self).__name__}(num_neighbors={self.num_neighbors}, batch_size={self.batch_size}, "
+            f"seeds={self.input_nodes.numel()})"
+        )
 
 
 def _seed_index(input_nodes: Tensor | None, num_nodes: int) -> Tensor:
@@ -166,8 +181,9 @@ def _seed_index(input_nodes: Tensor | None, num_nodes: int) -> Tensor:
         return input_nodes.nonzero().view(-1)
     index = input_nodes.view(-1).long()
     if index.numel() and (index.min() < 0 or index.max() >= num_nodes):
-        raise ValueError(f"input_nodes must index nodes 0..{num_nodes - 1}, got values in "
-                         f"[{int(index.min())}, {int(index.max())}]")
+        raise ValueError(
+            f"input_nodes must index nodes 0..{num_nodes - 1}, got values in [{int(index.min())}, {int(index.max())}]"
+        )
     if torch.unique(index).numel() != index.numel():
         raise ValueError("input_nodes must not repeat a node")
     return index

@@ -11,6 +11,7 @@ in ``--out``. Example (a few minutes on one CPU thread)::
 
     python benchmarks/collation.py --data-root ../shared/data --dataset NCI1
 """
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from common import base_parser, header, markdown_table, positive_int, setup
 from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import global_mean_pool
 from torch_geometric.nn.models import GIN
-
-from common import base_parser, header, markdown_table, positive_int, setup
 
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.data import load_dataset, resolve_data_root
@@ -54,8 +54,9 @@ class EpochTiming:
     loss: float
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable[Batch],
-                device: torch.device) -> EpochTiming:
+def train_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable[Batch], device: torch.device
+) -> EpochTiming:
     """One epoch, timing separately the waits for the next batch (on the device, synchronised)."""
     model.train()
     collation = total_loss = 0.0
@@ -86,8 +87,9 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run(name: str, loader: Iterable[Batch], in_channels: int, num_classes: int, epochs: int, seed: int,
-        device: torch.device) -> list[EpochTiming]:
+def run(
+    name: str, loader: Iterable[Batch], in_channels: int, num_classes: int, epochs: int, seed: int, device: torch.device
+) -> list[EpochTiming]:
     torch.manual_seed(seed)
     model = GINClassifier(in_channels, num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -118,32 +120,51 @@ def main() -> None:
     setup_s = time.perf_counter() - tick
 
     loaders = {
-        "PyG DataLoader": DataLoader(data.dataset, batch_size=args.batch_size, shuffle=True,
-                                     generator=torch.Generator().manual_seed(args.seed)),
-        "InMemoryLoader": InMemoryLoader(store, None, args.batch_size, shuffle=True,
-                                         generator=torch.Generator().manual_seed(args.seed)),
+        "PyG DataLoader": DataLoader(
+            data.dataset, batch_size=args.batch_size, shuffle=True, generator=torch.Generator().manual_seed(args.seed)
+        ),
+        "InMemoryLoader": InMemoryLoader(
+            store, None, args.batch_size, shuffle=True, generator=torch.Generator().manual_seed(args.seed)
+        ),
     }
-    results = {name: run(name, loader, data.num_features, data.num_classes, args.epochs, args.seed, device)
-               for name, loader in loaders.items()}
+    results = {
+        name: run(name, loader, data.num_features, data.num_classes, args.epochs, args.seed, device)
+        for name, loader in loaders.items()
+    }
 
-    print(header(f"Collation share of a GIN-64 training epoch: {data.name} ({len(data.dataset)} graphs), "
-                 f"batch {args.batch_size}, {device}"))
+    print(
+        header(
+            f"Collation share of a GIN-64 training epoch: {data.name} ({len(data.dataset)} graphs), "
+            f"batch {args.batch_size}, {device}"
+        )
+    )
     rows = []
     for name, timings in results.items():
         epoch_s = statistics.fmean(t.epoch_s for t in timings)
         collation_s = statistics.fmean(t.collation_s for t in timings)
-        rows.append((name, f"{epoch_s:.3f}", f"{collation_s:.3f}", f"{collation_s / epoch_s:.1%}",
-                     f"{timings[-1].loss:.4f}"))
+        rows.append(
+            (name, f"{epoch_s:.3f}", f"{collation_s:.3f}", f"{collation_s / epoch_s:.1%}", f"{timings[-1].loss:.4f}")
+        )
     print(markdown_table(("loader", "epoch (s)", "collation (s)", "collation share", "final train loss"), rows))
     baseline, fast = results["PyG DataLoader"], results["InMemoryLoader"]
     epoch_speedup = statistics.fmean(t.epoch_s for t in baseline) / statistics.fmean(t.epoch_s for t in fast)
-    collation_speedup = (statistics.fmean(t.collation_s for t in baseline)
-                         / statistics.fmean(t.collation_s for t in fast))
-    print(f"\nMean over {args.epochs} epoch(s); the InMemoryLoader store is built once, in {setup_s:.3f} s. "
-          f"Speed-up: epoch {epoch_speedup:.2f}x, collation {collation_speedup:.1f}x.")
-    (out / "collation.json").write_text(json.dumps({
-        "arguments": {key: str(value) for key, value in vars(args).items()}, "store_setup_s": setup_s,
-        "epochs": {name: [vars(t) for t in timings] for name, timings in results.items()}}, indent=1))
+    collation_speedup = statistics.fmean(t.collation_s for t in baseline) / statistics.fmean(
+        t.collation_s for t in fast
+    )
+    print(
+        f"\nMean over {args.epochs} epoch(s); the InMemoryLoader store is built once, in {setup_s:.3f} s. "
+        f"Speed-up: epoch {epoch_speedup:.2f}x, collation {collation_speedup:.1f}x."
+    )
+    (out / "collation.json").write_text(
+        json.dumps(
+            {
+                "arguments": {key: str(value) for key, value in vars(args).items()},
+                "store_setup_s": setup_s,
+                "epochs": {name: [vars(t) for t in timings] for name, timings in results.items()},
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

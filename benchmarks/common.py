@@ -4,6 +4,7 @@ Every script prints its tables in Markdown, headed by the exact command, the
 machine and the date, so that ``benchmarks/RESULTS.md`` is assembled from
 their output verbatim.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,30 @@ from awgnn.harness.train import RunSettings, fit
 matplotlib.use("Agg")  # benchmark plots are files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["DEFAULT_OUTPUT", "LADDER_PREFIX", "base_parser", "dataset_and_split", "header", "ladder_and_split",
-           "machine", "markdown_table", "mean_std", "within_one_std", "ResultsFile", "resume", "plt", "positive_int", "run_experiment", "run_jobs", "save_figure",
-           "setup", "stopwatch", "task_and_split", "task_name", "train_model"]
+__all__ = [
+    "DEFAULT_OUTPUT",
+    "LADDER_PREFIX",
+    "base_parser",
+    "dataset_and_split",
+    "header",
+    "ladder_and_split",
+    "machine",
+    "markdown_table",
+    "mean_std",
+    "within_one_std",
+    "ResultsFile",
+    "resume",
+    "plt",
+    "positive_int",
+    "run_experiment",
+    "run_jobs",
+    "save_figure",
+    "setup",
+    "stopwatch",
+    "task_and_split",
+    "task_name",
+    "train_model",
+]
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "output"
 LADDER_PREFIX = "ladder-"
@@ -71,15 +93,17 @@ def positive_int(text: str) -> int:
 def task_name(text: str) -> str:
     """Argument type: a TU or OGB dataset name, or ``ladder-<level>``."""
     if text.startswith(LADDER_PREFIX):
-        level = text[len(LADDER_PREFIX):]
+        level = text[len(LADDER_PREFIX) :]
         if level.isdigit() and int(level) < LADDER_LEVELS:
             return text
-        raise argparse.ArgumentTypeError(f"a ladder task is {LADDER_PREFIX}<level> with level in "
-                                         f"0..{LADDER_LEVELS - 1}, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"a ladder task is {LADDER_PREFIX}<level> with level in 0..{LADDER_LEVELS - 1}, got {text!r}"
+        )
     if text in TU_DATASETS or text in OGB_DATASETS:
         return text
-    raise argparse.ArgumentTypeError(f"expected a dataset ({', '.join([*TU_DATASETS, *OGB_DATASETS])}) "
-                                     f"or {LADDER_PREFIX}<level>, got {text!r}")
+    raise argparse.ArgumentTypeError(
+        f"expected a dataset ({', '.join([*TU_DATASETS, *OGB_DATASETS])}) or {LADDER_PREFIX}<level>, got {text!r}"
+    )
 
 
 def setup(arguments: argparse.Namespace) -> Path:
@@ -94,22 +118,24 @@ def machine() -> str:
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
         if names:
             cpu = f"{names[0]} ({len(names)} logical cores)"
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     import torch_geometric
 
-    return (f"{cpu}; {gpu}; torch {torch.__version__} ({torch.get_num_threads()} thread(s)), "
-            f"torch_geometric {torch_geometric.__version__}, Python {platform.python_version()}")
+    return (
+        f"{cpu}; {gpu}; torch {torch.__version__} ({torch.get_num_threads()} thread(s)), "
+        f"torch_geometric {torch_geometric.__version__}, Python {platform.python_version()}"
+    )
 
 
 def header(title: str) -> str:
     """Markdown heading with the command that produced the section, the machine and the date."""
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    return (f"### {title}\n\n`{command}`  \n{machine()}  \n"
-            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+    return f"### {title}\n\n`{command}`  \n{machine()}  \n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n"
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -137,6 +163,7 @@ def mean_std(values: Sequence[float]) -> str:
 @contextmanager
 def stopwatch() -> Iterator[Callable[[], float]]:
     """``with stopwatch() as elapsed: ...; elapsed()`` in seconds (CUDA synchronised)."""
+
     def synchronise() -> None:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -151,8 +178,9 @@ def stopwatch() -> Iterator[Callable[[], float]]:
         end.append(time.perf_counter())
 
 
-def dataset_and_split(name: str, data_root: str | None, seed: int = 0,
-                      features: str | None = None) -> tuple[LoadedDataset, Fold]:
+def dataset_and_split(
+    name: str, data_root: str | None, seed: int = 0, features: str | None = None
+) -> tuple[LoadedDataset, Fold]:
     """A dataset and one stratified train / validation / test split of it (80 / 10 / 10)."""
     data = load_dataset(name, resolve_data_root(data_root), features)
     return data, generate_splits(data.labels, n_outer=10, holdout=1 / 9, seed=seed)[0]
@@ -168,7 +196,7 @@ def ladder_and_split(level: int, num_graphs: int = 1000, seed: int = 0) -> tuple
 def task_and_split(task: str, data_root: str | None) -> tuple[LoadedDataset, Fold]:
     """A TU dataset by name, or ``ladder-<level>`` (1000 graphs, seed 0), with one 80/10/10 split."""
     if task.startswith(LADDER_PREFIX):
-        return ladder_and_split(int(task_name(task)[len(LADDER_PREFIX):]))
+        return ladder_and_split(int(task_name(task)[len(LADDER_PREFIX) :]))
     return dataset_and_split(task, data_root)
 
 
@@ -207,15 +235,22 @@ def _train_and_keep(job: tuple[Callable[[Any], dict[str, Any]], Any, Path]) -> d
     return result
 
 
-def resume(plan: Sequence[Any], results: ResultsFile, train: Callable[[Any], dict[str, Any]], workers: int,
-           train_missing: bool = True) -> list[dict[str, Any]]:
+def resume(
+    plan: Sequence[Any],
+    results: ResultsFile,
+    train: Callable[[Any], dict[str, Any]],
+    workers: int,
+    train_missing: bool = True,
+) -> list[dict[str, Any]]:
     """Train the planned runs (each with a ``key``) that ``results`` lacks, keeping each as it ends; return the
     planned runs' results. ``train_missing=False`` trains nothing (a report of what is there)."""
     done = results.load()
     keys = {run.key for run in plan}
     todo = [run for run in plan if run.key not in done] if train_missing else []
-    print(f"{len(keys & done.keys())} run(s) already in {results.path} (of {len(plan)} planned); training "
-          f"{len(todo)}", flush=True)
+    print(
+        f"{len(keys & done.keys())} run(s) already in {results.path} (of {len(plan)} planned); training {len(todo)}",
+        flush=True,
+    )
     run_jobs(_train_and_keep, [(train, run, results.path) for run in todo], workers)
     return [run for key, run in results.load().items() if key in keys]
 
@@ -227,13 +262,15 @@ def run_jobs(function: Callable[[Job], Any], jobs: Sequence[Job], workers: int) 
     """
     if workers <= 1:
         return [function(job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=single_thread) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=single_thread
+    ) as pool:
         return list(pool.map(function, jobs))
 
 
-def run_experiment(content: dict[str, Any], source: str, data_root: Path, results: Path, workers: int,
-                   share_trainings: bool = True) -> tuple[Experiment, float]:
+def run_experiment(
+    content: dict[str, Any], source: str, data_root: Path, results: Path, workers: int, share_trainings: bool = True
+) -> tuple[Experiment, float]:
     """Run the experiment configured by ``content`` through the harness; the experiment and its wall seconds.
 
     Runs go to ``workers`` single-threaded processes (1: this process). The
@@ -250,8 +287,9 @@ def run_experiment(content: dict[str, Any], source: str, data_root: Path, result
     return experiment, time.perf_counter() - started
 
 
-def train_model(data: LoadedDataset, fold: Fold, model_class: str, epochs: int, seed: int,
-                **grid_point: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
+def train_model(
+    data: LoadedDataset, fold: Fold, model_class: str, epochs: int, seed: int, **grid_point: Any
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train ``model_class`` for ``epochs`` epochs (no early stop) as the harness does.
 
     ``grid_point`` holds model arguments and training keys exactly as in a
@@ -261,5 +299,14 @@ def train_model(data: LoadedDataset, fold: Fold, model_class: str, epochs: int, 
     """
     spec = MODEL_CLASSES[model_class]
     settings = RunSettings(max_epochs=epochs, patience=epochs, device="auto", loader="memory")
-    return fit(data, fold.train, fold.validation, fold.test, spec, model_arguments(grid_point),
-               training_settings(grid_point, spec.adaptive), settings, seed)
+    return fit(
+        data,
+        fold.train,
+        fold.validation,
+        fold.test,
+        spec,
+        model_arguments(grid_point),
+        training_settings(grid_point, spec.adaptive),
+        settings,
+        seed,
+    )

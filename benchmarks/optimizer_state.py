@@ -21,6 +21,7 @@ reports per policy (mean ± std over seeds):
 
 Runs go to a pool of single-threaded processes.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,6 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from torch import nn
 
 from common import (
     LADDER_PREFIX,
@@ -47,6 +46,7 @@ from common import (
     task_name,
     train_model,
 )
+from torch import nn
 
 from awgnn.harness.config import training_settings
 from awgnn.width import adaptive_widths
@@ -75,8 +75,14 @@ def policy_job(job: PolicyJob) -> dict[str, Any]:
     data, fold = task_and_split(job.task, job.data_root)
     model, record = train_model(data, fold, MODEL, job.epochs, job.seed, optimizer_state=job.optimizer_state)
     batches = math.ceil(len(fold.train) / training_settings({}, adaptive=True)["batch_size"])
-    return {"task": job.task, "seed": job.seed, "optimizer_state": job.optimizer_state, "record": record,
-            "resize_events": resize_events(model), "optimizer_steps": batches * len(record["history"])}
+    return {
+        "task": job.task,
+        "seed": job.seed,
+        "optimizer_state": job.optimizer_state,
+        "record": record,
+        "resize_events": resize_events(model),
+        "optimizer_steps": batches * len(record["history"]),
+    }
 
 
 def epochs_to_reach(history: list[dict[str, Any]], target: float) -> int | None:
@@ -101,20 +107,23 @@ def summary_rows(runs: list[dict[str, Any]], tasks: list[str]) -> list[list[Any]
         for policy in POLICIES:
             group = [r for r in runs if r["task"] == task and r["optimizer_state"] == policy]
             reached = [r["epochs_to_target"] for r in group if r["epochs_to_target"] is not None]
-            rows.append([
-                task, policy,
-                mean_std([r["record"]["test_score"] for r in group]),
-                mean_std([r["record"]["val_score"] for r in group]),
-                mean_std([statistics.fmean(e["val_score"] for e in r["record"]["history"]) for r in group]),
-                (mean_std(reached) if reached else "never") + ("" if len(reached) == len(group)
-                                                                else f" ({len(reached)}/{len(group)} reached)"),
-                mean_std([r["early_train_loss"] for r in group]),
-                mean_std([r["early_train_score"] for r in group]),
-                mean_std([r["record"]["history"][-1]["train_loss"] for r in group]),
-                mean_std([r["record"]["total_width"] for r in group]),
-                mean_std([r["resize_events"] for r in group]),
-                mean_std([r["resize_events"] / r["optimizer_steps"] for r in group]),
-            ])
+            rows.append(
+                [
+                    task,
+                    policy,
+                    mean_std([r["record"]["test_score"] for r in group]),
+                    mean_std([r["record"]["val_score"] for r in group]),
+                    mean_std([statistics.fmean(e["val_score"] for e in r["record"]["history"]) for r in group]),
+                    (mean_std(reached) if reached else "never")
+                    + ("" if len(reached) == len(group) else f" ({len(reached)}/{len(group)} reached)"),
+                    mean_std([r["early_train_loss"] for r in group]),
+                    mean_std([r["early_train_score"] for r in group]),
+                    mean_std([r["record"]["history"][-1]["train_loss"] for r in group]),
+                    mean_std([r["record"]["total_width"] for r in group]),
+                    mean_std([r["resize_events"] for r in group]),
+                    mean_std([r["resize_events"] / r["optimizer_steps"] for r in group]),
+                ]
+            )
     return rows
 
 
@@ -127,11 +136,20 @@ def paired_rows(runs: list[dict[str, Any]], tasks: list[str]) -> list[list[Any]]
             if run["task"] == task:
                 by_seed.setdefault(run["seed"], {})[run["optimizer_state"]] = run
         test = [p["carry"]["record"]["test_score"] - p["reset"]["record"]["test_score"] for p in by_seed.values()]
-        area = [statistics.fmean(e["val_score"] for e in p["carry"]["record"]["history"])
-                - statistics.fmean(e["val_score"] for e in p["reset"]["record"]["history"])
-                for p in by_seed.values()]
-        rows.append([task, f"{statistics.fmean(test):+.3f}", f"{sum(d > 0 for d in test)}/{sum(d < 0 for d in test)}",
-                     f"{statistics.fmean(area):+.3f}", f"{sum(d > 0 for d in area)}/{sum(d < 0 for d in area)}"])
+        area = [
+            statistics.fmean(e["val_score"] for e in p["carry"]["record"]["history"])
+            - statistics.fmean(e["val_score"] for e in p["reset"]["record"]["history"])
+            for p in by_seed.values()
+        ]
+        rows.append(
+            [
+                task,
+                f"{statistics.fmean(test):+.3f}",
+                f"{sum(d > 0 for d in test)}/{sum(d < 0 for d in test)}",
+                f"{statistics.fmean(area):+.3f}",
+                f"{sum(d > 0 for d in area)}/{sum(d < 0 for d in area)}",
+            ]
+        )
     return rows
 
 
@@ -153,38 +171,64 @@ def plot_curves(runs: list[dict[str, Any]], tasks: list[str], path: Path) -> Non
 
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", type=task_name, default=["NCI1", f"{LADDER_PREFIX}0", f"{LADDER_PREFIX}2",
-                                                       f"{LADDER_PREFIX}4"],
-                        help=f"TU datasets and/or ladder levels ({LADDER_PREFIX}<level>)")
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        type=task_name,
+        default=["NCI1", f"{LADDER_PREFIX}0", f"{LADDER_PREFIX}2", f"{LADDER_PREFIX}4"],
+        help=f"TU datasets and/or ladder levels ({LADDER_PREFIX}<level>)",
+    )
     parser.add_argument("--epochs", type=positive_int, default=60, help="training epochs per run (default 60)")
     parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per task and policy (default 3)")
-    parser.add_argument("--early-epoch", type=positive_int, default=10,
-                        help="epoch of the early training loss (default 10)")
+    parser.add_argument(
+        "--early-epoch", type=positive_int, default=10, help="epoch of the early training loss (default 10)"
+    )
     parser.add_argument("--workers", type=positive_int, default=2, help="parallel single-threaded training runs")
     arguments = parser.parse_args()
     if arguments.smoke:
         arguments.tasks, arguments.epochs, arguments.seeds, arguments.workers = ["MUTAG"], 2, 1, 1
         arguments.early_epoch = 1
     out = setup(arguments)
-    jobs = [PolicyJob(task, seed, arguments.epochs, policy, arguments.data_root)
-            for task in arguments.tasks for seed in range(arguments.seeds) for policy in POLICIES]
+    jobs = [
+        PolicyJob(task, seed, arguments.epochs, policy, arguments.data_root)
+        for task in arguments.tasks
+        for seed in range(arguments.seeds)
+        for policy in POLICIES
+    ]
     runs = run_jobs(policy_job, jobs, arguments.workers)
     convergence(runs, arguments.early_epoch)
 
-    print(header(f"Optimizer state carried vs reset on resize ({arguments.epochs} epochs, "
-                 f"{arguments.seeds} seed(s))"))
-    print(markdown_table(
-        ["task", "optimizer state", "test accuracy", "best val accuracy", "mean val accuracy (all epochs)",
-         f"epochs to {TARGET:.0%} of best val", f"train loss @ epoch {arguments.early_epoch}",
-         f"train accuracy @ epoch {arguments.early_epoch}", "final train loss",
-         "total width", "resize events", "layer resizes per step"],
-        summary_rows(runs, arguments.tasks)))
+    print(header(f"Optimizer state carried vs reset on resize ({arguments.epochs} epochs, {arguments.seeds} seed(s))"))
+    print(
+        markdown_table(
+            [
+                "task",
+                "optimizer state",
+                "test accuracy",
+                "best val accuracy",
+                "mean val accuracy (all epochs)",
+                f"epochs to {TARGET:.0%} of best val",
+                f"train loss @ epoch {arguments.early_epoch}",
+                f"train accuracy @ epoch {arguments.early_epoch}",
+                "final train loss",
+                "total width",
+                "resize events",
+                "layer resizes per step",
+            ],
+            summary_rows(runs, arguments.tasks),
+        )
+    )
     print("\nSeed by seed, carry minus reset (wins as carry/reset; ties not counted):\n")
-    print(markdown_table(["task", "Δ test accuracy", "test wins", "Δ mean val accuracy", "val wins"],
-                         paired_rows(runs, arguments.tasks)))
+    print(
+        markdown_table(
+            ["task", "Δ test accuracy", "test wins", "Δ mean val accuracy", "val wins"],
+            paired_rows(runs, arguments.tasks),
+        )
+    )
     plot_curves(runs, arguments.tasks, out / "optimizer_state.png")
-    (out / "optimizer_state.json").write_text(json.dumps(
-        {"arguments": {k: str(v) for k, v in vars(arguments).items()}, "runs": runs}, indent=1, default=str))
+    (out / "optimizer_state.json").write_text(
+        json.dumps({"arguments": {k: str(v) for k, v in vars(arguments).items()}, "runs": runs}, indent=1, default=str)
+    )
     print(f"\nPlots and raw numbers in {out}")
 
 

@@ -20,6 +20,7 @@ Reported per dataset and model, over seeds: test accuracy (mean ± population
 std), the learned widths and the parameter count at the best epoch, and the
 seconds per run.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,6 +30,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from common import base_parser, header, markdown_table, mean_std, positive_int, run_jobs, setup, stopwatch
 from torch import nn
 from torch_geometric.nn.models import GCN, GIN
 from torch_geometric.utils import to_torch_csc_tensor
@@ -36,10 +38,13 @@ from torch_geometric.utils import to_torch_csc_tensor
 import awgnn
 from awgnn.harness import load_planetoid
 from awgnn.nn.models import AdaptiveBasicGNN, AdaptiveGCN, AdaptiveGIN
-from common import base_parser, header, markdown_table, mean_std, positive_int, run_jobs, setup, stopwatch
 
-MODELS = {"GCN-16": (GCN, 16), "GIN-16": (GIN, 16), "AdaptiveGCN": (AdaptiveGCN, None),
-          "AdaptiveGIN": (AdaptiveGIN, None)}
+MODELS = {
+    "GCN-16": (GCN, 16),
+    "GIN-16": (GIN, 16),
+    "AdaptiveGCN": (AdaptiveGCN, None),
+    "AdaptiveGIN": (AdaptiveGIN, None),
+}
 PAPER = {"Cora": 81.5, "CiteSeer": 70.3}  # GCN paper, Table 2
 LR, WEIGHT_DECAY, DROPOUT = 0.01, 5e-4, 0.5
 
@@ -99,8 +104,13 @@ def train_run(job: Job) -> dict[str, Any]:
             val, test = (correct[mask].float().mean().item() for mask in (data.val_mask, data.test_mask))
             if val > best["val"]:
                 widths = model.layer_widths() if isinstance(model, AdaptiveBasicGNN) else {}
-                best = {"val": val, "test": test, "epoch": epoch, "widths": widths,
-                        "parameters": sum(p.numel() for p in model.parameters())}
+                best = {
+                    "val": val,
+                    "test": test,
+                    "epoch": epoch,
+                    "widths": widths,
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                }
         seconds = elapsed()
     return {"dataset": job.dataset, "model": job.model, "seed": job.seed, "seconds": seconds, **best}
 
@@ -124,9 +134,16 @@ def summary_rows(runs: list[dict[str, Any]], datasets: list[str]) -> list[list[A
     for dataset in datasets:
         for model in MODELS:
             chosen = [r for r in runs if r["dataset"] == dataset and r["model"] == model]
-            rows.append([dataset, model, mean_std([100 * r["test"] for r in chosen]), widths_cell(chosen, model),
-                         parameters_cell(chosen),
-                         f"{statistics.fmean(r['seconds'] for r in chosen):.1f}"])
+            rows.append(
+                [
+                    dataset,
+                    model,
+                    mean_std([100 * r["test"] for r in chosen]),
+                    widths_cell(chosen, model),
+                    parameters_cell(chosen),
+                    f"{statistics.fmean(r['seconds'] for r in chosen):.1f}",
+                ]
+            )
     return rows
 
 
@@ -140,20 +157,40 @@ def main() -> None:
     if arguments.smoke:
         arguments.datasets, arguments.seeds, arguments.epochs, arguments.workers = ["Cora"], 1, 3, 1
     out = setup(arguments)
-    jobs = [Job(dataset, model, seed, arguments.epochs, arguments.data_root)
-            for dataset in arguments.datasets for model in MODELS for seed in range(arguments.seeds)]
+    jobs = [
+        Job(dataset, model, seed, arguments.epochs, arguments.data_root)
+        for dataset in arguments.datasets
+        for model in MODELS
+        for seed in range(arguments.seeds)
+    ]
     for dataset in arguments.datasets:
         load_planetoid(dataset, arguments.data_root)  # processed once, before any worker reads it
     runs = run_jobs(train_run, jobs, arguments.workers)
 
-    print(header(f"Node classification on Planetoid, public split ({arguments.epochs} epochs, "
-                 f"{arguments.seeds} seed(s))"))
-    print(markdown_table(["dataset", "model", "test accuracy (%)", "learned widths (at best epoch)", "parameters",
-                          "seconds per run"], summary_rows(runs, arguments.datasets)))
-    print("\nGCN paper (Kipf and Welling, 2017), GCN with 16 hidden channels: "
-          + ", ".join(f"{name} {PAPER[name]}%" for name in arguments.datasets) + ".")
-    (out / "planetoid.json").write_text(json.dumps(
-        {"arguments": {k: str(v) for k, v in vars(arguments).items()}, "runs": runs}, indent=1))
+    print(
+        header(f"Node classification on Planetoid, public split ({arguments.epochs} epochs, {arguments.seeds} seed(s))")
+    )
+    print(
+        markdown_table(
+            [
+                "dataset",
+                "model",
+                "test accuracy (%)",
+                "learned widths (at best epoch)",
+                "parameters",
+                "seconds per run",
+            ],
+            summary_rows(runs, arguments.datasets),
+        )
+    )
+    print(
+        "\nGCN paper (Kipf and Welling, 2017), GCN with 16 hidden channels: "
+        + ", ".join(f"{name} {PAPER[name]}%" for name in arguments.datasets)
+        + "."
+    )
+    (out / "planetoid.json").write_text(
+        json.dumps({"arguments": {k: str(v) for k, v in vars(arguments).items()}, "runs": runs}, indent=1)
+    )
     print(f"\nRaw numbers in {out / 'planetoid.json'}")
 
 

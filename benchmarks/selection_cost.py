@@ -17,6 +17,7 @@ grid point, as before sharing, to measure what sharing saves.
 Results are kept in ``--out``: rerunning reuses finished runs (the harness is
 resumable), so an interrupted study continues where it stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,12 +35,16 @@ from awgnn.harness.runner import Experiment
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 FIXED = "gin (fixed, protocol grid)"
 # label: (configuration folder, whether grid points differing only in the monitor share a training)
-STUDIES = {"awn-gin (adaptive)": ("awn_gin", True), FIXED: ("gin_fixed", True),
-           "gin (fixed, one training per grid point)": ("gin_fixed", False)}
+STUDIES = {
+    "awn-gin (adaptive)": ("awn_gin", True),
+    FIXED: ("gin_fixed", True),
+    "gin (fixed, one training per grid point)": ("gin_fixed", False),
+}
 
 
-def reduced_config(folder: str, dataset: str, folds: int, epochs: int, patience: int, final_runs: int,
-                   smoke: bool) -> dict[str, Any]:
+def reduced_config(
+    folder: str, dataset: str, folds: int, epochs: int, patience: int, final_runs: int, smoke: bool
+) -> dict[str, Any]:
     """The shipped configuration of ``folder`` with the reduced budget (and a tiny grid in smoke mode)."""
     content = load_config(CONFIGS / folder / "PROTEINS.yaml").to_dict()
     content["name"] = f"selection_cost_{folder}_{dataset}"
@@ -58,10 +63,12 @@ def trainings(experiment: Experiment) -> list[list[RunKey]]:
     return [keys for fold in range(experiment.results.num_folds) for keys in experiment.trainings(model, fold)]
 
 
-def run_study(content: dict[str, Any], data_root: Path, results: Path, workers: int,
-              share_trainings: bool) -> dict[str, Any]:
-    experiment, wall_seconds = run_experiment(content, f"benchmarks/selection_cost.py ({content['name']})",
-                                              data_root, results, workers, share_trainings)
+def run_study(
+    content: dict[str, Any], data_root: Path, results: Path, workers: int, share_trainings: bool
+) -> dict[str, Any]:
+    experiment, wall_seconds = run_experiment(
+        content, f"benchmarks/selection_cost.py ({content['name']})", data_root, results, workers, share_trainings
+    )
     content = summary(experiment.results)
     records = [experiment.store.read(key) for key in experiment.results.stored_keys()]
     (model,) = content["models"].values()
@@ -69,10 +76,18 @@ def run_study(content: dict[str, Any], data_root: Path, results: Path, workers: 
     # A shared training's time is split among its records, so their seconds add up to the CPU time spent;
     # it lasts as long as its longest run.
     epochs = sum(max(experiment.store.read(key)["epochs"] for key in keys) for keys in runs)
-    return {"grid": model["grid_size"], "runs": len(records), "trainings": len(runs), "epochs": epochs,
-            "cpu_seconds": sum(r["seconds"] for r in records), "wall_seconds": wall_seconds,
-            "mean": model["mean"], "std": model["std"], "total_width": model["total_width"]["mean"],
-            "folds": model["folds"]}
+    return {
+        "grid": model["grid_size"],
+        "runs": len(records),
+        "trainings": len(runs),
+        "epochs": epochs,
+        "cpu_seconds": sum(r["seconds"] for r in records),
+        "wall_seconds": wall_seconds,
+        "mean": model["mean"],
+        "std": model["std"],
+        "total_width": model["total_width"]["mean"],
+        "folds": model["folds"],
+    }
 
 
 def main() -> None:
@@ -90,25 +105,66 @@ def main() -> None:
     data_root = resolve_data_root(arguments.data_root)
     results = {}
     for label, (folder, share) in STUDIES.items():
-        content = reduced_config(folder, arguments.dataset, arguments.folds, arguments.epochs, arguments.patience,
-                                 arguments.final_runs, arguments.smoke)
+        content = reduced_config(
+            folder,
+            arguments.dataset,
+            arguments.folds,
+            arguments.epochs,
+            arguments.patience,
+            arguments.final_runs,
+            arguments.smoke,
+        )
         if not share:
             content["name"] += "_one_training_per_point"
-        results[label] = run_study(content, data_root, out / "selection_cost" / content["name"], arguments.workers,
-                                   share)
+        results[label] = run_study(
+            content, data_root, out / "selection_cost" / content["name"], arguments.workers, share
+        )
     (out / "selection_cost.json").write_text(json.dumps(results, indent=1))
 
     fixed = results[FIXED]
-    rows = [[label, r["grid"], r["runs"], r["trainings"], r["epochs"], f"{fixed['epochs'] / r['epochs']:.2g}x",
-             f"{r['cpu_seconds']:.0f}", f"{fixed['cpu_seconds'] / r['cpu_seconds']:.2g}x",
-             f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f}", f"{r['total_width']:.0f}"] for label, r in results.items()]
-    print(header(f"Model-selection cost on {arguments.dataset} ({arguments.folds} outer folds, at most "
-                 f"{arguments.epochs} epochs, patience {arguments.patience}, {arguments.final_runs} final runs)"))
-    print(markdown_table(["model", "grid", "runs", "trainings", "epochs trained", "fixed grid's epochs / these",
-                          "CPU-seconds", "fixed grid's CPU-seconds / these", "accuracy (%)", "total width"], rows))
-    print("\nA training shared by two grid points counts once, with the epochs of the run that stopped last; "
-          "CPU-seconds are the runs' single-threaded times (each record of a shared training holds its share), "
-          "so unlike epochs they depend on the machine's load.")
+    rows = [
+        [
+            label,
+            r["grid"],
+            r["runs"],
+            r["trainings"],
+            r["epochs"],
+            f"{fixed['epochs'] / r['epochs']:.2g}x",
+            f"{r['cpu_seconds']:.0f}",
+            f"{fixed['cpu_seconds'] / r['cpu_seconds']:.2g}x",
+            f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f}",
+            f"{r['total_width']:.0f}",
+        ]
+        for label, r in results.items()
+    ]
+    print(
+        header(
+            f"Model-selection cost on {arguments.dataset} ({arguments.folds} outer folds, at most "
+            f"{arguments.epochs} epochs, patience {arguments.patience}, {arguments.final_runs} final runs)"
+        )
+    )
+    print(
+        markdown_table(
+            [
+                "model",
+                "grid",
+                "runs",
+                "trainings",
+                "epochs trained",
+                "fixed grid's epochs / these",
+                "CPU-seconds",
+                "fixed grid's CPU-seconds / these",
+                "accuracy (%)",
+                "total width",
+            ],
+            rows,
+        )
+    )
+    print(
+        "\nA training shared by two grid points counts once, with the epochs of the run that stopped last; "
+        "CPU-seconds are the runs' single-threaded times (each record of a shared training holds its share), "
+        "so unlike epochs they depend on the machine's load."
+    )
     adaptive = results["awn-gin (adaptive)"]
     within = within_one_std(adaptive["mean"], fixed["mean"], fixed["std"])
     print(f"\nAdaptive accuracy within one standard deviation of the fixed grid's: {'yes' if within else 'no'}.")

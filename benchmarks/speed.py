@@ -38,6 +38,7 @@ Example::
 ``eager`` backend (tracing and guards, no code generation), to check the
 script in seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,7 +82,6 @@ from awgnn.harness.train import resolve_device
 from awgnn.models import AdaptiveGCNClassifier, AdaptiveGINClassifier
 from awgnn.width.adaptive_width import AdaptiveWidth
 from awgnn.width.training import WidthUpdateHandle, adaptive_widths
-
 
 MODEL_CLASSES = {"GIN": AdaptiveGINClassifier, "GCN": AdaptiveGCNClassifier}
 COMPILED_MODEL = "GIN"  # the adaptive GCN adds self-loops inside forward, a graph break (PYG.md section 5)
@@ -130,8 +130,9 @@ class Workload:
 
     def loader(self, batch_size: int, seed: int) -> InMemoryLoader:
         """Shuffled mini-batches of the training split, in a new seeded order every epoch."""
-        return InMemoryLoader(self.store, self.train, batch_size, shuffle=True,
-                              generator=torch.Generator().manual_seed(seed))
+        return InMemoryLoader(
+            self.store, self.train, batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed)
+        )
 
     def batches(self, batch_size: int, seed: int) -> list[Batch]:
         """One epoch of mini-batches, assembled before any timing."""
@@ -161,8 +162,9 @@ class HookTimer:
         self.seconds += self._elapsed()
 
 
-def timed_width_updates(model: nn.Module,
-                        optimizer: torch.optim.Optimizer) -> tuple[WidthUpdateHandle, dict[str, HookTimer]]:
+def timed_width_updates(
+    model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[WidthUpdateHandle, dict[str, HookTimer]]:
     """``awgnn.auto_update_widths`` with a timer around each of its hooks.
 
     The timers are keyed by :data:`WIDTH_HOOKS`: the optimizer-state check
@@ -214,8 +216,13 @@ class Contender:
             self.optimizer.zero_grad()
         hooks_after = self.width_seconds()
         hooks = {name: hooks_after[name] - hooks_before[name] for name in WIDTH_HOOKS}
-        return {"forward": forward(), "loss": loss_time(), "backward": backward(),
-                "optimizer": step() - sum(hooks.values()), **hooks}
+        return {
+            "forward": forward(),
+            "loss": loss_time(),
+            "backward": backward(),
+            "optimizer": step() - sum(hooks.values()),
+            **hooks,
+        }
 
     def width_seconds(self) -> dict[str, float]:
         """Time spent in each width-update hook so far (zero without width updates)."""
@@ -232,8 +239,7 @@ def elbo_objective(model: nn.Module, n_observations: int) -> Objective:
     return lambda logits, target: elbo(model, logits, target).total
 
 
-def contender(name: str, model: nn.Module, n_observations: int | None = None,
-              update_widths: bool = False) -> Contender:
+def contender(name: str, model: nn.Module, n_observations: int | None = None, update_widths: bool = False) -> Contender:
     """``model`` trained by Adam on the ELBO when ``n_observations`` is given, else on cross-entropy."""
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     objective = F.cross_entropy if n_observations is None else elbo_objective(model, n_observations)
@@ -259,8 +265,9 @@ def round_contenders(adaptive: Contender, n_observations: int, warm_up: Batch) -
     return [adaptive, *others]
 
 
-def interleaved(contestants: Sequence[Contestant], items: Iterable[Item],
-                run: Callable[[Contestant, Item], Result]) -> list[list[Result]]:
+def interleaved(
+    contestants: Sequence[Contestant], items: Iterable[Item], run: Callable[[Contestant, Item], Result]
+) -> list[list[Result]]:
     """``run(contestant, item)`` for every item and contestant, the contestants' order rotating per item.
 
     Returns one list of results per contestant, in item order.
@@ -325,12 +332,22 @@ def throughput(workload: Workload, kind: str, batch_size: int, rounds: int, seed
         start_width = awgnn.total_width(adaptive.model)
         contenders = round_contenders(adaptive, n_observations, batches[0])
         phases = interleaved(contenders, batches, Contender.train_step)
-        training.append({"total_width": [start_width, awgnn.total_width(adaptive.model)],
-                         "seconds": {c.name: summed(p) for c, p in zip(contenders, phases)}})
+        training.append(
+            {
+                "total_width": [start_width, awgnn.total_width(adaptive.model)],
+                "seconds": {c.name: summed(p) for c, p in zip(contenders, phases)},
+            }
+        )
     operators = {c.name: operators_per_step(c, batches[:COUNTED_STEPS]) for c in contenders}
-    return {"model": kind, "batch_size": batch_size, "graphs": sum(b.num_graphs for b in batches),
-            "steps": len(batches), "training": training, "operators_per_step": operators,
-            "inference": inference(adaptive.model, batches, rounds)}
+    return {
+        "model": kind,
+        "batch_size": batch_size,
+        "graphs": sum(b.num_graphs for b in batches),
+        "steps": len(batches),
+        "training": training,
+        "operators_per_step": operators,
+        "inference": inference(adaptive.model, batches, rounds),
+    }
 
 
 def inference(model: nn.Module, batches: Sequence[Batch], rounds: int) -> list[dict[str, float]]:
@@ -387,47 +404,97 @@ def training_table(results: Sequence[Mapping[str, Any]]) -> str:
         adaptive, fixed = step_totals(r, FULL), step_totals(r, FIXED)
         ratio = ratios(adaptive, fixed)
         widths = f"{r['training'][0]['total_width'][0]} → {r['training'][-1]['total_width'][1]}"
-        rows.append([*label(r), graphs_per_second(r, adaptive), graphs_per_second(r, fixed), mean_std(ratio),
-                     "yes" if statistics.fmean(ratio) <= step_target(r["batch_size"]) else "no", widths])
-    return (f"**Training throughput** (graphs/s; ratio = adaptive / fixed step time per round, mean ± std over "
-            f"rounds; target ≤ {STEP_TARGETS[0]} below batch {LARGE_BATCH}, ≤ {STEP_TARGETS[1]} from it):\n\n"
-            + markdown_table(["model", "batch", "adaptive", "fixed", "time ratio", "target met",
-                              "adaptive total width (first → last round)"], rows))
+        rows.append(
+            [
+                *label(r),
+                graphs_per_second(r, adaptive),
+                graphs_per_second(r, fixed),
+                mean_std(ratio),
+                "yes" if statistics.fmean(ratio) <= step_target(r["batch_size"]) else "no",
+                widths,
+            ]
+        )
+    return (
+        f"**Training throughput** (graphs/s; ratio = adaptive / fixed step time per round, mean ± std over "
+        f"rounds; target ≤ {STEP_TARGETS[0]} below batch {LARGE_BATCH}, ≤ {STEP_TARGETS[1]} from it):\n\n"
+        + markdown_table(
+            [
+                "model",
+                "batch",
+                "adaptive",
+                "fixed",
+                "time ratio",
+                "target met",
+                "adaptive total width (first → last round)",
+            ],
+            rows,
+        )
+    )
 
 
 def inference_table(results: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in results:
         adaptive, fixed = ([s[side] for s in r["inference"]] for side in ("adaptive", "fixed"))
-        rows.append([*label(r), graphs_per_second(r, adaptive), graphs_per_second(r, fixed),
-                     mean_std(ratios(adaptive, fixed))])
-    return ("**Inference throughput** (graphs/s, eval mode, no grad; the fixed model is the frozen adaptive "
-            "one):\n\n" + markdown_table(["model", "batch", "adaptive", "fixed", "time ratio"], rows))
+        rows.append(
+            [*label(r), graphs_per_second(r, adaptive), graphs_per_second(r, fixed), mean_std(ratios(adaptive, fixed))]
+        )
+    return (
+        "**Inference throughput** (graphs/s, eval mode, no grad; the fixed model is the frozen adaptive "
+        "one):\n\n" + markdown_table(["model", "batch", "adaptive", "fixed", "time ratio"], rows)
+    )
 
 
 def phase_table(results: Sequence[Mapping[str, Any]]) -> str:
-    rows = [[*label(r), name, *(step_ms(r, name, p) for p in PHASES), step_ms(r, name)]
-            for r in results for name in (FULL, NO_UPDATE, NO_PRIOR, FIXED)]
-    return ("**Where a training step's time goes** (ms per step, mean over rounds; optimizer = Adam step and "
-            "zero_grad; width check / width update = auto_update_widths' hooks before / after the step):\n\n"
-            + markdown_table(["model", "batch", "contender", *PHASES, "total"], rows))
+    rows = [
+        [*label(r), name, *(step_ms(r, name, p) for p in PHASES), step_ms(r, name)]
+        for r in results
+        for name in (FULL, NO_UPDATE, NO_PRIOR, FIXED)
+    ]
+    return (
+        "**Where a training step's time goes** (ms per step, mean over rounds; optimizer = Adam step and "
+        "zero_grad; width check / width update = auto_update_widths' hooks before / after the step):\n\n"
+        + markdown_table(["model", "batch", "contender", *PHASES, "total"], rows)
+    )
 
 
 def overhead_table(results: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in results:
         base = step_ms(r, FIXED)
-        parts = [step_ms(r, NO_PRIOR) - base, step_ms(r, NO_UPDATE) - step_ms(r, NO_PRIOR),
-                 step_ms(r, FULL) - step_ms(r, NO_UPDATE)]
-        rows.append([*label(r), base, *(f"{p:.2f} ({p / base:+.0%})" for p in parts),
-                     f"{sum(parts):.2f} ({sum(parts) / base:+.0%})",
-                     " + ".join(f"{step_ms(r, FULL, hook):.2f}" for hook in WIDTH_HOOKS)])
-    return ("**Overhead of the adaptive step over the fixed one** (ms per step, from the ablations: adaptive "
-            "layers = importance vectors and scaling, i.e. no-update CE − fixed; weight prior = no-update − "
-            "no-update CE; width updates = full − no-update; last column: auto_update_widths' check and update "
-            "hooks timed directly):\n\n"
-            + markdown_table(["model", "batch", "fixed step", "adaptive layers", "weight prior", "width updates",
-                              "total overhead", "check + update hooks"], rows))
+        parts = [
+            step_ms(r, NO_PRIOR) - base,
+            step_ms(r, NO_UPDATE) - step_ms(r, NO_PRIOR),
+            step_ms(r, FULL) - step_ms(r, NO_UPDATE),
+        ]
+        rows.append(
+            [
+                *label(r),
+                base,
+                *(f"{p:.2f} ({p / base:+.0%})" for p in parts),
+                f"{sum(parts):.2f} ({sum(parts) / base:+.0%})",
+                " + ".join(f"{step_ms(r, FULL, hook):.2f}" for hook in WIDTH_HOOKS),
+            ]
+        )
+    return (
+        "**Overhead of the adaptive step over the fixed one** (ms per step, from the ablations: adaptive "
+        "layers = importance vectors and scaling, i.e. no-update CE − fixed; weight prior = no-update − "
+        "no-update CE; width updates = full − no-update; last column: auto_update_widths' check and update "
+        "hooks timed directly):\n\n"
+        + markdown_table(
+            [
+                "model",
+                "batch",
+                "fixed step",
+                "adaptive layers",
+                "weight prior",
+                "width updates",
+                "total overhead",
+                "check + update hooks",
+            ],
+            rows,
+        )
+    )
 
 
 def added_operators(result: Mapping[str, Any]) -> str:
@@ -441,16 +508,21 @@ def added_operators(result: Mapping[str, Any]) -> str:
 def operator_table(results: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in results:
-        rows += [[*label(r), name, round(sum(r["operators_per_step"][name].values()))]
-                 for name in (FULL, NO_UPDATE, NO_PRIOR, FIXED)]
+        rows += [
+            [*label(r), name, round(sum(r["operators_per_step"][name].values()))]
+            for name in (FULL, NO_UPDATE, NO_PRIOR, FIXED)
+        ]
         rows.append([*label(r), "operators added by the full adaptive step", added_operators(r)])
-    return (f"**aten operators dispatched per training step** (forward, backward and optimizer, counted by a "
-            f"TorchDispatchMode over {COUNTED_STEPS} steps each):\n\n"
-            + markdown_table(["model", "batch", "contender", "aten operators / step"], rows))
+    return (
+        f"**aten operators dispatched per training step** (forward, backward and optimizer, counted by a "
+        f"TorchDispatchMode over {COUNTED_STEPS} steps each):\n\n"
+        + markdown_table(["model", "batch", "contender", "aten operators / step"], rows)
+    )
 
 
 def goals_table(results: Sequence[Mapping[str, Any]]) -> str:
     """Each model and batch size against the targets: step time, aten operators and inference, adaptive / fixed."""
+
     def verdict(value: float, target: float) -> str:
         return f"{value:.3f} (≤ {target}: {'yes' if value <= target else 'no'})"
 
@@ -458,17 +530,26 @@ def goals_table(results: Sequence[Mapping[str, Any]]) -> str:
     for r in results:
         step = statistics.fmean(ratios(step_totals(r, FULL), step_totals(r, FIXED)))
         inference = statistics.fmean(ratios(*([s[side] for s in r["inference"]] for side in ("adaptive", "fixed"))))
-        rows.append([*label(r), verdict(step, step_target(r["batch_size"])),
-                     verdict(operator_ratio(r["operators_per_step"]), OPERATOR_TARGET),
-                     verdict(inference, INFERENCE_TARGET)])
-    return ("**Goals** (adaptive / fixed: training step time, aten operators per training step, inference time; "
-            "target met in brackets):\n\n"
-            + markdown_table(["model", "batch", "step time", "aten operators", "inference time"], rows))
+        rows.append(
+            [
+                *label(r),
+                verdict(step, step_target(r["batch_size"])),
+                verdict(operator_ratio(r["operators_per_step"]), OPERATOR_TARGET),
+                verdict(inference, INFERENCE_TARGET),
+            ]
+        )
+    return (
+        "**Goals** (adaptive / fixed: training step time, aten operators per training step, inference time; "
+        "target met in brackets):\n\n"
+        + markdown_table(["model", "batch", "step time", "aten operators", "inference time"], rows)
+    )
 
 
 def throughput_tables(results: Sequence[Mapping[str, Any]]) -> str:
-    return "\n\n".join(table(results) for table in
-                        (goals_table, training_table, inference_table, phase_table, overhead_table, operator_table))
+    return "\n\n".join(
+        table(results)
+        for table in (goals_table, training_table, inference_table, phase_table, overhead_table, operator_table)
+    )
 
 
 # -- part 2: resize cost ------------------------------------------------------------------------------
@@ -503,8 +584,13 @@ def resize_cost(workload: Workload, kind: str, batch_size: int, repeats: int, se
         return {"seconds": elapsed(), "layers": len(changes), "neurons": sum(abs(c.new - c.old) for c in changes)}
 
     unchanged, resized = interleaved(["no change", "resize"], range(repeats), update)
-    return {"model": kind, "adaptive_layers": len(widths), "parameters": trainee.model.num_parameters(),
-            "no_change": unchanged, "resize": resized}
+    return {
+        "model": kind,
+        "adaptive_layers": len(widths),
+        "parameters": trainee.model.num_parameters(),
+        "no_change": unchanged,
+        "resize": resized,
+    }
 
 
 def training_run(workload: Workload, kind: str, batch_size: int, epochs: int, seed: int) -> dict[str, Any]:
@@ -516,10 +602,17 @@ def training_run(workload: Workload, kind: str, batch_size: int, epochs: int, se
         for batch in chain.from_iterable(repeat(loader, epochs)):
             trainee.train_step(batch)
             resized.append(trainee.resized_last_step())
-    return {"model": kind, "batch_size": batch_size, "epochs": epochs, "steps": len(resized),
-            "resize_events": sum(n > 0 for n in resized), "layer_resizes": sum(resized),
-            "seconds": elapsed(), "hook_seconds": trainee.width_seconds(),
-            "final_widths": trainee.model.layer_widths()}
+    return {
+        "model": kind,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "steps": len(resized),
+        "resize_events": sum(n > 0 for n in resized),
+        "layer_resizes": sum(resized),
+        "seconds": elapsed(),
+        "hook_seconds": trainee.width_seconds(),
+        "final_widths": trainee.model.layer_widths(),
+    }
 
 
 def resize_cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
@@ -529,29 +622,80 @@ def resize_cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
         resize = [1e3 * u["seconds"] for u in c["resize"]]
         layers = statistics.fmean(u["layers"] for u in c["resize"])
         per_layer = (statistics.fmean(resize) - statistics.fmean(no_change)) / layers
-        rows.append([c["model"], c["adaptive_layers"], c["parameters"], mean_std(no_change), mean_std(resize),
-                     layers, statistics.fmean(u["neurons"] for u in c["resize"]), per_layer,
-                     sum(u["layers"] for u in c["no_change"])])
-    return (f"**Cost of one `update_widths` call** (ms, mean ± std; a resize is forced by shifting every raw rate "
-            f"by ±{RATE_NUDGE}, alternately growing and shrinking):\n\n"
-            + markdown_table(["model", "adaptive layers", "parameters", "no change", "every layer resized",
-                              "layers resized / call", "neurons moved / call", "ms per layer resized",
-                              "changes in no-change calls"], rows))
+        rows.append(
+            [
+                c["model"],
+                c["adaptive_layers"],
+                c["parameters"],
+                mean_std(no_change),
+                mean_std(resize),
+                layers,
+                statistics.fmean(u["neurons"] for u in c["resize"]),
+                per_layer,
+                sum(u["layers"] for u in c["no_change"]),
+            ]
+        )
+    return (
+        f"**Cost of one `update_widths` call** (ms, mean ± std; a resize is forced by shifting every raw rate "
+        f"by ±{RATE_NUDGE}, alternately growing and shrinking):\n\n"
+        + markdown_table(
+            [
+                "model",
+                "adaptive layers",
+                "parameters",
+                "no change",
+                "every layer resized",
+                "layers resized / call",
+                "neurons moved / call",
+                "ms per layer resized",
+                "changes in no-change calls",
+            ],
+            rows,
+        )
+    )
 
 
 def training_run_table(runs: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in runs:
         share = sum(r["hook_seconds"].values()) / r["seconds"]
-        rows.append([r["model"], r["batch_size"], r["epochs"], r["steps"], r["resize_events"], r["layer_resizes"],
-                     r["seconds"], *(r["hook_seconds"][hook] for hook in WIDTH_HOOKS), f"{share:.1%}",
-                     "yes" if share < TARGET_SHARE else "no",
-                     ", ".join(f"{k}={v}" for k, v in r["final_widths"].items())])
-    return (f"**Width updates in a training run** (auto_update_widths' hooks: the optimizer-state check before "
-            f"and the width update after each step; share = both over the training time, which includes "
-            f"batching; target < {TARGET_SHARE:.0%}):\n\n"
-            + markdown_table(["model", "batch", "epochs", "steps", "steps with a resize", "layer resizes",
-                              "training s", "check s", "update s", "share", "target met", "final widths"], rows))
+        rows.append(
+            [
+                r["model"],
+                r["batch_size"],
+                r["epochs"],
+                r["steps"],
+                r["resize_events"],
+                r["layer_resizes"],
+                r["seconds"],
+                *(r["hook_seconds"][hook] for hook in WIDTH_HOOKS),
+                f"{share:.1%}",
+                "yes" if share < TARGET_SHARE else "no",
+                ", ".join(f"{k}={v}" for k, v in r["final_widths"].items()),
+            ]
+        )
+    return (
+        f"**Width updates in a training run** (auto_update_widths' hooks: the optimizer-state check before "
+        f"and the width update after each step; share = both over the training time, which includes "
+        f"batching; target < {TARGET_SHARE:.0%}):\n\n"
+        + markdown_table(
+            [
+                "model",
+                "batch",
+                "epochs",
+                "steps",
+                "steps with a resize",
+                "layer resizes",
+                "training s",
+                "check s",
+                "update s",
+                "share",
+                "target met",
+                "final widths",
+            ],
+            rows,
+        )
+    )
 
 
 # -- part 3: torch.compile ----------------------------------------------------------------------------
@@ -568,10 +712,11 @@ class CompileOption:
 
 COMPILE_OPTIONS = (
     CompileOption("(a) frozen model compiled (widths settled)", frozen=True),
-    CompileOption("(b) force_parameter_static_shapes=False",
-                  dynamo_config={"force_parameter_static_shapes": False}),
-    CompileOption("(b) + allow_unspec_int_on_nn_module=True",
-                  dynamo_config={"force_parameter_static_shapes": False, "allow_unspec_int_on_nn_module": True}),
+    CompileOption("(b) force_parameter_static_shapes=False", dynamo_config={"force_parameter_static_shapes": False}),
+    CompileOption(
+        "(b) + allow_unspec_int_on_nn_module=True",
+        dynamo_config={"force_parameter_static_shapes": False, "allow_unspec_int_on_nn_module": True},
+    ),
     CompileOption(f"(c) {RECOMPILE_LIMIT}=1000", dynamo_config={RECOMPILE_LIMIT: 1000}),
 )
 
@@ -594,8 +739,9 @@ def timed_step(trainee: Contender, batch: Batch) -> tuple[float, int]:
     return sum(trainee.train_step(batch).values()), trainee.resized_last_step()
 
 
-def compile_run(workload: Workload, option: CompileOption, batch_size: int, epochs: int, cap_seconds: float,
-                backend: str, seed: int) -> dict[str, Any]:
+def compile_run(
+    workload: Workload, option: CompileOption, batch_size: int, epochs: int, cap_seconds: float, backend: str, seed: int
+) -> dict[str, Any]:
     """Train the compiled adaptive GIN (or its frozen form) side by side with the eager adaptive GIN.
 
     Both train on the same batches, interleaved step by step, for ``epochs``
@@ -606,22 +752,33 @@ def compile_run(workload: Workload, option: CompileOption, batch_size: int, epoc
     counters.clear()
     model = workload.adaptive_model(COMPILED_MODEL, seed)
     n_observations = len(workload.train)
-    trainee = (contender(option.name, awgnn.freeze(model)) if option.frozen
-               else contender(option.name, model, n_observations, update_widths=True))
+    trainee = (
+        contender(option.name, awgnn.freeze(model))
+        if option.frozen
+        else contender(option.name, model, n_observations, update_widths=True)
+    )
     trainee.forward_module = torch.compile(trainee.model, dynamic=True, backend=backend)
     eager = contender("eager", workload.adaptive_model(COMPILED_MODEL, seed), n_observations, update_widths=True)
     loader = workload.loader(batch_size, seed)
     with cold_compile_settings(option), stopwatch() as elapsed:
         batches = takewhile(lambda _: elapsed() <= cap_seconds, chain.from_iterable(repeat(loader, epochs)))
         compiled_steps, eager_steps = interleaved([trainee, eager], batches, timed_step)
-    limit_hits = sum(count for reason, count in counters["unimplemented"].items()
-                     if "recompile limit" in reason.lower() or "cache_size_limit" in reason)
-    return {"option": option.name, "steps": len(compiled_steps), "steps_per_epoch": len(loader),
-            "capped": len(compiled_steps) < epochs * len(loader),
-            "step_seconds": [seconds for seconds, _ in compiled_steps],
-            "eager_step_seconds": [seconds for seconds, _ in eager_steps],
-            "resize_events": sum(layers > 0 for _, layers in compiled_steps),
-            "compilations": counters["frames"]["ok"], "recompile_limit_hits": limit_hits}
+    limit_hits = sum(
+        count
+        for reason, count in counters["unimplemented"].items()
+        if "recompile limit" in reason.lower() or "cache_size_limit" in reason
+    )
+    return {
+        "option": option.name,
+        "steps": len(compiled_steps),
+        "steps_per_epoch": len(loader),
+        "capped": len(compiled_steps) < epochs * len(loader),
+        "step_seconds": [seconds for seconds, _ in compiled_steps],
+        "eager_step_seconds": [seconds for seconds, _ in eager_steps],
+        "resize_events": sum(layers > 0 for _, layers in compiled_steps),
+        "compilations": counters["frames"]["ok"],
+        "recompile_limit_hits": limit_hits,
+    }
 
 
 def compile_table(results: Sequence[Mapping[str, Any]], cap_seconds: float) -> str:
@@ -629,19 +786,44 @@ def compile_table(results: Sequence[Mapping[str, Any]], cap_seconds: float) -> s
     for r in results:
         seconds, eager = sum(r["step_seconds"]), sum(r["eager_step_seconds"])
         per_epoch = seconds * r["steps_per_epoch"] / r["steps"]
-        rows.append([r["option"], r["steps"], r["resize_events"], r["compilations"], r["recompile_limit_hits"],
-                     seconds, f"{per_epoch:.3g}" + (" (extrapolated)" if r["capped"] else ""),
-                     eager * r["steps_per_epoch"] / r["steps"], f"{seconds / eager:.2f}",
-                     f"{1e3 * statistics.median(r['step_seconds']):.1f}",
-                     f"{1e3 * statistics.median(r['eager_step_seconds']):.1f}"])
-    return (f"**Training the adaptive {COMPILED_MODEL} under torch.compile** (dynamic=True; each option trains "
-            f"side by side with the eager adaptive {COMPILED_MODEL}, interleaved step by step on the same batches; "
-            f"compilations = Dynamo frames compiled, the first included; times include compilation; an option is "
-            f"stopped after {cap_seconds:.0f} s of wall time, and its per-epoch time is then extrapolated from "
-            f"the steps it ran; median step ≈ the steady state):\n\n"
-            + markdown_table(["option", "steps", "resize events", "compilations", "recompile-limit hits",
-                              "compiled s", "compiled s / epoch", "eager s / epoch", "time ratio to eager",
-                              "median step ms", "eager median step ms"], rows))
+        rows.append(
+            [
+                r["option"],
+                r["steps"],
+                r["resize_events"],
+                r["compilations"],
+                r["recompile_limit_hits"],
+                seconds,
+                f"{per_epoch:.3g}" + (" (extrapolated)" if r["capped"] else ""),
+                eager * r["steps_per_epoch"] / r["steps"],
+                f"{seconds / eager:.2f}",
+                f"{1e3 * statistics.median(r['step_seconds']):.1f}",
+                f"{1e3 * statistics.median(r['eager_step_seconds']):.1f}",
+            ]
+        )
+    return (
+        f"**Training the adaptive {COMPILED_MODEL} under torch.compile** (dynamic=True; each option trains "
+        f"side by side with the eager adaptive {COMPILED_MODEL}, interleaved step by step on the same batches; "
+        f"compilations = Dynamo frames compiled, the first included; times include compilation; an option is "
+        f"stopped after {cap_seconds:.0f} s of wall time, and its per-epoch time is then extrapolated from "
+        f"the steps it ran; median step ≈ the steady state):\n\n"
+        + markdown_table(
+            [
+                "option",
+                "steps",
+                "resize events",
+                "compilations",
+                "recompile-limit hits",
+                "compiled s",
+                "compiled s / epoch",
+                "eager s / epoch",
+                "time ratio to eager",
+                "median step ms",
+                "eager median step ms",
+            ],
+            rows,
+        )
+    )
 
 
 # -- report ---------------------------------------------------------------------------------------------
@@ -671,16 +853,30 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dataset", default="NCI1", help="TU dataset (default NCI1)")
     parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[32, 128])
-    parser.add_argument("--rounds", type=positive_int, default=5,
-                        help="interleaved epochs per throughput measurement (default 5)")
-    parser.add_argument("--resize-repeats", type=positive_int, default=50,
-                        help="update_widths calls per case in the resize timing (default 50)")
-    parser.add_argument("--epochs", type=positive_int, default=3,
-                        help="epochs of the training run that counts resize events (default 3)")
-    parser.add_argument("--compile-epochs", type=positive_int, default=2,
-                        help="epochs per torch.compile option (default 2)")
-    parser.add_argument("--compile-cap", type=float, default=150.0,
-                        help="seconds after which a torch.compile option is stopped (default 150)")
+    parser.add_argument(
+        "--rounds", type=positive_int, default=5, help="interleaved epochs per throughput measurement (default 5)"
+    )
+    parser.add_argument(
+        "--resize-repeats",
+        type=positive_int,
+        default=50,
+        help="update_widths calls per case in the resize timing (default 50)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=3,
+        help="epochs of the training run that counts resize events (default 3)",
+    )
+    parser.add_argument(
+        "--compile-epochs", type=positive_int, default=2, help="epochs per torch.compile option (default 2)"
+    )
+    parser.add_argument(
+        "--compile-cap",
+        type=float,
+        default=150.0,
+        help="seconds after which a torch.compile option is stopped (default 150)",
+    )
     parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend (default inductor)")
     parser.add_argument("--skip-compile", action="store_true", help="skip part 3 (torch.compile)")
     parser.add_argument("--seed", type=int, default=0)
@@ -699,35 +895,56 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = setup(arguments)
     device = resolve_device(arguments.device)
     workload = Workload.load(arguments.dataset, arguments.data_root, device, arguments.seed)
-    report: dict[str, Any] = {"arguments": {k: str(v) if isinstance(v, Path) else v
-                                            for k, v in vars(arguments).items()}}
-    setting = (f"{arguments.dataset}, {len(workload.train)} training graphs, {device}, "
-               f"{arguments.threads} thread(s), Adam lr {LEARNING_RATE}, default model settings.")
+    report: dict[str, Any] = {
+        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(arguments).items()}
+    }
+    setting = (
+        f"{arguments.dataset}, {len(workload.train)} training graphs, {device}, "
+        f"{arguments.threads} thread(s), Adam lr {LEARNING_RATE}, default model settings."
+    )
 
-    report["throughput"] = [throughput(workload, kind, batch_size, arguments.rounds, arguments.seed)
-                            for kind in MODEL_CLASSES for batch_size in arguments.batch_sizes]
+    report["throughput"] = [
+        throughput(workload, kind, batch_size, arguments.rounds, arguments.seed)
+        for kind in MODEL_CLASSES
+        for batch_size in arguments.batch_sizes
+    ]
     print(header("Speed 1: adaptive vs fixed-width training and inference throughput"))
-    print(f"{setting} {arguments.rounds} round(s) of one epoch; the contenders alternate batch by batch; "
-          "the fixed model is refrozen from the adaptive one at the start of every round.\n")
+    print(
+        f"{setting} {arguments.rounds} round(s) of one epoch; the contenders alternate batch by batch; "
+        "the fixed model is refrozen from the adaptive one at the start of every round.\n"
+    )
     print(throughput_tables(report["throughput"]), "\n", flush=True)
 
     batch_size = arguments.batch_sizes[0]
-    report["resize_cost"] = [resize_cost(workload, kind, batch_size, arguments.resize_repeats, arguments.seed)
-                             for kind in MODEL_CLASSES]
-    report["training_run"] = [training_run(workload, kind, batch_size, arguments.epochs, arguments.seed)
-                              for kind in MODEL_CLASSES]
+    report["resize_cost"] = [
+        resize_cost(workload, kind, batch_size, arguments.resize_repeats, arguments.seed) for kind in MODEL_CLASSES
+    ]
+    report["training_run"] = [
+        training_run(workload, kind, batch_size, arguments.epochs, arguments.seed) for kind in MODEL_CLASSES
+    ]
     print(header("Speed 2: cost of resize events"))
     print(f"{setting} Batch size {batch_size}.\n")
     print(resize_cost_table(report["resize_cost"]), "\n")
     print(training_run_table(report["training_run"]), "\n", flush=True)
 
     if not arguments.skip_compile:
-        report["compile"] = [compile_run(workload, option, batch_size, arguments.compile_epochs,
-                                         arguments.compile_cap, arguments.compile_backend, arguments.seed)
-                             for option in COMPILE_OPTIONS]
+        report["compile"] = [
+            compile_run(
+                workload,
+                option,
+                batch_size,
+                arguments.compile_epochs,
+                arguments.compile_cap,
+                arguments.compile_backend,
+                arguments.seed,
+            )
+            for option in COMPILE_OPTIONS
+        ]
         print(header("Speed 3: torch.compile options while widths change"))
-        print(f"{setting} Batch size {batch_size}, {arguments.compile_epochs} epoch(s) per option, backend "
-              f"{arguments.compile_backend}, cold compilations.\n")
+        print(
+            f"{setting} Batch size {batch_size}, {arguments.compile_epochs} epoch(s) per option, backend "
+            f"{arguments.compile_backend}, cold compilations.\n"
+        )
         print(compile_table(report["compile"], arguments.compile_cap), "\n", flush=True)
 
     (out / "speed.json").write_text(json.dumps(report, indent=1))

@@ -28,6 +28,7 @@ width of both.
 Training runs go to a pool of single-threaded processes; the truncation
 sweeps (and their timings) run afterwards in this process alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
 from common import (
     LADDER_PREFIX,
     base_parser,
@@ -58,6 +57,7 @@ from common import (
     task_name,
     train_model,
 )
+from torch import nn
 
 import awgnn
 from awgnn.harness.batching import GraphStore, InMemoryLoader
@@ -68,8 +68,7 @@ from awgnn.harness.registry import MODEL_CLASSES
 from awgnn.harness.splits import Fold
 from awgnn.harness.train import EpochContext, EpochHook, RunSettings, evaluate, fit
 from awgnn.models import AdaptiveGINClassifier
-from awgnn.width import adaptive_widths
-from awgnn.width import RatePriorAnnealing
+from awgnn.width import RatePriorAnnealing, adaptive_widths
 
 MODEL = "AdaptiveGINClassifier"
 HARDEST_LADDER = f"{LADDER_PREFIX}{LADDER_LEVELS - 1}"
@@ -129,8 +128,11 @@ class CompressionRecorder(EpochHook):
         return {"rate_prior_std": None if self.schedule is None else self.schedule.step(context.epoch)}
 
     def end_epoch(self, context: EpochContext) -> dict[str, Any]:
-        return {"test_score": evaluate(context.model, self.test_loader, context.data)[1],
-                "total_width": context.model.total_width(), "num_parameters": context.model.num_parameters()}
+        return {
+            "test_score": evaluate(context.model, self.test_loader, context.data)[1],
+            "total_width": context.model.total_width(),
+            "num_parameters": context.model.num_parameters(),
+        }
 
 
 def compression_job(job: CompressionJob) -> dict[str, Any]:
@@ -146,12 +148,31 @@ def compression_job(job: CompressionJob) -> dict[str, Any]:
     # On the CPU, as the pool's workers are; the recorder's test batches live there too.
     settings = RunSettings(max_epochs=job.epochs, patience=job.epochs, device="cpu", loader="memory")
     test_loader = InMemoryLoader(GraphStore.from_dataset(data.dataset), fold.test, EVAL_BATCH)
-    _, record = fit(data, fold.train, fold.validation, fold.test, spec, {}, training_settings({}, spec.adaptive),
-                    settings, job.seed, CompressionRecorder(job.annealing, test_loader))
-    curve = [{"epoch": entry["epoch"], "rate_prior_std": entry["rate_prior_std"], "train_loss": entry["train_loss"],
-              "val_score": entry["val_score"], "test_score": entry["test_score"], "layer_widths": entry["widths"],
-              "total_width": entry["total_width"], "num_parameters": entry["num_parameters"]}
-             for entry in record["history"]]
+    _, record = fit(
+        data,
+        fold.train,
+        fold.validation,
+        fold.test,
+        spec,
+        {},
+        training_settings({}, spec.adaptive),
+        settings,
+        job.seed,
+        CompressionRecorder(job.annealing, test_loader),
+    )
+    curve = [
+        {
+            "epoch": entry["epoch"],
+            "rate_prior_std": entry["rate_prior_std"],
+            "train_loss": entry["train_loss"],
+            "val_score": entry["val_score"],
+            "test_score": entry["test_score"],
+            "layer_widths": entry["widths"],
+            "total_width": entry["total_width"],
+            "num_parameters": entry["num_parameters"],
+        }
+        for entry in record["history"]
+    ]
     return {"task": job.task, "seed": job.seed, "annealed": job.annealing is not None, "curve": curve}
 
 
@@ -189,8 +210,9 @@ def delete_neurons_(model: nn.Module, keep: dict[str, torch.Tensor]) -> None:
 
 def random_keep(model: nn.Module, counts: dict[str, int], generator: torch.Generator) -> dict[str, torch.Tensor]:
     """For each adaptive layer, ``counts[name]`` of its neuron indices drawn uniformly without replacement."""
-    return {name: torch.randperm(width.width, generator=generator)[: counts[name]]
-            for name, width in adaptive_widths(model)}
+    return {
+        name: torch.randperm(width.width, generator=generator)[: counts[name]] for name, width in adaptive_widths(model)
+    }
 
 
 @torch.inference_mode()
@@ -212,8 +234,9 @@ def throughputs(models: Sequence[nn.Module], batches: Sequence[Any], repeats: in
     return [graphs / seconds for seconds in best]
 
 
-def truncation_sweep(model: nn.Module, data: LoadedDataset, fold: Fold, fractions: Iterable[float],
-                     draws: int, repeats: int, seed: int) -> list[dict[str, Any]]:
+def truncation_sweep(
+    model: nn.Module, data: LoadedDataset, fold: Fold, fractions: Iterable[float], draws: int, repeats: int, seed: int
+) -> list[dict[str, Any]]:
     """Test accuracy, parameters and throughput of tail cuts and random removals, per kept fraction."""
     test_loader = InMemoryLoader(GraphStore.from_dataset(data.dataset), fold.test, EVAL_BATCH)
     batches = list(test_loader)
@@ -229,16 +252,18 @@ def truncation_sweep(model: nn.Module, data: LoadedDataset, fold: Fold, fraction
             randoms.append(pruned)
         assert all(m.num_parameters() == tail.num_parameters() for m in randoms)
         tail_speed, random_speed = throughputs([tail, randoms[0]], batches, repeats)
-        rows.append({
-            "fraction": fraction,
-            "layer_widths": counts,
-            "total_width": sum(counts.values()),
-            "num_parameters": tail.num_parameters(),
-            "tail_accuracy": evaluate(tail, batches, data)[1],
-            "random_accuracy": [evaluate(m, batches, data)[1] for m in randoms],
-            "tail_graphs_per_s": tail_speed,
-            "random_graphs_per_s": random_speed,
-        })
+        rows.append(
+            {
+                "fraction": fraction,
+                "layer_widths": counts,
+                "total_width": sum(counts.values()),
+                "num_parameters": tail.num_parameters(),
+                "tail_accuracy": evaluate(tail, batches, data)[1],
+                "random_accuracy": [evaluate(m, batches, data)[1] for m in randoms],
+                "tail_graphs_per_s": tail_speed,
+                "random_graphs_per_s": random_speed,
+            }
+        )
     return rows
 
 
@@ -249,22 +274,34 @@ def by_fraction(sweeps: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One task's sweeps (one per seed) pooled per kept fraction: accuracies listed, sizes and speeds averaged."""
     pooled = []
     for per_seed in zip(*sweeps):
-        pooled.append({
-            "fraction": per_seed[0]["fraction"],
-            "total_width": statistics.fmean(row["total_width"] for row in per_seed),
-            "num_parameters": statistics.fmean(row["num_parameters"] for row in per_seed),
-            "tail": [row["tail_accuracy"] for row in per_seed],
-            "random": [a for row in per_seed for a in row["random_accuracy"]],
-            "tail_speed": statistics.fmean(row["tail_graphs_per_s"] for row in per_seed),
-            "random_speed": statistics.fmean(row["random_graphs_per_s"] for row in per_seed),
-        })
+        pooled.append(
+            {
+                "fraction": per_seed[0]["fraction"],
+                "total_width": statistics.fmean(row["total_width"] for row in per_seed),
+                "num_parameters": statistics.fmean(row["num_parameters"] for row in per_seed),
+                "tail": [row["tail_accuracy"] for row in per_seed],
+                "random": [a for row in per_seed for a in row["random_accuracy"]],
+                "tail_speed": statistics.fmean(row["tail_graphs_per_s"] for row in per_seed),
+                "random_speed": statistics.fmean(row["random_graphs_per_s"] for row in per_seed),
+            }
+        )
     return pooled
 
 
 def truncation_table(pooled: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[f"{p['fraction']:.0%}", round(p["total_width"]), round(p["num_parameters"]), mean_std(p["tail"]),
-             mean_std(p["random"]), f"{statistics.fmean(p['tail']) - statistics.fmean(p['random']):+.3f}",
-             f"{p['tail_speed']:.0f}", f"{p['random_speed']:.0f}"] for p in pooled]
+    return [
+        [
+            f"{p['fraction']:.0%}",
+            round(p["total_width"]),
+            round(p["num_parameters"]),
+            mean_std(p["tail"]),
+            mean_std(p["random"]),
+            f"{statistics.fmean(p['tail']) - statistics.fmean(p['random']):+.3f}",
+            f"{p['tail_speed']:.0f}",
+            f"{p['random_speed']:.0f}",
+        ]
+        for p in pooled
+    ]
 
 
 def flat_region(pooled: list[dict[str, Any]], tolerance: float = 0.01) -> float:
@@ -285,11 +322,9 @@ def plot_truncation(task: str, pooled: list[dict[str, Any]], path: Path) -> None
         mean = [statistics.fmean(p[kind]) for p in pooled]
         std = [statistics.pstdev(p[kind]) for p in pooled]
         by_size.errorbar(sizes, mean, yerr=std, marker="o", capsize=3, label=label)
-        by_speed.errorbar([p[f"{kind}_speed"] for p in pooled], mean, yerr=std, marker="o", capsize=3,
-                          label=label)
+        by_speed.errorbar([p[f"{kind}_speed"] for p in pooled], mean, yerr=std, marker="o", capsize=3, label=label)
     by_size.set(xlabel="parameters", ylabel="test accuracy", title=f"{task}: accuracy vs size")
-    by_speed.set(xlabel="inference throughput (graphs/s)", ylabel="test accuracy",
-                 title=f"{task}: accuracy vs speed")
+    by_speed.set(xlabel="inference throughput (graphs/s)", ylabel="test accuracy", title=f"{task}: accuracy vs speed")
     by_size.legend()
     save_figure(figure, path)
 
@@ -306,15 +341,17 @@ def compression_rows(results: list[dict[str, Any]], first: int) -> list[list[Any
         curves = [r["curve"] for r in results if r["annealed"] == annealed]
         chosen = [selected_epoch(curve, first) for curve in curves]
         late = max(1, len(curves[0]) // 10)
-        rows.append([
-            "annealed rate prior" if annealed else "no rate prior",
-            mean_std([point["test_score"] for point in chosen]),
-            mean_std([point["total_width"] for point in chosen]),
-            round(statistics.fmean(point["num_parameters"] for point in chosen)),
-            "; ".join(f"{point['epoch']}: {point['layer_widths']}" for point in chosen),
-            mean_std([statistics.fmean(p["val_score"] for p in curve[-late:]) for curve in curves]),
-            mean_std([statistics.fmean(p["test_score"] for p in curve[-late:]) for curve in curves]),
-        ])
+        rows.append(
+            [
+                "annealed rate prior" if annealed else "no rate prior",
+                mean_std([point["test_score"] for point in chosen]),
+                mean_std([point["total_width"] for point in chosen]),
+                round(statistics.fmean(point["num_parameters"] for point in chosen)),
+                "; ".join(f"{point['epoch']}: {point['layer_widths']}" for point in chosen),
+                mean_std([statistics.fmean(p["val_score"] for p in curve[-late:]) for curve in curves]),
+                mean_std([statistics.fmean(p["test_score"] for p in curve[-late:]) for curve in curves]),
+            ]
+        )
     return rows
 
 
@@ -324,11 +361,9 @@ def plot_compression(results: list[dict[str, Any]], annealing: Annealing, task: 
         curves = [r["curve"] for r in results if r["annealed"] == annealed]
         epochs = [p["epoch"] for p in curves[0]]
         for axis, key in ((widths, "total_width"), (scores, "val_score")):
-            axis.plot(epochs, [statistics.fmean(c[e][key] for c in curves) for e in range(len(epochs))],
-                      label=label)
+            axis.plot(epochs, [statistics.fmean(c[e][key] for c in curves) for e in range(len(epochs))], label=label)
     for axis in (widths, scores):
-        axis.axvspan(annealing.start_epoch, annealing.end_epoch, color="grey", alpha=0.15,
-                     label="prior tightening")
+        axis.axvspan(annealing.start_epoch, annealing.end_epoch, color="grey", alpha=0.15, label="prior tightening")
     widths.set(xlabel="epoch", ylabel="total width", title=f"{task}: total width (mean over seeds)")
     scores.set(xlabel="epoch", ylabel="validation accuracy", title=f"{task}: validation accuracy")
     widths.legend()
@@ -344,23 +379,46 @@ def without_states(trained: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", type=task_name, default=["NCI1", "PROTEINS", HARDEST_LADDER],
-                        help=f"TU datasets and/or ladder levels ({LADDER_PREFIX}<level>) "
-                             f"(default NCI1 PROTEINS {HARDEST_LADDER}, the hardest level)")
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        type=task_name,
+        default=["NCI1", "PROTEINS", HARDEST_LADDER],
+        help=f"TU datasets and/or ladder levels ({LADDER_PREFIX}<level>) "
+        f"(default NCI1 PROTEINS {HARDEST_LADDER}, the hardest level)",
+    )
     parser.add_argument("--epochs", type=positive_int, default=100, help="training epochs per run (default 100)")
     parser.add_argument("--seeds", type=positive_int, default=2, help="training seeds per task (default 2)")
     parser.add_argument("--draws", type=positive_int, default=5, help="random removals per kept fraction (default 5)")
-    parser.add_argument("--repeats", type=positive_int, default=10,
-                        help="timed passes per model, best kept (default 10)")
-    parser.add_argument("--compression-task", type=task_name, default="NCI1",
-                        help="task of the online-compression study (default NCI1)")
-    parser.add_argument("--anneal-mean", type=float, default=0.05,
-                        help="rate the prior pulls towards (default 0.05: about 48 neurons a layer)")
-    parser.add_argument("--anneal-std", type=float, nargs=2, default=[0.03, 0.006], metavar=("INITIAL", "FINAL"),
-                        help="prior standard deviation at the start and the end of the tightening "
-                             "(default 0.03 0.006; the reference shrinks it by 90%%)")
-    parser.add_argument("--anneal-window", type=float, nargs=2, default=[0.2, 0.6], metavar=("START", "END"),
-                        help="tightening window as fractions of the epochs (default 0.2 0.6)")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=10, help="timed passes per model, best kept (default 10)"
+    )
+    parser.add_argument(
+        "--compression-task", type=task_name, default="NCI1", help="task of the online-compression study (default NCI1)"
+    )
+    parser.add_argument(
+        "--anneal-mean",
+        type=float,
+        default=0.05,
+        help="rate the prior pulls towards (default 0.05: about 48 neurons a layer)",
+    )
+    parser.add_argument(
+        "--anneal-std",
+        type=float,
+        nargs=2,
+        default=[0.03, 0.006],
+        metavar=("INITIAL", "FINAL"),
+        help="prior standard deviation at the start and the end of the tightening "
+        "(default 0.03 0.006; the reference shrinks it by 90%%)",
+    )
+    parser.add_argument(
+        "--anneal-window",
+        type=float,
+        nargs=2,
+        default=[0.2, 0.6],
+        metavar=("START", "END"),
+        help="tightening window as fractions of the epochs (default 0.2 0.6)",
+    )
     parser.add_argument("--workers", type=positive_int, default=2, help="parallel single-threaded training runs")
     arguments = parser.parse_args()
     arguments.fractions = FRACTIONS
@@ -380,51 +438,96 @@ def annealing_settings(arguments: argparse.Namespace) -> Annealing:
 def train_all(arguments: argparse.Namespace, annealing: Annealing) -> tuple[list[dict], list[dict]]:
     """Every training run, in the pool: the online-compression runs, then the runs to truncate."""
     seeds = range(arguments.seeds)
-    compression_jobs = [CompressionJob(arguments.compression_task, seed, arguments.epochs, arguments.data_root,
-                                       schedule) for seed in seeds for schedule in (None, annealing)]
-    train_jobs = [TrainJob(task, seed, arguments.epochs, arguments.data_root)
-                  for task in arguments.tasks for seed in seeds]
+    compression_jobs = [
+        CompressionJob(arguments.compression_task, seed, arguments.epochs, arguments.data_root, schedule)
+        for seed in seeds
+        for schedule in (None, annealing)
+    ]
+    train_jobs = [
+        TrainJob(task, seed, arguments.epochs, arguments.data_root) for task in arguments.tasks for seed in seeds
+    ]
     # The longest runs first, so that the pool's workers finish together.
     outcomes = run_jobs(_run_any, [*compression_jobs, *train_jobs], arguments.workers)
-    return outcomes[:len(compression_jobs)], outcomes[len(compression_jobs):]
+    return outcomes[: len(compression_jobs)], outcomes[len(compression_jobs) :]
 
 
 def _run_any(job: TrainJob | CompressionJob) -> dict[str, Any]:
     return train_job(job) if isinstance(job, TrainJob) else compression_job(job)
 
 
-def report_truncation(task: str, runs: list[dict[str, Any]], arguments: argparse.Namespace,
-                      out: Path) -> list[list[dict[str, Any]]]:
+def report_truncation(
+    task: str, runs: list[dict[str, Any]], arguments: argparse.Namespace, out: Path
+) -> list[list[dict[str, Any]]]:
     """Sweep every trained model of ``task``; print the tables, save the plot; return the sweeps."""
     data, fold = task_and_split(task, arguments.data_root)
     sweeps = []
     for run in runs:
         model = AdaptiveGINClassifier(data.num_features, data.num_classes)
         model.load_state_dict(run["state"])
-        sweeps.append(truncation_sweep(model, data, fold, arguments.fractions, arguments.draws,
-                                       arguments.repeats, run["seed"]))
+        sweeps.append(
+            truncation_sweep(model, data, fold, arguments.fractions, arguments.draws, arguments.repeats, run["seed"])
+        )
     print(f"\n#### {task}: {len(fold.train)} training / {len(fold.test)} test graphs\n")
-    print(markdown_table(["seed", "best epoch", "learned widths", "test accuracy", "parameters"],
-                         [[r["seed"], r["record"]["best_epoch"], r["record"]["layer_widths"],
-                           r["record"]["test_score"], r["record"]["num_parameters"]] for r in runs]))
+    print(
+        markdown_table(
+            ["seed", "best epoch", "learned widths", "test accuracy", "parameters"],
+            [
+                [
+                    r["seed"],
+                    r["record"]["best_epoch"],
+                    r["record"]["layer_widths"],
+                    r["record"]["test_score"],
+                    r["record"]["num_parameters"],
+                ]
+                for r in runs
+            ],
+        )
+    )
     pooled = by_fraction(sweeps)
-    print("\n" + markdown_table(["kept", "total width", "parameters", "test acc (tail cut)",
-                                 "test acc (random removal)", "tail − random", "graphs/s (tail)",
-                                 "graphs/s (random)"], truncation_table(pooled)))
-    print(f"\nTail cut within 1 point of the full model's mean accuracy down to "
-          f"{flat_region(pooled):.0%} of the width.")
+    print(
+        "\n"
+        + markdown_table(
+            [
+                "kept",
+                "total width",
+                "parameters",
+                "test acc (tail cut)",
+                "test acc (random removal)",
+                "tail − random",
+                "graphs/s (tail)",
+                "graphs/s (random)",
+            ],
+            truncation_table(pooled),
+        )
+    )
+    print(
+        f"\nTail cut within 1 point of the full model's mean accuracy down to {flat_region(pooled):.0%} of the width."
+    )
     plot_truncation(task, pooled, out / f"truncation_{task}.png")
     return sweeps
 
 
 def report_compression(results: list[dict[str, Any]], annealing: Annealing, task: str, out: Path) -> None:
     print(f"\n#### Online compression on {task}: {annealing}\n")
-    print(f"Each training is scored at its best validation epoch from epoch {annealing.end_epoch} on, the prior "
-          "at its final strength (over all epochs the selection would pick uncompressed models); "
-          "late: mean over the last 10% of epochs.\n")
-    print(markdown_table(["training", "test accuracy", "total width", "parameters",
-                          "epoch: layer widths (per seed)", "late val accuracy", "late test accuracy"],
-                         compression_rows(results, annealing.end_epoch)))
+    print(
+        f"Each training is scored at its best validation epoch from epoch {annealing.end_epoch} on, the prior "
+        "at its final strength (over all epochs the selection would pick uncompressed models); "
+        "late: mean over the last 10% of epochs.\n"
+    )
+    print(
+        markdown_table(
+            [
+                "training",
+                "test accuracy",
+                "total width",
+                "parameters",
+                "epoch: layer widths (per seed)",
+                "late val accuracy",
+                "late test accuracy",
+            ],
+            compression_rows(results, annealing.end_epoch),
+        )
+    )
     plot_compression(results, annealing, task, out / "online_compression.png")
 
 
@@ -433,13 +536,23 @@ def main() -> None:
     out = setup(arguments)
     annealing = annealing_settings(arguments)
     compression, trained = train_all(arguments, annealing)
-    print(header(f"Truncation of the adaptive GIN ({arguments.epochs} epochs, {arguments.seeds} seed(s), "
-                 f"{arguments.draws} random draws)"))
-    sweeps = {task: report_truncation(task, [t for t in trained if t["task"] == task], arguments, out)
-              for task in arguments.tasks}
+    print(
+        header(
+            f"Truncation of the adaptive GIN ({arguments.epochs} epochs, {arguments.seeds} seed(s), "
+            f"{arguments.draws} random draws)"
+        )
+    )
+    sweeps = {
+        task: report_truncation(task, [t for t in trained if t["task"] == task], arguments, out)
+        for task in arguments.tasks
+    }
     report_compression(compression, annealing, arguments.compression_task, out)
-    report = {"arguments": {key: str(value) for key, value in vars(arguments).items()},
-              "trained": without_states(trained), "sweeps": sweeps, "compression": compression}
+    report = {
+        "arguments": {key: str(value) for key, value in vars(arguments).items()},
+        "trained": without_states(trained),
+        "sweeps": sweeps,
+        "compression": compression,
+    }
     (out / "truncation.json").write_text(json.dumps(report, indent=1, default=str))
     print(f"\nPlots and raw numbers in {out}")
 

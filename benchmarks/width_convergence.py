@@ -32,6 +32,7 @@ Example (the committed figures, about 40 minutes on 2 CPU cores)::
 
     python benchmarks/width_convergence.py --data-root ../shared/data --workers 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from scipy.stats import kendalltau, spearmanr
-
 from common import (
     LADDER_PREFIX,
+    ResultsFile,
     base_parser,
     dataset_and_split,
     header,
@@ -58,12 +58,12 @@ from common import (
     mean_std,
     plt,
     positive_int,
-    ResultsFile,
     resume,
     save_figure,
     setup,
     train_model,
 )
+from scipy.stats import kendalltau, spearmanr
 
 from awgnn.harness.data import resolve_data_root
 from awgnn.harness.ladder import LADDER_LEVELS
@@ -80,19 +80,25 @@ def _without_start(preset: Mapping[str, Any]) -> dict[str, Any]:
 PAPER = _without_start(PRESETS["paper"])
 AWGNN = _without_start(PRESETS["awgnn"])
 # Each lever alone on top of the paper's setting, then all of them (the recommended preset).
-SETTINGS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
-    "paper": PAPER,
-    "rate_lr": {**PAPER, "rate_lr": AWGNN["rate_lr"]},
-    "weight_prior": {**PAPER, "weight_prior_std": 1.0},
-    "width_prior": {**PAPER, "width_prior_centre": AWGNN["width_prior_centre"],
-                    "width_prior_std": AWGNN["width_prior_std"]},
-    "awgnn": AWGNN,
-})
+SETTINGS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "paper": PAPER,
+        "rate_lr": {**PAPER, "rate_lr": AWGNN["rate_lr"]},
+        "weight_prior": {**PAPER, "weight_prior_std": 1.0},
+        "width_prior": {
+            **PAPER,
+            "width_prior_centre": AWGNN["width_prior_centre"],
+            "width_prior_std": AWGNN["width_prior_std"],
+        },
+        "awgnn": AWGNN,
+    }
+)
 # Settings run from every start; the others from the narrowest and the widest only.
 ALL_STARTS_SETTINGS = ("paper", "awgnn")
 # The settings of the ladder's width-against-difficulty runs, each from its preset's own start.
-LADDER_SETTINGS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
-    "paper": PRESETS["paper"], "awgnn": PRESETS["awgnn"]})
+LADDER_SETTINGS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {"paper": PRESETS["paper"], "awgnn": PRESETS["awgnn"]}
+)
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,17 @@ class Budget:
 
 # The ladder's budget (two blocks, batch 32; see width_vs_difficulty.py) with more epochs for the widths to
 # settle; real data: three blocks (the paper's middle depth), epochs sized for 2 CPU cores.
-BUDGETS: Mapping[str, Budget] = MappingProxyType({
-    "ladder-0": Budget(100, 2), "ladder-2": Budget(100, 2), "ladder-4": Budget(100, 2),
-    "MUTAG": Budget(100, 3), "PROTEINS": Budget(60, 3), "NCI1": Budget(30, 3), "IMDB-BINARY": Budget(60, 3),
-})
+BUDGETS: Mapping[str, Budget] = MappingProxyType(
+    {
+        "ladder-0": Budget(100, 2),
+        "ladder-2": Budget(100, 2),
+        "ladder-4": Budget(100, 2),
+        "MUTAG": Budget(100, 3),
+        "PROTEINS": Budget(60, 3),
+        "NCI1": Budget(30, 3),
+        "IMDB-BINARY": Budget(60, 3),
+    }
+)
 SMOKE_BUDGETS: Mapping[str, Budget] = MappingProxyType({"ladder-0": Budget(2, 2), "MUTAG": Budget(2, 3)})
 TRAINING = MappingProxyType({"batch_size": 32, "lr": 0.01})
 
@@ -129,8 +142,10 @@ class Run:
     def key(self) -> str:
         """Names the run and everything it trains with, so a changed setting is trained again."""
         point = json.dumps({k: v for k, v in self.point().items() if v is not None}, sort_keys=True)
-        return (f"{self.study}/{self.task}/{self.setting}/{self.start}/{self.seed}/{self.epochs}/"
-                f"{self.num_graphs}/{hashlib.sha256(point.encode()).hexdigest()[:8]}")
+        return (
+            f"{self.study}/{self.task}/{self.setting}/{self.start}/{self.seed}/{self.epochs}/"
+            f"{self.num_graphs}/{hashlib.sha256(point.encode()).hexdigest()[:8]}"
+        )
 
     def point(self) -> dict[str, Any]:
         settings = LADDER_SETTINGS if self.study == "ladder" else SETTINGS
@@ -140,7 +155,7 @@ class Run:
 
 def train(run: Run) -> dict[str, Any]:
     if run.task.startswith(LADDER_PREFIX):
-        data, fold = ladder_and_split(int(run.task[len(LADDER_PREFIX):]), run.num_graphs, run.seed)
+        data, fold = ladder_and_split(int(run.task[len(LADDER_PREFIX) :]), run.num_graphs, run.seed)
     else:
         data, fold = dataset_and_split(run.task, run.data_root, run.seed)
     _, record = train_model(data, fold, MODEL, run.epochs, run.seed, **run.point())
@@ -164,8 +179,7 @@ def train(run: Run) -> dict[str, Any]:
 def budgets(arguments: argparse.Namespace) -> dict[str, Budget]:
     """The budget of every task the arguments select, epochs scaled by ``--epochs-scale``."""
     chosen = SMOKE_BUDGETS if arguments.smoke else {t: BUDGETS[t] for t in arguments.tasks}
-    return {task: Budget(max(1, round(b.epochs * arguments.epochs_scale)), b.num_layers)
-            for task, b in chosen.items()}
+    return {task: Budget(max(1, round(b.epochs * arguments.epochs_scale)), b.num_layers) for task, b in chosen.items()}
 
 
 def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
@@ -174,16 +188,43 @@ def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
     for task, budget in budgets(arguments).items():
         for setting in arguments.settings:
             starts = arguments.starts if setting in ALL_STARTS_SETTINGS else extreme
-            runs += [Run("convergence", task, setting, start, seed, budget.epochs, budget.num_layers,
-                         arguments.num_graphs, data_root)
-                     for start in starts for seed in range(arguments.seeds)]
-    ladder = Budget(max(1, round((SMOKE_BUDGETS if arguments.smoke else BUDGETS)["ladder-0"].epochs
-                                 * arguments.epochs_scale)), BUDGETS["ladder-0"].num_layers)
+            runs += [
+                Run(
+                    "convergence",
+                    task,
+                    setting,
+                    start,
+                    seed,
+                    budget.epochs,
+                    budget.num_layers,
+                    arguments.num_graphs,
+                    data_root,
+                )
+                for start in starts
+                for seed in range(arguments.seeds)
+            ]
+    ladder = Budget(
+        max(1, round((SMOKE_BUDGETS if arguments.smoke else BUDGETS)["ladder-0"].epochs * arguments.epochs_scale)),
+        BUDGETS["ladder-0"].num_layers,
+    )
     levels = range(2) if arguments.smoke else range(LADDER_LEVELS)
-    runs += [Run("ladder", f"{LADDER_PREFIX}{level}", setting, None, seed, ladder.epochs, ladder.num_layers,
-                 arguments.num_graphs, data_root)
-             for setting in LADDER_SETTINGS if setting in arguments.settings
-             for level in levels for seed in range(arguments.ladder_seeds)]
+    runs += [
+        Run(
+            "ladder",
+            f"{LADDER_PREFIX}{level}",
+            setting,
+            None,
+            seed,
+            ladder.epochs,
+            ladder.num_layers,
+            arguments.num_graphs,
+            data_root,
+        )
+        for setting in LADDER_SETTINGS
+        if setting in arguments.settings
+        for level in levels
+        for seed in range(arguments.ladder_seeds)
+    ]
     # Longest first, so that the workers finish together.
     return sorted(runs, key=lambda r: -_expected_cost(r))
 
@@ -226,13 +267,23 @@ def convergence_table(runs: Sequence[dict[str, Any]], tasks: Sequence[str], star
             if not cell:
                 continue
             by_start = group(cell, "start")
-            widths = [mean_std([r["final_total_width"] for r in by_start[(s,)]]) if (s,) in by_start else "-"
-                      for s in starts]
+            widths = [
+                mean_std([r["final_total_width"] for r in by_start[(s,)]]) if (s,) in by_start else "-" for s in starts
+            ]
             ratio = spread({s: by_start[(s,)] for s in starts if (s,) in by_start})
             met = "-" if ratio is None else f"{ratio:.2f} ({'met' if ratio <= 1.25 else 'not met'})"
             rows.append((task, setting, *widths, met, accuracy(cell), f"{cell[0]['epochs']}"))
-    return markdown_table(("task", "setting", *(f"final width from {s}" for s in starts),
-                           "spread (widest/narrowest start)", "test accuracy (%)", "epochs"), rows)
+    return markdown_table(
+        (
+            "task",
+            "setting",
+            *(f"final width from {s}" for s in starts),
+            "spread (widest/narrowest start)",
+            "test accuracy (%)",
+            "epochs",
+        ),
+        rows,
+    )
 
 
 def spread_summary(runs: Sequence[dict[str, Any]], tasks: Sequence[str]) -> str:
@@ -246,8 +297,10 @@ def spread_summary(runs: Sequence[dict[str, Any]], tasks: Sequence[str]) -> str:
                 met.append(task)
         real = [t for t in met if not t.startswith(LADDER_PREFIX)]
         ladder = [t for t in met if t.startswith(LADDER_PREFIX)]
-        lines.append(f"{setting}: spread target met on {len(real)} real dataset(s) "
-                     f"({', '.join(real) or 'none'}) and {len(ladder)} ladder level(s) ({', '.join(ladder) or 'none'})")
+        lines.append(
+            f"{setting}: spread target met on {len(real)} real dataset(s) "
+            f"({', '.join(real) or 'none'}) and {len(ladder)} ladder level(s) ({', '.join(ladder) or 'none'})"
+        )
     return "  \n".join(lines)
 
 
@@ -257,17 +310,33 @@ def ladder_table(runs: Sequence[dict[str, Any]]) -> str:
         cell = [r for r in runs if r["setting"] == setting]
         if not cell:
             continue
-        levels = [int(r["task"][len(LADDER_PREFIX):]) for r in cell]
+        levels = [int(r["task"][len(LADDER_PREFIX) :]) for r in cell]
         widths = [r["final_total_width"] for r in cell]
         rho = spearmanr(levels, widths).statistic if len(set(levels)) > 1 and len(set(widths)) > 1 else None
         per_level = group(cell, "task")
-        rows.append((setting, *(
-            f"{mean_std([r['final_total_width'] for r in per_level[(f'{LADDER_PREFIX}{level}',)]])} "
-            f"({accuracy(per_level[(f'{LADDER_PREFIX}{level}',)])}%)"
-            if (f"{LADDER_PREFIX}{level}",) in per_level else "-" for level in range(LADDER_LEVELS)),
-            "-" if rho is None else f"{rho:.2f} ({'met' if rho >= 0.8 else 'not met'})", len(cell)))
-    return markdown_table(("setting", *(f"level {level}: width (accuracy)" for level in range(LADDER_LEVELS)),
-                           "Spearman's rho (target >= 0.8)", "runs"), rows)
+        rows.append(
+            (
+                setting,
+                *(
+                    f"{mean_std([r['final_total_width'] for r in per_level[(f'{LADDER_PREFIX}{level}',)]])} "
+                    f"({accuracy(per_level[(f'{LADDER_PREFIX}{level}',)])}%)"
+                    if (f"{LADDER_PREFIX}{level}",) in per_level
+                    else "-"
+                    for level in range(LADDER_LEVELS)
+                ),
+                "-" if rho is None else f"{rho:.2f} ({'met' if rho >= 0.8 else 'not met'})",
+                len(cell),
+            )
+        )
+    return markdown_table(
+        (
+            "setting",
+            *(f"level {level}: width (accuracy)" for level in range(LADDER_LEVELS)),
+            "Spearman's rho (target >= 0.8)",
+            "runs",
+        ),
+        rows,
+    )
 
 
 def kendall_text(runs: Sequence[dict[str, Any]], tasks: Sequence[str]) -> str:
@@ -287,8 +356,10 @@ def kendall_text(runs: Sequence[dict[str, Any]], tasks: Sequence[str]) -> str:
         taus = [t for t in taus if t == t]
         mean_widths = {t: statistics.fmean(r["final_total_width"] for r in cell if r["task"] == t) for t in real}
         order = " < ".join(sorted(real, key=mean_widths.get))
-        lines.append(f"{setting}: Kendall's tau over {len(taus)} pairs of (seed, start) runs: "
-                     f"{statistics.fmean(taus):.2f} (min {min(taus):.2f}); mean order: {order}")
+        lines.append(
+            f"{setting}: Kendall's tau over {len(taus)} pairs of (seed, start) runs: "
+            f"{statistics.fmean(taus):.2f} (min {min(taus):.2f}); mean order: {order}"
+        )
     return "  \n".join(lines)
 
 
@@ -300,10 +371,14 @@ def plot_trajectories(runs: Sequence[dict[str, Any]], tasks: Sequence[str], sett
         cell = [r for r in runs if r["task"] == task and r["setting"] == setting]
         for index, ((start,), group_) in enumerate(sorted(group(cell, "start").items())):
             for number, run in enumerate(group_):
-                axis.plot(run["total_width_per_epoch"], color=f"C{index}", alpha=0.8,
-                          label=f"start {start}" if number == 0 else None)
+                axis.plot(
+                    run["total_width_per_epoch"],
+                    color=f"C{index}",
+                    alpha=0.8,
+                    label=f"start {start}" if number == 0 else None,
+                )
         axis.set(title=task, xlabel="epoch", ylabel="total width", yscale="log")
-    for axis in list(axes.flat)[len(tasks):]:
+    for axis in list(axes.flat)[len(tasks) :]:
         axis.axis("off")
     axes.flat[0].legend(fontsize="x-small")
     figure.suptitle(f"Total width during training, setting '{setting}'")
@@ -317,15 +392,31 @@ def plot_ladder(runs: Sequence[dict[str, Any]], out: Path) -> Path:
         cell = [r for r in runs if r["setting"] == setting]
         if not cell:
             continue
-        levels = sorted({int(r["task"][len(LADDER_PREFIX):]) for r in cell})
-        values = [[r["final_total_width"] for r in cell if r["task"] == f"{LADDER_PREFIX}{level}"]
-                  for level in levels]
-        axes.errorbar(levels, [statistics.fmean(v) for v in values], yerr=[statistics.pstdev(v) for v in values],
-                      marker="o", capsize=3, color=f"C{index}", label=setting)
-        axes.scatter([int(r["task"][len(LADDER_PREFIX):]) for r in cell], [r["final_total_width"] for r in cell],
-                     color=f"C{index}", alpha=0.3, s=10)
-    axes.set(xlabel="ladder level (harder to the right)", ylabel="final total width", yscale="log",
-             xticks=range(LADDER_LEVELS), title="Learned width against difficulty")
+        levels = sorted({int(r["task"][len(LADDER_PREFIX) :]) for r in cell})
+        values = [[r["final_total_width"] for r in cell if r["task"] == f"{LADDER_PREFIX}{level}"] for level in levels]
+        axes.errorbar(
+            levels,
+            [statistics.fmean(v) for v in values],
+            yerr=[statistics.pstdev(v) for v in values],
+            marker="o",
+            capsize=3,
+            color=f"C{index}",
+            label=setting,
+        )
+        axes.scatter(
+            [int(r["task"][len(LADDER_PREFIX) :]) for r in cell],
+            [r["final_total_width"] for r in cell],
+            color=f"C{index}",
+            alpha=0.3,
+            s=10,
+        )
+    axes.set(
+        xlabel="ladder level (harder to the right)",
+        ylabel="final total width",
+        yscale="log",
+        xticks=range(LADDER_LEVELS),
+        title="Learned width against difficulty",
+    )
     axes.legend(fontsize="small")
     return save_figure(figure, out / "width_convergence_ladder.png")
 
@@ -351,17 +442,36 @@ def positive_float(text: str) -> float:
 
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--starts", type=positive_int, nargs="+", default=list(STARTS),
-                        help=f"starting widths, neurons per block (default {' '.join(map(str, STARTS))})")
+    parser.add_argument(
+        "--starts",
+        type=positive_int,
+        nargs="+",
+        default=list(STARTS),
+        help=f"starting widths, neurons per block (default {' '.join(map(str, STARTS))})",
+    )
     parser.add_argument("--seeds", type=positive_int, default=2, help="seeds per convergence cell (default 2)")
-    parser.add_argument("--ladder-seeds", type=non_negative_int, default=10,
-                        help="seeds per ladder level for Spearman's rho (default 10; 0 skips that part)")
-    parser.add_argument("--tasks", nargs="+", choices=list(BUDGETS), default=list(BUDGETS),
-                        help="tasks of the convergence part (default: all)")
-    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
-                        help="settings to run (default: all)")
-    parser.add_argument("--epochs-scale", type=positive_float, default=1.0,
-                        help="multiply every budget's epochs (the training-length lever; default 1)")
+    parser.add_argument(
+        "--ladder-seeds",
+        type=non_negative_int,
+        default=10,
+        help="seeds per ladder level for Spearman's rho (default 10; 0 skips that part)",
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=list(BUDGETS),
+        default=list(BUDGETS),
+        help="tasks of the convergence part (default: all)",
+    )
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS), help="settings to run (default: all)"
+    )
+    parser.add_argument(
+        "--epochs-scale",
+        type=positive_float,
+        default=1.0,
+        help="multiply every budget's epochs (the training-length lever; default 1)",
+    )
     parser.add_argument("--num-graphs", type=positive_int, default=1000, help="graphs per ladder level")
     parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     arguments = parser.parse_args()
@@ -381,32 +491,43 @@ def main() -> None:
     ladder = [r for r in runs if r["study"] == "ladder"]
     tasks = list(budgets(arguments))
     starts = sorted(arguments.starts)
-    plots = [plot_trajectories(convergence, tasks, setting, out)
-             for setting in ALL_STARTS_SETTINGS if setting in arguments.settings]
+    plots = [
+        plot_trajectories(convergence, tasks, setting, out)
+        for setting in ALL_STARTS_SETTINGS
+        if setting in arguments.settings
+    ]
     if ladder:
         plots.append(plot_ladder(ladder, out))
 
     print(header("Width convergence: the same width from any start?"))
-    print(f"{MODEL}, batch 32, lr 0.01; ladder: 2 blocks, {arguments.num_graphs} graphs a level; real data: "
-          f"3 blocks; one stratified 80/10/10 split per seed, {arguments.seeds} seed(s) per cell; starts "
-          f"{', '.join(map(str, starts))} neurons a block (the settings other than "
-          f"{' and '.join(ALL_STARTS_SETTINGS)} from {starts[0]} and {starts[-1]} only). Settings:\n")
+    print(
+        f"{MODEL}, batch 32, lr 0.01; ladder: 2 blocks, {arguments.num_graphs} graphs a level; real data: "
+        f"3 blocks; one stratified 80/10/10 split per seed, {arguments.seeds} seed(s) per cell; starts "
+        f"{', '.join(map(str, starts))} neurons a block (the settings other than "
+        f"{' and '.join(ALL_STARTS_SETTINGS)} from {starts[0]} and {starts[-1]} only). Settings:\n"
+    )
     for name, values in ((n, SETTINGS[n]) for n in arguments.settings):
         shown = ", ".join(f"{k}={v}" for k, v in values.items() if v is not None)
         print(f"- `{name}`: {shown}")
     print()
     print(convergence_table(convergence, tasks, starts))
-    print(f"\nWidths are totals over the blocks at the last epoch (mean ± population std over seeds); "
-          f"accuracy at the best-validation epoch, over all starts and seeds.\n")
+    print(
+        "\nWidths are totals over the blocks at the last epoch (mean ± population std over seeds); "
+        "accuracy at the best-validation epoch, over all starts and seeds.\n"
+    )
     print(spread_summary(convergence, tasks))
     print(f"\n{kendall_text(convergence, tasks)}\n")
     if ladder:
         print(header("Width against the ladder's difficulty"))
-        print(f"Each setting from its preset's start, {arguments.ladder_seeds} seed(s) a level, "
-              f"{ladder[0]['epochs']} epochs:\n")
+        print(
+            f"Each setting from its preset's start, {arguments.ladder_seeds} seed(s) a level, "
+            f"{ladder[0]['epochs']} epochs:\n"
+        )
         print(ladder_table(ladder))
-    print(f"\nPlots: {', '.join(p.name for p in plots)}; raw runs: {results.path.name} (in {out}).  \n"
-          f"Total time: {time.perf_counter() - started:.0f} s with {arguments.workers} worker process(es).")
+    print(
+        f"\nPlots: {', '.join(p.name for p in plots)}; raw runs: {results.path.name} (in {out}).  \n"
+        f"Total time: {time.perf_counter() - started:.0f} s with {arguments.workers} worker process(es)."
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ cost of a training step against the width prior's. A layer's width is the
 mean hidden width over the blocks at the last epoch. Finished runs are
 appended to ``width_equilibrium.jsonl``; the study resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from common import ResultsFile, base_parser, header, ladder_and_split, markdown_table, plt, positive_int, resume, \
-    save_figure, setup, train_model
+from common import (
+    ResultsFile,
+    base_parser,
+    header,
+    ladder_and_split,
+    markdown_table,
+    plt,
+    positive_int,
+    resume,
+    save_figure,
+    setup,
+    train_model,
+)
 from scipy import stats
 from width_need import DATASETS, outer_folds, saturation_widths, subsample
 from width_variants import VARIANTS, controller
@@ -64,8 +76,9 @@ STARTS = (8, 320)
 LADDER_TASKS = ("ladder-0", "ladder-2", "ladder-4")
 # Epochs a run (no early stopping: the width at the last epoch is the learned one). The ladder gets 200: at 100 the
 # wide starts were still shrinking in the calibration runs.
-EPOCHS: Mapping[str, int] = MappingProxyType({
-    "ladder": 200, "MUTAG": 100, "PROTEINS": 100, "ENZYMES": 100, "IMDB-BINARY": 60, "IMDB-MULTI": 60, "NCI1": 60})
+EPOCHS: Mapping[str, int] = MappingProxyType(
+    {"ladder": 200, "MUTAG": 100, "PROTEINS": 100, "ENZYMES": 100, "IMDB-BINARY": 60, "IMDB-MULTI": 60, "NCI1": 60}
+)
 SUBSAMPLED = "NCI1"
 FRACTIONS = (0.25, 0.5, 1.0)
 TRAINING = MappingProxyType({"batch_size": 32, "lr": 0.01, "embedding_channels": 64, "max_width": 1024})
@@ -91,8 +104,10 @@ class Run:
     @property
     def key(self) -> str:
         point = json.dumps(self.point(), sort_keys=True)
-        return (f"{self.study}/{self.setting}/{self.task}/{self.start}/{self.seed}/{self.fraction}/{self.epochs}/"
-                f"{hashlib.sha256(point.encode()).hexdigest()[:8]}")
+        return (
+            f"{self.study}/{self.setting}/{self.task}/{self.start}/{self.seed}/{self.fraction}/{self.epochs}/"
+            f"{hashlib.sha256(point.encode()).hexdigest()[:8]}"
+        )
 
     def point(self) -> dict[str, Any]:
         point = {**TRAINING, "num_layers": 2 if self.task.startswith("ladder") else 3, **setting_point(self.setting)}
@@ -107,8 +122,12 @@ def setting_point(name: str) -> dict[str, Any]:
     if name == "prior":
         return dict(PRESETS["awgnn"])
     _, alpha, settle = name.split("-")
-    return {"width_control": "marginal", "neuron_cost": float(alpha), "width_settle_steps": int(settle),
-            "initial_width": 16}
+    return {
+        "width_control": "marginal",
+        "neuron_cost": float(alpha),
+        "width_settle_steps": int(settle),
+        "initial_width": 16,
+    }
 
 
 def train(run: Run) -> dict[str, Any]:
@@ -128,16 +147,32 @@ def _train(run: Run) -> dict[str, Any]:
         spec = MODEL_CLASSES[MODEL]
         point = run.point()
         settings = RunSettings(max_epochs=run.epochs, patience=run.epochs, device="cpu", loader="memory")
-        _, record = fit(data, train_index, fold.validation, None, spec, model_arguments(point),
-                        training_settings(point, spec.adaptive), settings, run.seed)
+        _, record = fit(
+            data,
+            train_index,
+            fold.validation,
+            None,
+            spec,
+            model_arguments(point),
+            training_settings(point, spec.adaptive),
+            settings,
+            run.seed,
+        )
         n = len(train_index)
     hidden = [{k: v for k, v in entry["widths"].items() if "embedding" not in k} for entry in record["history"]]
-    return {**asdict(run), "key": run.key, "status": record["status"], "n_observations": n,
-            "val_accuracy": record["val_score"], "train_accuracy": record["train_score"],
-            "best_epoch": record["best_epoch"], "final_widths": hidden[-1],
-            "width": statistics.fmean(hidden[-1].values()),
-            "width_per_epoch": [statistics.fmean(widths.values()) for widths in hidden],
-            "cpu_seconds": record["cpu_seconds"]}
+    return {
+        **asdict(run),
+        "key": run.key,
+        "status": record["status"],
+        "n_observations": n,
+        "val_accuracy": record["val_score"],
+        "train_accuracy": record["train_score"],
+        "best_epoch": record["best_epoch"],
+        "final_widths": hidden[-1],
+        "width": statistics.fmean(hidden[-1].values()),
+        "width_per_epoch": [statistics.fmean(widths.values()) for widths in hidden],
+        "cpu_seconds": record["cpu_seconds"],
+    }
 
 
 def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
@@ -148,13 +183,19 @@ def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
             epochs = round(EPOCHS["ladder" if ladder else task] * arguments.epochs_scale)
             seeds = range(arguments.seeds if ladder else arguments.folds)
             fractions = FRACTIONS if task == SUBSAMPLED and arguments.fractions else (1.0,)
-            runs += [Run("starts" if fraction == 1 else "fraction", setting, task, start, seed, fraction, epochs,
-                         data_root)
-                     for start in STARTS for seed in seeds for fraction in fractions]
+            runs += [
+                Run("starts" if fraction == 1 else "fraction", setting, task, start, seed, fraction, epochs, data_root)
+                for start in STARTS
+                for seed in seeds
+                for fraction in fractions
+            ]
         if arguments.ladder_seeds:
             epochs = round(EPOCHS["ladder"] * arguments.epochs_scale)
-            runs += [Run("ladder", setting, f"ladder-{level}", None, seed, 1.0, epochs, data_root)
-                     for level in range(LADDER_LEVELS) for seed in range(arguments.ladder_seeds)]
+            runs += [
+                Run("ladder", setting, f"ladder-{level}", None, seed, 1.0, epochs, data_root)
+                for level in range(LADDER_LEVELS)
+                for seed in range(arguments.ladder_seeds)
+            ]
     sizes = {"NCI1": 4110, "PROTEINS": 1113, "IMDB-BINARY": 1000, "IMDB-MULTI": 1500, "ENZYMES": 600, "MUTAG": 188}
     return sorted(runs, key=lambda r: -sizes.get(r.task, 1000) * r.fraction * r.epochs)  # longest first
 
@@ -170,8 +211,7 @@ def spread(widths_by_start: Mapping[int, Sequence[float]]) -> float:
 
 def beyond_spread(lower: Sequence[float], higher: Sequence[float]) -> bool:
     """Whether ``higher``'s mean exceeds ``lower``'s by more than either cell's standard deviation (over runs)."""
-    return statistics.fmean(higher) - statistics.fmean(lower) > max(statistics.pstdev(lower),
-                                                                      statistics.pstdev(higher))
+    return statistics.fmean(higher) - statistics.fmean(lower) > max(statistics.pstdev(lower), statistics.pstdev(higher))
 
 
 def verdict(met: bool) -> str:
@@ -188,55 +228,95 @@ def cells(runs: Sequence[dict[str, Any]], *fields: str) -> dict[tuple, list[dict
 def starts_table(runs: Sequence[dict[str, Any]], settings: Sequence[str], tasks: Sequence[str]) -> tuple[str, dict]:
     rows, met = [], {}
     for setting, task in itertools.product(settings, tasks):
-        by_start = {start: [r["width"] for r in runs if r["setting"] == setting and r["task"] == task
-                            and r["start"] == start and r["study"] == "starts"] for start in STARTS}
+        by_start = {
+            start: [
+                r["width"]
+                for r in runs
+                if r["setting"] == setting and r["task"] == task and r["start"] == start and r["study"] == "starts"
+            ]
+            for start in STARTS
+        }
         if not all(by_start.values()):
             continue
         ratio = spread(by_start)
         met[(setting, task)] = ratio <= SPREAD_TARGET
-        accuracy = [100 * r["val_accuracy"] for r in runs if r["setting"] == setting and r["task"] == task
-                    and r["study"] == "starts"]
+        accuracy = [
+            100 * r["val_accuracy"]
+            for r in runs
+            if r["setting"] == setting and r["task"] == task and r["study"] == "starts"
+        ]
         cells_text = [f"{statistics.fmean(v):.1f} ± {statistics.pstdev(v):.1f}" for v in by_start.values()]
-        rows.append([setting, task, *cells_text, f"{ratio:.2f} ({verdict(met[(setting, task)])})",
-                     f"{statistics.fmean(accuracy):.1f} ± {statistics.pstdev(accuracy):.1f}"])
-    table = markdown_table(["setting", "task", *(f"width from {s}" for s in STARTS), "spread (target <= 1.25)",
-                            "validation accuracy (%)"], rows)
+        rows.append(
+            [
+                setting,
+                task,
+                *cells_text,
+                f"{ratio:.2f} ({verdict(met[(setting, task)])})",
+                f"{statistics.fmean(accuracy):.1f} ± {statistics.pstdev(accuracy):.1f}",
+            ]
+        )
+    table = markdown_table(
+        ["setting", "task", *(f"width from {s}" for s in STARTS), "spread (target <= 1.25)", "validation accuracy (%)"],
+        rows,
+    )
     return table, met
 
 
 def fraction_text(runs: Sequence[dict[str, Any]], setting: str) -> str:
-    by_fraction = {f: [r["width"] for r in runs if r["setting"] == setting and r["task"] == SUBSAMPLED
-                       and r["fraction"] == f and r["study"] in ("starts", "fraction")] for f in FRACTIONS}
+    by_fraction = {
+        f: [
+            r["width"]
+            for r in runs
+            if r["setting"] == setting
+            and r["task"] == SUBSAMPLED
+            and r["fraction"] == f
+            and r["study"] in ("starts", "fraction")
+        ]
+        for f in FRACTIONS
+    }
     if not all(by_fraction.values()):
         return f"{setting}: NCI1 subsampling pending"
     steps = [beyond_spread(by_fraction[a], by_fraction[b]) for a, b in zip(FRACTIONS, FRACTIONS[1:])]
-    shown = ", ".join(f"{f:.0%}: {statistics.fmean(v):.1f} ± {statistics.pstdev(v):.1f}"
-                      for f, v in by_fraction.items())
-    return (f"{setting}: NCI1 width by share of the training set: {shown}; each step beyond the runs' spread: "
-            f"{verdict(all(steps))} ({', '.join(verdict(s) for s in steps)})")
+    shown = ", ".join(
+        f"{f:.0%}: {statistics.fmean(v):.1f} ± {statistics.pstdev(v):.1f}" for f, v in by_fraction.items()
+    )
+    return (
+        f"{setting}: NCI1 width by share of the training set: {shown}; each step beyond the runs' spread: "
+        f"{verdict(all(steps))} ({', '.join(verdict(s) for s in steps)})"
+    )
 
 
-def ranking_text(runs: Sequence[dict[str, Any]], setting: str, datasets: Sequence[str], need: Mapping[str, int],
-                 folds: int) -> str:
+def ranking_text(
+    runs: Sequence[dict[str, Any]], setting: str, datasets: Sequence[str], need: Mapping[str, int], folds: int
+) -> str:
     real = [r for r in runs if r["setting"] == setting and r["study"] == "starts" and r["task"] in datasets]
-    means = {d: statistics.fmean(r["width"] for r in real if r["task"] == d) for d in datasets
-             if any(r["task"] == d for r in real)}
+    means = {
+        d: statistics.fmean(r["width"] for r in real if r["task"] == d)
+        for d in datasets
+        if any(r["task"] == d for r in real)
+    }
     lines = []
     known = [d for d in means if f"awn_gin/{d}/1.0" in need]
     if len(known) == len(datasets):
         rho = stats.spearmanr([means[d] for d in known], [need[f"awn_gin/{d}/1.0"] for d in known]).statistic
-        lines.append(f"{setting}: Spearman's rho between learned width and W* over {len(known)} datasets: "
-                     f"{rho:.2f} ({verdict(rho >= RHO_TARGET)}); learned "
-                     + ", ".join(f"{d} {means[d]:.1f} (W* {need[f'awn_gin/{d}/1.0']})" for d in known))
+        lines.append(
+            f"{setting}: Spearman's rho between learned width and W* over {len(known)} datasets: "
+            f"{rho:.2f} ({verdict(rho >= RHO_TARGET)}); learned "
+            + ", ".join(f"{d} {means[d]:.1f} (W* {need[f'awn_gin/{d}/1.0']})" for d in known)
+        )
     else:
         lines.append(f"{setting}: ranking against W* pending (W* known for {len(known)} of {len(datasets)})")
-    per_fold = {fold: [statistics.fmean(r["width"] for r in real if r["task"] == d and r["seed"] == fold)
-                       for d in means] for fold in range(folds)}
+    per_fold = {
+        fold: [statistics.fmean(r["width"] for r in real if r["task"] == d and r["seed"] == fold) for d in means]
+        for fold in range(folds)
+    }
     if folds > 1 and len(means) == len(datasets) and all(len(v) == len(means) for v in per_fold.values()):
         taus = [stats.kendalltau(per_fold[a], per_fold[b]).statistic for a, b in itertools.combinations(per_fold, 2)]
-        lines.append(f"{setting}: Kendall's tau between folds' rankings of the datasets: mean "
-                     f"{statistics.fmean(taus):.2f}, min {min(taus):.2f} over {len(taus)} pairs "
-                     f"({verdict(min(taus) >= TAU_TARGET)})")
+        lines.append(
+            f"{setting}: Kendall's tau between folds' rankings of the datasets: mean "
+            f"{statistics.fmean(taus):.2f}, min {min(taus):.2f} over {len(taus)} pairs "
+            f"({verdict(min(taus) >= TAU_TARGET)})"
+        )
     return "  \n".join(lines)
 
 
@@ -247,13 +327,19 @@ def ladder_text(runs: Sequence[dict[str, Any]], setting: str) -> str:
     levels = [int(r["task"].split("-")[1]) for r in ladder]
     rho = stats.spearmanr(levels, [r["width"] for r in ladder]).statistic
     shown = "; ".join(
-        f"level {level}: {statistics.fmean(w):.1f} ± {statistics.pstdev(w):.1f} "
-        f"({statistics.fmean(a):.1f}%)"
+        f"level {level}: {statistics.fmean(w):.1f} ± {statistics.pstdev(w):.1f} ({statistics.fmean(a):.1f}%)"
         for level in sorted(set(levels))
-        for w, a in [([r["width"] for r in ladder if r["task"] == f"ladder-{level}"],
-                      [100 * r["val_accuracy"] for r in ladder if r["task"] == f"ladder-{level}"])])
-    return (f"{setting}: width (validation accuracy) by ladder level over {len(ladder)} runs: {shown}; "
-            f"Spearman's rho {rho:.2f} ({verdict(rho >= RHO_TARGET)})")
+        for w, a in [
+            (
+                [r["width"] for r in ladder if r["task"] == f"ladder-{level}"],
+                [100 * r["val_accuracy"] for r in ladder if r["task"] == f"ladder-{level}"],
+            )
+        ]
+    )
+    return (
+        f"{setting}: width (validation accuracy) by ladder level over {len(ladder)} runs: {shown}; "
+        f"Spearman's rho {rho:.2f} ({verdict(rho >= RHO_TARGET)})"
+    )
 
 
 # -- the cost of a training step --------------------------------------------------------------------
@@ -272,8 +358,9 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
     batches = list(InMemoryLoader(store, index, 32, shuffle=False))
 
     def per_graph(model, batch):
-        return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), batch.y.view(-1),
-                               reduction="none")
+        return F.cross_entropy(
+            model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), batch.y.view(-1), reduction="none"
+        )
 
     torch.manual_seed(0)
     prior = AdaptiveGINClassifier(data.num_features, data.num_classes, 3, 64, initial_width=16)
@@ -306,8 +393,10 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
             function(batch)
             times[name] += time.process_time() - started
     rounds = max(1, steps // len(batches))
-    measurers = {"measure": widths, **{variant: VARIANTS[variant](marginal, len(index), settle_steps=10**9)
-                                       for variant in variants}}
+    measurers = {
+        "measure": widths,
+        **{variant: VARIANTS[variant](marginal, len(index), settle_steps=10**9) for variant in variants},
+    }
     for _ in range(rounds):
         for name, measurer in measurers.items():
             started = time.process_time()
@@ -316,16 +405,20 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
     prior_step_time, marginal_step_time = times["prior"] / steps, times["marginal"] / steps
     epoch = marginal_step_time * len(batches)
     measure = times["measure"] / rounds
-    return (f"Training step (PROTEINS, batch 32, 16 neurons a layer, {steps} steps each, CPU time): width prior "
-            f"{1000 * prior_step_time:.2f} ms, marginal {1000 * marginal_step_time:.2f} ms "
-            f"({marginal_step_time / prior_step_time:.2f}x, target <= 1.5: "
-            f"{verdict(marginal_step_time / prior_step_time <= 1.5)}); the measurement between epochs "
-            f"({widths.measured_examples} graphs, {len(widths.layers)} layers) costs {1000 * measure:.0f} ms, "
-            f"{measure / epoch:.2f} of a {len(batches)}-step epoch, so an epoch with it costs "
-            f"{(epoch + measure) / (prior_step_time * len(batches)):.2f}x the width prior's."
-            + "".join(f" The measurement of {variant} costs {1000 * times[variant] / rounds:.0f} ms, an epoch with it "
-                      f"{(epoch + times[variant] / rounds) / (prior_step_time * len(batches)):.2f}x the prior's."
-                      for variant in variants))
+    return (
+        f"Training step (PROTEINS, batch 32, 16 neurons a layer, {steps} steps each, CPU time): width prior "
+        f"{1000 * prior_step_time:.2f} ms, marginal {1000 * marginal_step_time:.2f} ms "
+        f"({marginal_step_time / prior_step_time:.2f}x, target <= 1.5: "
+        f"{verdict(marginal_step_time / prior_step_time <= 1.5)}); the measurement between epochs "
+        f"({widths.measured_examples} graphs, {len(widths.layers)} layers) costs {1000 * measure:.0f} ms, "
+        f"{measure / epoch:.2f} of a {len(batches)}-step epoch, so an epoch with it costs "
+        f"{(epoch + measure) / (prior_step_time * len(batches)):.2f}x the width prior's."
+        + "".join(
+            f" The measurement of {variant} costs {1000 * times[variant] / rounds:.0f} ms, an epoch with it "
+            f"{(epoch + times[variant] / rounds) / (prior_step_time * len(batches)):.2f}x the prior's."
+            for variant in variants
+        )
+    )
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -349,10 +442,14 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.01], help="marginal costs alpha")
     parser.add_argument("--settle", type=positive_int, nargs="+", default=[50], help="marginal settle steps")
     parser.add_argument("--prior", action="store_true", help="also run the width prior (preset awgnn)")
-    parser.add_argument("--variants", nargs="+", default=[], choices=list(VARIANTS),
-                        help="also run these variants of the mechanism (width_variants.py) at every alpha and settle")
-    parser.add_argument("--tasks", nargs="+", default=[*LADDER_TASKS, *DATASETS],
-                        choices=[*LADDER_TASKS, *DATASETS])
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=[],
+        choices=list(VARIANTS),
+        help="also run these variants of the mechanism (width_variants.py) at every alpha and settle",
+    )
+    parser.add_argument("--tasks", nargs="+", default=[*LADDER_TASKS, *DATASETS], choices=[*LADDER_TASKS, *DATASETS])
     parser.add_argument("--folds", type=positive_int, default=3, help="official outer folds a dataset (default 3)")
     parser.add_argument("--seeds", type=positive_int, default=2, help="seeds a ladder level from each start")
     parser.add_argument("--ladder-seeds", type=int, default=10, help="seeds a level for rho (0 skips it)")
@@ -363,8 +460,12 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=positive_int, default=1)
     parser.add_argument("--report-only", action="store_true", help="train nothing; report the finished runs")
     arguments = parser.parse_args()
-    arguments.settings = [f"{mechanism}-{a:g}-{s}" for mechanism in ("marginal", *arguments.variants)
-                          for a in arguments.alphas for s in arguments.settle]
+    arguments.settings = [
+        f"{mechanism}-{a:g}-{s}"
+        for mechanism in ("marginal", *arguments.variants)
+        for a in arguments.alphas
+        for s in arguments.settle
+    ]
     if arguments.prior:
         arguments.settings.append("prior")
     if arguments.smoke:
@@ -379,38 +480,52 @@ def main() -> None:
     started = time.perf_counter()
     data_root = str(resolve_data_root(arguments.data_root))
     results = ResultsFile(out / "width_equilibrium.jsonl")
-    runs = resume(planned_runs(arguments, data_root), results, train, arguments.workers,
-                  train_missing=not arguments.report_only)
+    runs = resume(
+        planned_runs(arguments, data_root), results, train, arguments.workers, train_missing=not arguments.report_only
+    )
     need_runs = list(ResultsFile(arguments.need or out / "width_need.jsonl").load().values())
     need = saturation_widths(need_runs, sorted({r["width"] for r in need_runs}), 3) if need_runs else {}
     datasets = [t for t in arguments.tasks if t in DATASETS]
     figures = [plot(runs, setting, arguments.tasks, out) for setting in arguments.settings]
 
     print(header("Measured widths: the same from any start, larger for harder tasks and more data?"))
-    print(f"{MODEL} (2 blocks on the ladder, 3 on real data, embeddings of 64), batch 32, lr 0.01, no early "
-          f"stopping; epochs: " + ", ".join(f"{t} {round(e * arguments.epochs_scale)}" for t, e in EPOCHS.items()
-                                             if t in datasets or (t == "ladder" and len(datasets) < len(arguments.tasks)))
-          + f". Ladder: {arguments.seeds} seed(s) from each start; real data: the inner splits of the first "
-          f"{arguments.folds} official outer fold(s), test folds not read. Widths: mean hidden width over the "
-          "blocks at the last epoch (mean ± population std over runs). Settings:\n")
+    print(
+        f"{MODEL} (2 blocks on the ladder, 3 on real data, embeddings of 64), batch 32, lr 0.01, no early "
+        f"stopping; epochs: "
+        + ", ".join(
+            f"{t} {round(e * arguments.epochs_scale)}"
+            for t, e in EPOCHS.items()
+            if t in datasets or (t == "ladder" and len(datasets) < len(arguments.tasks))
+        )
+        + f". Ladder: {arguments.seeds} seed(s) from each start; real data: the inner splits of the first "
+        f"{arguments.folds} official outer fold(s), test folds not read. Widths: mean hidden width over the "
+        "blocks at the last epoch (mean ± population std over runs). Settings:\n"
+    )
     for setting in arguments.settings:
         variant = VARIANTS.get(setting.split("-")[0])
-        print(f"- `{setting}`: " + ", ".join(f"{k}={v}" for k, v in setting_point(setting).items())
-              + ("" if variant is None else f"; widths set by {variant.__module__}.{variant.__qualname__}"))
+        print(
+            f"- `{setting}`: "
+            + ", ".join(f"{k}={v}" for k, v in setting_point(setting).items())
+            + ("" if variant is None else f"; widths set by {variant.__module__}.{variant.__qualname__}")
+        )
     table, _ = starts_table(runs, arguments.settings, arguments.tasks)
     print(f"\n{table}\n")
     for setting in arguments.settings:
-        lines = [fraction_text(runs, setting) if SUBSAMPLED in datasets and arguments.fractions else "",
-                 ranking_text(runs, setting, datasets, need, arguments.folds) if datasets else "",
-                 ladder_text(runs, setting) if arguments.ladder_seeds else ""]
+        lines = [
+            fraction_text(runs, setting) if SUBSAMPLED in datasets and arguments.fractions else "",
+            ranking_text(runs, setting, datasets, need, arguments.folds) if datasets else "",
+            ladder_text(runs, setting) if arguments.ladder_seeds else "",
+        ]
         if any(lines):
             print("  \n".join(line for line in lines if line) + "\n")
     if arguments.step_cost:
         print(step_cost(data_root, arguments.step_cost, arguments.variants) + "\n")
     cpu = sum(r["cpu_seconds"] for r in runs)
-    print(f"Figures: {', '.join(f.name for f in figures)}; raw runs: {results.path.name}. {len(runs)} runs, "
-          f"{cpu / 3600:.2f} CPU-hours; this invocation {time.perf_counter() - started:.0f} s with "
-          f"{arguments.workers} worker(s).")
+    print(
+        f"Figures: {', '.join(f.name for f in figures)}; raw runs: {results.path.name}. {len(runs)} runs, "
+        f"{cpu / 3600:.2f} CPU-hours; this invocation {time.perf_counter() - started:.0f} s with "
+        f"{arguments.workers} worker(s)."
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ whether the width a dataset needs grows with its number of observations.
 Finished runs are appended to ``width_need.jsonl`` in the output folder, so
 the study resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,6 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-
 from common import ResultsFile, base_parser, header, markdown_table, plt, positive_int, resume, save_figure, setup
 
 from awgnn.harness.config import model_arguments, training_settings
@@ -44,11 +44,23 @@ from awgnn.harness.train import RunSettings, fit
 DATASETS = ("MUTAG", "PROTEINS", "NCI1", "ENZYMES", "IMDB-BINARY", "IMDB-MULTI")
 WIDTHS = (4, 8, 16, 32, 64, 128, 256)
 # The two architectures, each at 3 blocks with every hidden layer at the swept width.
-ARCHITECTURES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
-    "awn_gin": MappingProxyType({"class": "GINClassifier", "num_layers": 3, "batch_size": 32, "lr": 0.01}),
-    "fair_gin": MappingProxyType({"class": "FairGIN", "pooling": "sum", "train_eps": False, "dropout": 0.0,
-                                  "batch_size": 32, "lr": 0.01, "scheduler_step": 50, "scheduler_gamma": 0.5}),
-})
+ARCHITECTURES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "awn_gin": MappingProxyType({"class": "GINClassifier", "num_layers": 3, "batch_size": 32, "lr": 0.01}),
+        "fair_gin": MappingProxyType(
+            {
+                "class": "FairGIN",
+                "pooling": "sum",
+                "train_eps": False,
+                "dropout": 0.0,
+                "batch_size": 32,
+                "lr": 0.01,
+                "scheduler_step": 50,
+                "scheduler_gamma": 0.5,
+            }
+        ),
+    }
+)
 FAIR_GIN_LAYERS = 3
 SUBSAMPLED = "NCI1"
 FRACTIONS = (0.25, 0.5, 1.0)
@@ -72,8 +84,10 @@ class Run:
     @property
     def key(self) -> str:
         point = json.dumps(self.point(), sort_keys=True)
-        return (f"{self.architecture}/{self.dataset}/{self.width}/{self.fold}/{self.fraction}/{self.epochs}/"
-                f"{self.patience}/{hashlib.sha256(point.encode()).hexdigest()[:8]}")
+        return (
+            f"{self.architecture}/{self.dataset}/{self.width}/{self.fold}/{self.fraction}/{self.epochs}/"
+            f"{self.patience}/{hashlib.sha256(point.encode()).hexdigest()[:8]}"
+        )
 
     def point(self) -> dict[str, Any]:
         point = {k: v for k, v in ARCHITECTURES[self.architecture].items() if k != "class"}
@@ -96,7 +110,7 @@ def subsample(indices: Sequence[int], fraction: float, seed: int) -> list[int]:
     """A random ``fraction`` of ``indices`` (all of them at 1), the same for every width."""
     if fraction >= 1:
         return list(indices)
-    chosen = np.random.default_rng(seed).permutation(len(indices))[:max(1, round(fraction * len(indices)))]
+    chosen = np.random.default_rng(seed).permutation(len(indices))[: max(1, round(fraction * len(indices)))]
     return [indices[i] for i in sorted(chosen)]
 
 
@@ -107,23 +121,48 @@ def train(run: Run) -> dict[str, Any]:
     spec = MODEL_CLASSES[ARCHITECTURES[run.architecture]["class"]]
     settings = RunSettings(max_epochs=run.epochs, patience=run.patience, device="cpu", loader="memory")
     point = run.point()
-    _, record = fit(data, train_index, fold.validation, None, spec, model_arguments(point),
-                    training_settings({**point, "monitor": "val_accuracy"}, spec.adaptive), settings, seed=run.fold)
-    return {**asdict(run), "key": run.key, "status": record["status"], "train_accuracy": record["train_score"],
-            "val_accuracy": record["val_score"], "best_epoch": record["best_epoch"], "epochs_run": record["epochs"],
-            "n_observations": len(train_index), "num_parameters": record["num_parameters"],
-            "cpu_seconds": record["cpu_seconds"]}
+    _, record = fit(
+        data,
+        train_index,
+        fold.validation,
+        None,
+        spec,
+        model_arguments(point),
+        training_settings({**point, "monitor": "val_accuracy"}, spec.adaptive),
+        settings,
+        seed=run.fold,
+    )
+    return {
+        **asdict(run),
+        "key": run.key,
+        "status": record["status"],
+        "train_accuracy": record["train_score"],
+        "val_accuracy": record["val_score"],
+        "best_epoch": record["best_epoch"],
+        "epochs_run": record["epochs"],
+        "n_observations": len(train_index),
+        "num_parameters": record["num_parameters"],
+        "cpu_seconds": record["cpu_seconds"],
+    }
 
 
 def planned_runs(arguments: argparse.Namespace, data_root: str) -> list[Run]:
-    runs = [Run(architecture, dataset, width, fold, 1.0, arguments.epochs, arguments.patience, data_root)
-            for architecture in arguments.architectures for dataset in arguments.datasets
-            for width in arguments.widths for fold in range(arguments.folds)]
+    runs = [
+        Run(architecture, dataset, width, fold, 1.0, arguments.epochs, arguments.patience, data_root)
+        for architecture in arguments.architectures
+        for dataset in arguments.datasets
+        for width in arguments.widths
+        for fold in range(arguments.folds)
+    ]
     if SUBSAMPLED in arguments.datasets:
-        runs += [Run(architecture, SUBSAMPLED, width, fold, fraction, arguments.epochs, arguments.patience,
-                     data_root)
-                 for architecture in arguments.architectures for fraction in FRACTIONS if fraction < 1
-                 for width in arguments.widths for fold in range(arguments.folds)]
+        runs += [
+            Run(architecture, SUBSAMPLED, width, fold, fraction, arguments.epochs, arguments.patience, data_root)
+            for architecture in arguments.architectures
+            for fraction in FRACTIONS
+            if fraction < 1
+            for width in arguments.widths
+            for fold in range(arguments.folds)
+        ]
     sizes = {"NCI1": 4110, "PROTEINS": 1113, "IMDB-BINARY": 1000, "IMDB-MULTI": 1500, "ENZYMES": 600}
     # Cheapest first: finished cells come in early, and an interrupted study has whole datasets.
     return sorted(runs, key=lambda r: (sizes.get(r.dataset, 188) * r.fraction, r.width))
@@ -151,7 +190,8 @@ def cells(runs: Sequence[dict[str, Any]]) -> dict[tuple[str, str, float], dict[i
     table: dict[tuple[str, str, float], dict[int, list[dict[str, Any]]]] = {}
     for run in runs:
         table.setdefault((run["architecture"], run["dataset"], run["fraction"]), {}).setdefault(
-            run["width"], []).append(run)
+            run["width"], []
+        ).append(run)
     return table
 
 
@@ -160,8 +200,11 @@ def need_table(runs: Sequence[dict[str, Any]], widths: Sequence[int], folds: int
     for (architecture, dataset, fraction), by_width in sorted(cells(runs).items()):
         complete = all(len(by_width.get(w, [])) == folds for w in widths)
         val = {w: [100 * r["val_accuracy"] for r in by_width[w]] for w in widths if w in by_width}
-        row = [architecture, dataset if fraction == 1 else f"{dataset} ({fraction:.0%} of training)",
-               round(statistics.fmean([r["n_observations"] for rs in by_width.values() for r in rs]))]
+        row = [
+            architecture,
+            dataset if fraction == 1 else f"{dataset} ({fraction:.0%} of training)",
+            round(statistics.fmean([r["n_observations"] for rs in by_width.values() for r in rs])),
+        ]
         for width in widths:
             if width not in by_width:
                 row.append("-")
@@ -171,8 +214,7 @@ def need_table(runs: Sequence[dict[str, Any]], widths: Sequence[int], folds: int
             row.append(f"{statistics.fmean(v):.1f} ± {statistics.pstdev(v):.1f} ({t:.0f})")
         row.append(saturation_width(val) if complete else f"pending ({sum(map(len, by_width.values()))} runs)")
         rows.append(row)
-    return markdown_table(["architecture", "dataset", "N (inner train)", *(f"width {w}" for w in widths), "W*"],
-                          rows)
+    return markdown_table(["architecture", "dataset", "N (inner train)", *(f"width {w}" for w in widths), "W*"], rows)
 
 
 def saturation_widths(runs: Sequence[dict[str, Any]], widths: Sequence[int], folds: int) -> dict[str, int]:
@@ -181,7 +223,8 @@ def saturation_widths(runs: Sequence[dict[str, Any]], widths: Sequence[int], fol
     for (architecture, dataset, fraction), by_width in cells(runs).items():
         if all(len(by_width.get(w, [])) == folds for w in widths):
             result[f"{architecture}/{dataset}/{fraction}"] = saturation_width(
-                {w: [r["val_accuracy"] for r in by_width[w]] for w in widths})
+                {w: [r["val_accuracy"] for r in by_width[w]] for w in widths}
+            )
     return result
 
 
@@ -226,16 +269,20 @@ def main() -> None:
     runs = resume(planned_runs(arguments, data_root), results, train, arguments.workers)
     figure = plot(runs, arguments.architectures, out)
     print(header("What width each dataset needs: fixed widths on the official inner splits"))
-    print(f"Every hidden layer at the width of the column; {arguments.folds} official outer fold(s), each "
-          f"trained on its inner-train split and early-stopped on its inner validation split (at most "
-          f"{arguments.epochs} epochs, patience {arguments.patience}); test folds not read. Cells: mean ± "
-          f"population std of the validation accuracy (%) over folds, with the training accuracy in "
-          f"brackets. W*: the smallest width within one standard error (pooled over the widths) of the best "
-          f"width's validation accuracy.\n")
+    print(
+        f"Every hidden layer at the width of the column; {arguments.folds} official outer fold(s), each "
+        f"trained on its inner-train split and early-stopped on its inner validation split (at most "
+        f"{arguments.epochs} epochs, patience {arguments.patience}); test folds not read. Cells: mean ± "
+        f"population std of the validation accuracy (%) over folds, with the training accuracy in "
+        f"brackets. W*: the smallest width within one standard error (pooled over the widths) of the best "
+        f"width's validation accuracy.\n"
+    )
     print(need_table(runs, arguments.widths, arguments.folds))
     cpu = sum(r["cpu_seconds"] for r in runs)
-    print(f"\nFigure: {figure.name}; raw runs: {results.path.name}. {len(runs)} runs, {cpu / 3600:.2f} CPU-hours; "
-          f"this invocation {time.perf_counter() - started:.0f} s with {arguments.workers} worker(s).")
+    print(
+        f"\nFigure: {figure.name}; raw runs: {results.path.name}. {len(runs)} runs, {cpu / 3600:.2f} CPU-hours; "
+        f"this invocation {time.perf_counter() - started:.0f} s with {arguments.workers} worker(s)."
+    )
 
 
 if __name__ == "__main__":

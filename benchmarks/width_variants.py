@@ -28,9 +28,11 @@ The study selects a variant by handing the harness its class for
 keys are the measured widths' own; ``tiny`` and ``refit_tiny`` live here, not
 in the library, because the screening of section 12 rejected them.
 """
+
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from typing import Any
 from unittest import mock
@@ -61,17 +63,24 @@ class TinyGrowthWidths(MarginalWidths):
         self._loss = per_example_loss
         return increases, self._measured
 
-    def _grow(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
-              optimizer_state: OptimizerStatePolicy) -> None:
+    def _grow(
+        self, layer: GrowableLayer, count: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
+    ) -> None:
         step = TinyGrowth(count, gammas=TINY_GAMMAS)  # TINY's scale by its own line search (evaluation mode)
         neurons = step.neurons(self.model, [layer], self._measured, self._summed_loss)[0]
         if neurons.count:
             losses = step.line_search(self.model, layer, neurons, self._measured, self._summed_loss)
             gamma = min(losses, key=lambda g: (losses[g], g))
             weight = layer.linear.weight
-            layer.grow_(torch.zeros(0, dtype=torch.long), weight.new_zeros(0, weight.shape[1] + 1),
-                        gamma * neurons.fan_in, gamma * neurons.fan_out, optimizer, optimizer_state,
-                        input_moment=neurons.input_moment)
+            layer.grow_(
+                torch.zeros(0, dtype=torch.long),
+                weight.new_zeros(0, weight.shape[1] + 1),
+                gamma * neurons.fan_in,
+                gamma * neurons.fan_out,
+                optimizer,
+                optimizer_state,
+                input_moment=neurons.input_moment,
+            )
         if count > neurons.count:
             super()._grow(layer, count - neurons.count, optimizer, optimizer_state)
 
@@ -146,8 +155,9 @@ class GatedWidths(MarginalWidths):
         for layer in self.layers:
             start = math.log(layer.size + 0.5) - KEPT_BEYOND_CUTOFF  # every neuron of the start is kept
             layer.consumer.register_parameter("gate_log_cutoff", nn.Parameter(torch.tensor(start)))
-            self._handles.append(layer.consumer.register_forward_pre_hook(
-                lambda module, args, cost=self.cost(layer): self._gate(module, args, cost)))
+            self._handles.append(
+                layer.consumer.register_forward_pre_hook(functools.partial(self._gate, cost=self.cost(layer)))
+            )
 
     def _drop_window(self, module: nn.Module, args: Any) -> None:
         """No window is dropped: the gates replace the measured widths' nested dropout."""
@@ -155,8 +165,10 @@ class GatedWidths(MarginalWidths):
     def _gate(self, consumer: nn.Module, args: tuple, cost: float) -> tuple:
         """The consumer's input times the gates; in training, the cut-off's gradient gets the cost's."""
         if not consumer.training:
-            return (args[0] * deterministic_gates(gate_log_odds(consumer.gate_log_cutoff, args[0].shape[-1])),
-                    *args[1:])
+            return (
+                args[0] * deterministic_gates(gate_log_odds(consumer.gate_log_cutoff, args[0].shape[-1])),
+                *args[1:],
+            )
         log_cutoff = consumer.gate_log_cutoff * 1.0  # a fresh node, so that the hook lives for this step only
         log_odds = gate_log_odds(log_cutoff, args[0].shape[-1])
         probability = open_probability(log_odds.detach())
@@ -165,8 +177,13 @@ class GatedWidths(MarginalWidths):
             log_cutoff.register_hook(lambda grad: grad + cost_gradient)
         return (args[0] * sampled_gates(log_odds, self.generator), *args[1:])
 
-    def update_(self, batches: Any, per_example_loss: PerExampleLoss, optimizer: Optimizer | None = None,
-                optimizer_state: OptimizerStatePolicy = "carry") -> list[WidthDecision]:
+    def update_(
+        self,
+        batches: Any,
+        per_example_loss: PerExampleLoss,
+        optimizer: Optimizer | None = None,
+        optimizer_state: OptimizerStatePolicy = "carry",
+    ) -> list[WidthDecision]:
         """Resize every layer to its open deterministic gates; then recalibrate the batch norms."""
         decisions = []
         for layer in self.layers:
@@ -176,16 +193,19 @@ class GatedWidths(MarginalWidths):
                 self._grow(layer, new - old, optimizer, optimizer_state)
             elif new < old:
                 self._shrink(layer, old - new, optimizer, optimizer_state)
-            decisions.append(WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer),
-                                           False))
+            decisions.append(WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer), False))
         with self.measuring():
             used, _ = self._base_losses(batches, per_example_loss)
         self.recalibrate_norms(used, per_example_loss)
         return decisions
 
 
-VARIANTS: dict[str, type[MarginalWidths]] = {"refit": RefitMarginalWidths, "tiny": TinyGrowthWidths,
-                                             "refit_tiny": RefitTinyWidths, "gates": GatedWidths}
+VARIANTS: dict[str, type[MarginalWidths]] = {
+    "refit": RefitMarginalWidths,
+    "tiny": TinyGrowthWidths,
+    "refit_tiny": RefitTinyWidths,
+    "gates": GatedWidths,
+}
 
 
 def controller(setting: str) -> contextlib.AbstractContextManager:

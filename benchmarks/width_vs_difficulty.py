@@ -46,6 +46,7 @@ Example (default budget: under 15 minutes on 2 CPU cores)::
     python benchmarks/width_vs_difficulty.py --data-root ../shared/data
     python benchmarks/width_vs_difficulty.py --fixed-curves --seeds 10
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-
-from scipy.stats import spearmanr
 
 from common import (
     base_parser,
@@ -74,6 +73,7 @@ from common import (
     setup,
     train_model,
 )
+from scipy.stats import spearmanr
 
 from awgnn.harness import cli
 from awgnn.harness.data import LoadedDataset, load_dataset, resolve_data_root
@@ -106,13 +106,15 @@ class RealBudget:
 
 # Sized for the default run's 15-minute limit (2 cores): an epoch takes about 0.15 s on MUTAG,
 # 0.6 s on PROTEINS, 1.7 s on NCI1, 0.3 s on IMDB-BINARY and 6 s on REDDIT-BINARY (~430 nodes a graph).
-REDUCED_BUDGETS: Mapping[str, RealBudget] = MappingProxyType({
-    "MUTAG": RealBudget(epochs=100, seeds=2),
-    "PROTEINS": RealBudget(epochs=50, seeds=2),
-    "NCI1": RealBudget(epochs=30, seeds=1),
-    "IMDB-BINARY": RealBudget(epochs=50, seeds=2),
-    "REDDIT-BINARY": RealBudget(epochs=10, seeds=1),
-})
+REDUCED_BUDGETS: Mapping[str, RealBudget] = MappingProxyType(
+    {
+        "MUTAG": RealBudget(epochs=100, seeds=2),
+        "PROTEINS": RealBudget(epochs=50, seeds=2),
+        "NCI1": RealBudget(epochs=30, seeds=1),
+        "IMDB-BINARY": RealBudget(epochs=50, seeds=2),
+        "REDDIT-BINARY": RealBudget(epochs=10, seeds=1),
+    }
+)
 SMOKE_REAL_BUDGETS: Mapping[str, RealBudget] = MappingProxyType({"MUTAG": RealBudget(epochs=2, seeds=1)})
 
 
@@ -131,8 +133,13 @@ class LadderRun:
         return ladder_and_split(self.level, self.num_graphs, self.seed)
 
     def describe(self) -> dict[str, Any]:
-        return {"level": self.level, "seed": self.seed, "epochs": self.epochs, "model": self.model,
-                "hidden_channels": self.point.get("hidden_channels")}
+        return {
+            "level": self.level,
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "model": self.model,
+            "hidden_channels": self.point.get("hidden_channels"),
+        }
 
 
 @dataclass(frozen=True)
@@ -201,8 +208,14 @@ def by_level(runs: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 def ladder_table(runs: Sequence[dict[str, Any]]) -> str:
     rows = []
     for level, group in by_level(runs).items():
-        rows.append((*level_columns(level), accuracy_text(group), widths_text(group),
-                     mean_std([r["total_width"] for r in group])))
+        rows.append(
+            (
+                *level_columns(level),
+                accuracy_text(group),
+                widths_text(group),
+                mean_std([r["total_width"] for r in group]),
+            )
+        )
     return markdown_table((*LEVEL_HEADERS, "test accuracy (%)", "learned width per layer", "total width"), rows)
 
 
@@ -226,10 +239,14 @@ def spearman(runs: Sequence[dict[str, Any]]) -> dict[str, float | int | None]:
 
 def spearman_text(correlation: Mapping[str, Any]) -> str:
     if correlation["rho"] is None:
-        return (f"Spearman's rho between level and total width: undefined over {correlation['runs']} runs "
-                f"(no variation in level or width)")
-    return (f"Spearman's rho between level and total width over {correlation['runs']} (level, seed) runs: "
-            f"**{correlation['rho']:.3f}** (p = {correlation['p_value']:.2g})")
+        return (
+            f"Spearman's rho between level and total width: undefined over {correlation['runs']} runs "
+            f"(no variation in level or width)"
+        )
+    return (
+        f"Spearman's rho between level and total width over {correlation['runs']} (level, seed) runs: "
+        f"**{correlation['rho']:.3f}** (p = {correlation['p_value']:.2g})"
+    )
 
 
 def fixed_table(runs: Sequence[dict[str, Any]]) -> str:
@@ -241,8 +258,7 @@ def fixed_table(runs: Sequence[dict[str, Any]]) -> str:
         seconds = " / ".join(f"{statistics.fmean(r['seconds'] for r in runs_at):.1f}" for runs_at in at)
         rows.append((*level_columns(level), *(accuracy_text(runs_at) for runs_at in at), seconds))
     seconds_header = f"seconds per run (width {' / '.join(map(str, widths))})"
-    return markdown_table((*LEVEL_HEADERS, *(f"width {w}: test accuracy (%)" for w in widths), seconds_header),
-                          rows)
+    return markdown_table((*LEVEL_HEADERS, *(f"width {w}: test accuracy (%)" for w in widths), seconds_header), rows)
 
 
 def mean_accuracy_per_level(runs: Sequence[dict[str, Any]]) -> dict[int, float]:
@@ -262,8 +278,10 @@ def trend_text(runs: Sequence[dict[str, Any]]) -> str:
     for width in sorted({r["hidden_channels"] for r in runs}):
         means = list(mean_accuracy_per_level([r for r in runs if r["hidden_channels"] == width]).values())
         falls = len(means) > 1 and all(later < earlier for earlier, later in zip(means, means[1:]))
-        lines.append(f"Width {width}: mean test accuracy {' → '.join(f'{m:.1f}' for m in means)} %; "
-                     f"lowest {min(means):.1f} %; falls at every level: {'yes' if falls else 'no'}")
+        lines.append(
+            f"Width {width}: mean test accuracy {' → '.join(f'{m:.1f}' for m in means)} %; "
+            f"lowest {min(means):.1f} %; falls at every level: {'yes' if falls else 'no'}"
+        )
     return "  \n".join(lines)
 
 
@@ -277,10 +295,10 @@ def real_table(runs: Sequence[dict[str, Any]], protocol: Mapping[str, dict[str, 
         group = [r for r in runs if r["dataset"] == name]
         if group:
             budget = f"{group[0]['epochs']} epochs, 1 split, {len(group)} seed(s)"
-            rows.append((name, budget, accuracy_text(group), widths_text(group),
-                         mean_std([r["total_width"] for r in group])))
-    return markdown_table(("dataset", "budget", "test accuracy (%)", "learned width per layer", "total width"),
-                          rows)
+            rows.append(
+                (name, budget, accuracy_text(group), widths_text(group), mean_std([r["total_width"] for r in group]))
+            )
+    return markdown_table(("dataset", "budget", "test accuracy (%)", "learned width per layer", "total width"), rows)
 
 
 def protocol_row(content: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -299,16 +317,30 @@ def plot_ladder(runs: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     """Total width and accuracy against level; mean total width per epoch of every level."""
     levels = by_level(runs)
     figure, axes = plt.subplots(figsize=(6, 4))
-    axes.scatter([r["level"] for r in runs], [r["total_width"] for r in runs], color="C0", alpha=0.5,
-                 label="one run")
-    axes.errorbar(list(levels), [statistics.fmean(r["total_width"] for r in g) for g in levels.values()],
-                  yerr=[statistics.pstdev(r["total_width"] for r in g) for g in levels.values()],
-                  color="C0", marker="o", capsize=3, label="mean ± std")
-    axes.set(xlabel="ladder level", ylabel="learned total width", xticks=list(levels),
-             title="Learned width against difficulty")
+    axes.scatter([r["level"] for r in runs], [r["total_width"] for r in runs], color="C0", alpha=0.5, label="one run")
+    axes.errorbar(
+        list(levels),
+        [statistics.fmean(r["total_width"] for r in g) for g in levels.values()],
+        yerr=[statistics.pstdev(r["total_width"] for r in g) for g in levels.values()],
+        color="C0",
+        marker="o",
+        capsize=3,
+        label="mean ± std",
+    )
+    axes.set(
+        xlabel="ladder level",
+        ylabel="learned total width",
+        xticks=list(levels),
+        title="Learned width against difficulty",
+    )
     accuracy = axes.twinx()
-    accuracy.plot(list(levels), [100 * statistics.fmean(r["test_accuracy"] or 0 for r in g)
-                                 for g in levels.values()], "s--", color="C1", label="test accuracy")
+    accuracy.plot(
+        list(levels),
+        [100 * statistics.fmean(r["test_accuracy"] or 0 for r in g) for g in levels.values()],
+        "s--",
+        color="C1",
+        label="test accuracy",
+    )
     accuracy.set(ylabel="test accuracy (%)", ylim=(0, 105))
     handles = axes.get_legend_handles_labels()[0] + accuracy.get_legend_handles_labels()[0]
     axes.legend(handles, [h.get_label() for h in handles], loc="lower right", fontsize="small")
@@ -318,8 +350,12 @@ def plot_ladder(runs: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     for level, group in levels.items():
         curves = [r["total_width_per_epoch"] for r in group]
         length = min(map(len, curves))
-        axes.plot(range(length), [statistics.fmean(c[e] for c in curves) for e in range(length)],
-                  color=f"C{level}", label=f"level {level}")
+        axes.plot(
+            range(length),
+            [statistics.fmean(c[e] for c in curves) for e in range(length)],
+            color=f"C{level}",
+            label=f"level {level}",
+        )
     axes.set(xlabel="epoch", ylabel="total width (mean over seeds)", title="Width during training")
     axes.legend(fontsize="small")
     paths.append(save_figure(figure, out / "ladder_width_history.png"))
@@ -331,47 +367,77 @@ def plot_fixed_curves(runs: Sequence[dict[str, Any]], out: Path) -> Path:
     figure, axes = plt.subplots(figsize=(6, 4))
     for index, width in enumerate(sorted({r["hidden_channels"] for r in runs})):
         levels = by_level([r for r in runs if r["hidden_channels"] == width])
-        scores = [[100 * r["test_accuracy"] for r in group if r["test_accuracy"] is not None]
-                  for group in levels.values()]
-        axes.errorbar(list(levels), [statistics.fmean(s) if s else float("nan") for s in scores],
-                      yerr=[statistics.pstdev(s) if s else 0.0 for s in scores],
-                      color=f"C{index}", marker="o", capsize=3, label=f"fixed GIN, {width} neurons a block")
+        scores = [
+            [100 * r["test_accuracy"] for r in group if r["test_accuracy"] is not None] for group in levels.values()
+        ]
+        axes.errorbar(
+            list(levels),
+            [statistics.fmean(s) if s else float("nan") for s in scores],
+            yerr=[statistics.pstdev(s) if s else 0.0 for s in scores],
+            color=f"C{index}",
+            marker="o",
+            capsize=3,
+            label=f"fixed GIN, {width} neurons a block",
+        )
     chance = 100 / ladder_level(0).num_classes
     axes.axhline(chance, color="grey", linestyle=":", label="chance")
-    axes.set(xlabel="ladder level", ylabel="test accuracy (%)", xticks=list(range(LADDER_LEVELS)),
-             ylim=(0, 105), title="What makes a level difficult")
+    axes.set(
+        xlabel="ladder level",
+        ylabel="test accuracy (%)",
+        xticks=list(range(LADDER_LEVELS)),
+        ylim=(0, 105),
+        title="What makes a level difficult",
+    )
     axes.legend(loc="lower left", fontsize="small")
     return save_figure(figure, out / "ladder_fixed_curves.png")
 
 
 def fixed_curves(arguments: argparse.Namespace, out: Path, started: float) -> None:
     """The ``--fixed-curves`` mode: train the fixed GIN at every width, level and seed; print and save."""
-    runs = [LadderRun(level, seed, arguments.epochs, arguments.num_graphs,
-                      {**LADDER_TRAINING, "hidden_channels": width}, FIXED_MODEL)
-            for level in reversed(range(LADDER_LEVELS)) for seed in range(arguments.seeds)
-            for width in sorted(arguments.fixed_widths, reverse=True)]
+    runs = [
+        LadderRun(
+            level,
+            seed,
+            arguments.epochs,
+            arguments.num_graphs,
+            {**LADDER_TRAINING, "hidden_channels": width},
+            FIXED_MODEL,
+        )
+        for level in reversed(range(LADDER_LEVELS))
+        for seed in range(arguments.seeds)
+        for width in sorted(arguments.fixed_widths, reverse=True)
+    ]
     results = run_jobs(train, runs, arguments.workers)
     plot = plot_fixed_curves(results, out)
     elapsed = time.perf_counter() - started
-    (out / "ladder_fixed_curves.json").write_text(json.dumps({
-        "arguments": {key: str(value) for key, value in vars(arguments).items()},
-        "model": FIXED_MODEL,
-        "hyperparameters": dict(LADDER_TRAINING),
-        "runs": results,
-        "seconds": elapsed,
-    }, indent=1))
+    (out / "ladder_fixed_curves.json").write_text(
+        json.dumps(
+            {
+                "arguments": {key: str(value) for key, value in vars(arguments).items()},
+                "model": FIXED_MODEL,
+                "hyperparameters": dict(LADDER_TRAINING),
+                "runs": results,
+                "seconds": elapsed,
+            },
+            indent=1,
+        )
+    )
 
     point = ", ".join(f"{key}={value}" for key, value in LADDER_TRAINING.items())
     print(header("What makes a ladder level difficult: fixed-width GIN at every level"))
-    print(f"{FIXED_MODEL}, {point}, hidden widths {', '.join(map(str, sorted(arguments.fixed_widths)))} "
-          f"a block (embedding 64), {arguments.epochs} epochs, {arguments.num_graphs} graphs per level "
-          f"(one 80/10/10 split per seed), {arguments.seeds} seed(s) per level\n")
+    print(
+        f"{FIXED_MODEL}, {point}, hidden widths {', '.join(map(str, sorted(arguments.fixed_widths)))} "
+        f"a block (embedding 64), {arguments.epochs} epochs, {arguments.num_graphs} graphs per level "
+        f"(one 80/10/10 split per seed), {arguments.seeds} seed(s) per level\n"
+    )
     print(fixed_table(results))
     print(f"\n{trend_text(results)}\n")
-    print(f"Test accuracy is the mean ± population std over seeds at the best-validation epoch; chance level is "
-          f"{100 / ladder_level(0).num_classes:.0f}%. Seconds per run: one thread, data generation excluded.  \n"
-          f"Plot: {plot.name}; raw numbers: ladder_fixed_curves.json (in {out}).  \n"
-          f"Total time: {elapsed:.0f} s with {arguments.workers} worker process(es).")
+    print(
+        f"Test accuracy is the mean ± population std over seeds at the best-validation epoch; chance level is "
+        f"{100 / ladder_level(0).num_classes:.0f}%. Seconds per run: one thread, data generation excluded.  \n"
+        f"Plot: {plot.name}; raw numbers: ladder_fixed_curves.json (in {out}).  \n"
+        f"Total time: {elapsed:.0f} s with {arguments.workers} worker process(es)."
+    )
 
 
 # -- the full protocol ----------------------------------------------------------------------------
@@ -380,11 +446,24 @@ def fixed_curves(arguments: argparse.Namespace, out: Path, started: float) -> No
 def run_protocol(name: str, data_root: Path, out: Path, workers: int) -> dict[str, Any]:
     """The fair-comparison protocol of ``configs/awn_gin/<name>.yaml`` through ``awgnn bench``; its summary."""
     results = out / "protocol" / name
-    code = cli.main(["bench", str(CONFIGS / f"{name}.yaml"), "--data-root", str(data_root),
-                     "--results", str(results), "--workers", str(workers), "--no-progress"])
+    code = cli.main(
+        [
+            "bench",
+            str(CONFIGS / f"{name}.yaml"),
+            "--data-root",
+            str(data_root),
+            "--results",
+            str(results),
+            "--workers",
+            str(workers),
+            "--no-progress",
+        ]
+    )
     if code != 0:
-        raise SystemExit(f"awgnn bench on {name} failed with exit code {code}; finished runs are kept in "
-                         f"{results}, rerun the same command to continue")
+        raise SystemExit(
+            f"awgnn bench on {name} failed with exit code {code}; finished runs are kept in "
+            f"{results}, rerun the same command to continue"
+        )
     return summary(load_results(results))
 
 
@@ -394,23 +473,41 @@ def run_protocol(name: str, data_root: Path, out: Path, workers: int) -> dict[st
 def parse_arguments() -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=positive_int, default=10, help="seeds per ladder level (default 10)")
-    parser.add_argument("--epochs", type=positive_int, default=LADDER_EPOCHS,
-                        help=f"training epochs per ladder run (default {LADDER_EPOCHS}, the ladder's budget)")
-    parser.add_argument("--num-graphs", type=positive_int, default=1000,
-                        help="graphs per ladder level (default 1000)")
-    parser.add_argument("--lambda0", type=float, default=LADDER_POINT["lambda0"],
-                        help=f"initial rate of every ladder layer (default {LADDER_POINT['lambda0']}: "
-                             f"6 neurons; the paper's 0.02 gives 117)")
-    parser.add_argument("--workers", type=positive_int, default=2,
-                        help="training processes, one thread each (default 2)")
-    parser.add_argument("--full", action="store_true",
-                        help="real data: the full protocol of configs/awn_gin (days) instead of the reduced budget")
-    parser.add_argument("--fixed-curves", action="store_true",
-                        help="only the fixed-width GIN at --fixed-widths on every ladder level (what makes a level "
-                             "difficult), instead of the adaptive GIN and real data")
-    parser.add_argument("--fixed-widths", nargs="+", type=positive_int, default=list(FIXED_WIDTHS),
-                        help=f"hidden neurons a block of the fixed curves (default "
-                             f"{' '.join(map(str, FIXED_WIDTHS))})")
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=LADDER_EPOCHS,
+        help=f"training epochs per ladder run (default {LADDER_EPOCHS}, the ladder's budget)",
+    )
+    parser.add_argument("--num-graphs", type=positive_int, default=1000, help="graphs per ladder level (default 1000)")
+    parser.add_argument(
+        "--lambda0",
+        type=float,
+        default=LADDER_POINT["lambda0"],
+        help=f"initial rate of every ladder layer (default {LADDER_POINT['lambda0']}: "
+        f"6 neurons; the paper's 0.02 gives 117)",
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="training processes, one thread each (default 2)"
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="real data: the full protocol of configs/awn_gin (days) instead of the reduced budget",
+    )
+    parser.add_argument(
+        "--fixed-curves",
+        action="store_true",
+        help="only the fixed-width GIN at --fixed-widths on every ladder level (what makes a level "
+        "difficult), instead of the adaptive GIN and real data",
+    )
+    parser.add_argument(
+        "--fixed-widths",
+        nargs="+",
+        type=positive_int,
+        default=list(FIXED_WIDTHS),
+        help=f"hidden neurons a block of the fixed curves (default {' '.join(map(str, FIXED_WIDTHS))})",
+    )
     arguments = parser.parse_args()
     if arguments.smoke and arguments.full:
         parser.error("--smoke and --full exclude each other")
@@ -421,8 +518,10 @@ def parse_arguments() -> argparse.Namespace:
     if arguments.smoke:
         arguments.num_graphs, arguments.epochs, arguments.seeds = fewest, 2, 1
     if arguments.num_graphs < fewest:
-        parser.error(f"--num-graphs must be at least {fewest} ({MIN_GRAPHS_PER_CLASS} per class of the top level), "
-                     f"got {arguments.num_graphs}")
+        parser.error(
+            f"--num-graphs must be at least {fewest} ({MIN_GRAPHS_PER_CLASS} per class of the top level), "
+            f"got {arguments.num_graphs}"
+        )
     return arguments
 
 
@@ -430,12 +529,18 @@ def planned_runs(arguments: argparse.Namespace, data_root: Path) -> list[LadderR
     """The reduced-budget real-data runs, then the ladder runs, roughly the longest first."""
     budgets = SMOKE_REAL_BUDGETS if arguments.smoke else REDUCED_BUDGETS
     protocol = set(protocol_datasets()) if arguments.full else set()
-    real = [RealRun(name, seed, budget.epochs, str(data_root))
-            for name, budget in reversed(budgets.items()) if name not in protocol
-            for seed in range(budget.seeds)]
+    real = [
+        RealRun(name, seed, budget.epochs, str(data_root))
+        for name, budget in reversed(budgets.items())
+        if name not in protocol
+        for seed in range(budget.seeds)
+    ]
     point = {**LADDER_POINT, "lambda0": arguments.lambda0}
-    ladder = [LadderRun(level, seed, arguments.epochs, arguments.num_graphs, point)
-              for level in reversed(range(LADDER_LEVELS)) for seed in range(arguments.seeds)]
+    ladder = [
+        LadderRun(level, seed, arguments.epochs, arguments.num_graphs, point)
+        for level in reversed(range(LADDER_LEVELS))
+        for seed in range(arguments.seeds)
+    ]
     return real + ladder
 
 
@@ -464,36 +569,50 @@ def main() -> None:
     results = run_jobs(train, runs, arguments.workers)
     ladder = [r for r in results if "level" in r]
     real = [r for r in results if "dataset" in r]
-    protocol = ({name: run_protocol(name, data_root, out, arguments.workers) for name in protocol_datasets()}
-                if arguments.full else {})
+    protocol = (
+        {name: run_protocol(name, data_root, out, arguments.workers) for name in protocol_datasets()}
+        if arguments.full
+        else {}
+    )
     correlation = spearman(ladder)
     plots = plot_ladder(ladder, out)
     elapsed = time.perf_counter() - started
-    (out / "width_vs_difficulty.json").write_text(json.dumps({
-        "arguments": {key: str(value) for key, value in vars(arguments).items()},
-        "ladder_hyperparameters": {**LADDER_POINT, "lambda0": arguments.lambda0},
-        "real_hyperparameters": dict(REAL_POINT),
-        "real_budgets": {name: asdict(budget) for name, budget in REDUCED_BUDGETS.items()},
-        "ladder_runs": ladder,
-        "spearman": correlation,
-        "real_runs": real,
-        "protocol_summaries": protocol,
-        "seconds": elapsed,
-    }, indent=1))
+    (out / "width_vs_difficulty.json").write_text(
+        json.dumps(
+            {
+                "arguments": {key: str(value) for key, value in vars(arguments).items()},
+                "ladder_hyperparameters": {**LADDER_POINT, "lambda0": arguments.lambda0},
+                "real_hyperparameters": dict(REAL_POINT),
+                "real_budgets": {name: asdict(budget) for name, budget in REDUCED_BUDGETS.items()},
+                "ladder_runs": ladder,
+                "spearman": correlation,
+                "real_runs": real,
+                "protocol_summaries": protocol,
+                "seconds": elapsed,
+            },
+            indent=1,
+        )
+    )
 
     point = ", ".join(f"{key}={value}" for key, value in {**LADDER_POINT, "lambda0": arguments.lambda0}.items())
     print(header("Learned width against task difficulty"))
-    print(f"#### (a) Synthetic ladder: adaptive GIN, {point}, {arguments.epochs} epochs, "
-          f"{arguments.num_graphs} graphs per level, {arguments.seeds} seed(s) per level\n")
+    print(
+        f"#### (a) Synthetic ladder: adaptive GIN, {point}, {arguments.epochs} epochs, "
+        f"{arguments.num_graphs} graphs per level, {arguments.seeds} seed(s) per level\n"
+    )
     print(ladder_table(ladder))
     print(f"\n{spearman_text(correlation)}\n")
-    print(f"#### (b) Real data: adaptive GIN, {', '.join(f'{k}={v}' for k, v in REAL_POINT.items())}, "
-          f"lambda0=0.02 (117 neurons per block at the start)\n")
+    print(
+        f"#### (b) Real data: adaptive GIN, {', '.join(f'{k}={v}' for k, v in REAL_POINT.items())}, "
+        f"lambda0=0.02 (117 neurons per block at the start)\n"
+    )
     print(real_table(real, protocol))
-    print(f"\nTest accuracy and widths are mean ± population std over seeds (folds for the full protocol); "
-          f"widths are those of the best-validation epoch.  \nPlots: {', '.join(p.name for p in plots)}; "
-          f"raw numbers: width_vs_difficulty.json (in {out}).  \n"
-          f"Total time: {elapsed:.0f} s with {arguments.workers} worker process(es).")
+    print(
+        f"\nTest accuracy and widths are mean ± population std over seeds (folds for the full protocol); "
+        f"widths are those of the best-validation epoch.  \nPlots: {', '.join(p.name for p in plots)}; "
+        f"raw numbers: width_vs_difficulty.json (in {out}).  \n"
+        f"Total time: {elapsed:.0f} s with {arguments.workers} worker process(es)."
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The growing baselines start narrow and add neurons while training; every consume
 (next layer, batch norm, optimizer state) follows, as in an adaptive-width resize. TINY needs the
 optional extra: pip install -e ".[growth]".
 """
+
 import sys
 
 import torch

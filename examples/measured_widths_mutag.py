@@ -1,4 +1,6 @@
-"""Train the adaptive GIN on MUTAG with widths set by measurement: each layer keeps the neurons that pay for themselves."""
+"""Train the adaptive GIN on MUTAG with widths set by measurement: each layer keeps the neurons that pay for
+themselves."""
+
 import torch
 import torch.nn.functional as F
 from torch_geometric.loader import DataLoader
@@ -19,8 +21,7 @@ optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 
 
 def per_graph_loss(model, batch):
-    return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), batch.y,
-                           reduction="none")
+    return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), batch.y, reduction="none")
 
 
 for epoch in range(1, 31):

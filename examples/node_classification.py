@@ -6,6 +6,7 @@ Full-batch by default; ``--mini-batch`` trains on the sampled 2-hop
 neighbourhoods of 32 training nodes at a time (awgnn's SampledNeighborLoader,
 plain torch: no pyg-lib or torch-sparse needed).
 """
+
 import argparse
 
 import torch
@@ -28,8 +29,7 @@ model = AdaptiveGCN(data.num_features, None, num_layers=2, out_channels=int(data
 # Weight decay on the weights only: parameter_groups never decays a width's raw rate.
 optimizer = torch.optim.Adam(awgnn.parameter_groups(model), lr=0.01, weight_decay=5e-4)
 awgnn.auto_update_widths(model, optimizer)  # the one extra line: every step also resizes
-loader = SampledNeighborLoader(data, num_neighbors=[10, 10], input_nodes=data.train_mask, batch_size=32,
-                               shuffle=True)
+loader = SampledNeighborLoader(data, num_neighbors=[10, 10], input_nodes=data.train_mask, batch_size=32, shuffle=True)
 
 for epoch in range(1, 101):
     model.train()
@@ -37,7 +37,7 @@ for epoch in range(1, 101):
         optimizer.zero_grad()
         out = model(F.dropout(batch.x, 0.5, training=True), batch.edge_index)
         if arguments.mini_batch:  # the seed nodes come first
-            loss = F.cross_entropy(out[:batch.batch_size], batch.y[:batch.batch_size])
+            loss = F.cross_entropy(out[: batch.batch_size], batch.y[: batch.batch_size])
         else:
             loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
         loss.backward()
@@ -46,5 +46,7 @@ for epoch in range(1, 101):
     with torch.no_grad():
         correct = model(data.x, data.edge_index).argmax(-1) == data.y
     if epoch % 10 == 0:
-        print(f"epoch {epoch:3d}  val {correct[data.val_mask].float().mean():.3f}  "
-              f"test {correct[data.test_mask].float().mean():.3f}  widths {model.layer_widths()}")
+        print(
+            f"epoch {epoch:3d}  val {correct[data.val_mask].float().mean():.3f}  "
+            f"test {correct[data.test_mask].float().mean():.3f}  widths {model.layer_widths()}"
+        )

@@ -1,4 +1,5 @@
 """Train the adaptive GIN on MUTAG with awgnn's recommended width settings: its layers learn their width."""
+
 import torch
 from torch_geometric.loader import DataLoader
 

@@ -1,4 +1,5 @@
 """Shared fixtures: a writable copy of the offline graph-classification data."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,10 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = shared_data_dir()
     missing = [name for name in TEST_DATASETS if not (source / "TUDataset" / name / "raw").is_dir()]
     if missing or not (source / "splits").is_dir():
-        pytest.skip(f"offline test data not found in {source} (set AWGNN_TEST_DATA to a folder with "
-                    f"TUDataset/<NAME>/raw and splits/ for {', '.join(TEST_DATASETS)})")
+        pytest.skip(
+            f"offline test data not found in {source} (set AWGNN_TEST_DATA to a folder with "
+            f"TUDataset/<NAME>/raw and splits/ for {', '.join(TEST_DATASETS)})"
+        )
     root = tmp_path_factory.mktemp("data")
     for name in TEST_DATASETS:
         shutil.copytree(source / "TUDataset" / name, root / "TUDataset" / name)

@@ -1,4 +1,5 @@
 """Small random graph-classification data shared by the model and growth tests."""
+
 import torch
 from torch_geometric.data import Data
 

@@ -1,12 +1,13 @@
 """Graphs, losses and GIN classifiers shared by the growth tests."""
+
 import torch
 import torch.nn.functional as F
+from graph_helpers import random_graphs
 from torch_geometric.loader import DataLoader
 
 from awgnn import update_widths
 from awgnn.growth import fix_hidden_widths_
 from awgnn.models import AdaptiveGINClassifier, GrowingFairGIN
-from graph_helpers import random_graphs
 
 
 def gin_loss(model, batch):

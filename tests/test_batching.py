@@ -1,4 +1,5 @@
 """InMemoryLoader: batches equal to PyG's collation, epochs, shuffling and argument checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,12 +18,14 @@ def random_graphs(count: int, seed: int = 0, y_shape: tuple[int, ...] = (1,)) ->
     for i in range(count):
         num_nodes = int(torch.randint(1, 13, (1,), generator=generator))
         num_edges = int(torch.randint(0, 3 * num_nodes, (1,), generator=generator))
-        graphs.append(Data(
-            x=torch.randn(num_nodes, 3, generator=generator),
-            edge_index=torch.randint(0, num_nodes, (2, num_edges), generator=generator),
-            edge_attr=torch.randn(num_edges, 2, generator=generator),
-            y=torch.full(y_shape, i),
-        ))
+        graphs.append(
+            Data(
+                x=torch.randn(num_nodes, 3, generator=generator),
+                edge_index=torch.randint(0, num_nodes, (2, num_edges), generator=generator),
+                edge_attr=torch.randn(num_edges, 2, generator=generator),
+                y=torch.full(y_shape, i),
+            )
+        )
     return graphs
 
 
@@ -37,8 +40,10 @@ def assert_same_batch(batch: Batch, expected: Batch) -> None:
 
 
 def reference_batches(graphs, order: list[int], batch_size: int) -> list[Batch]:
-    return [Batch.from_data_list([graphs[i] for i in order[start:start + batch_size]])
-            for start in range(0, len(order), batch_size)]
+    return [
+        Batch.from_data_list([graphs[i] for i in order[start : start + batch_size]])
+        for start in range(0, len(order), batch_size)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +145,8 @@ def test_store_moves_once_and_reports_itself(graphs):
     loader = InMemoryLoader(store, [1, 2, 3], 2, shuffle=True)
     assert loader.to("cpu") is loader
     assert repr(loader) == (
-        "InMemoryLoader(graphs=3, batch_size=2, batches=2, shuffle=True, drop_last=False, device=cpu)")
+        "InMemoryLoader(graphs=3, batch_size=2, batches=2, shuffle=True, drop_last=False, device=cpu)"
+    )
     assert repr(store).startswith(f"GraphStore(graphs=50, x=[{store.x.size(0)}, 3], edges=")
 
 
@@ -176,5 +182,6 @@ def test_unsupported_graph_attributes_are_refused_not_dropped():
     with pytest.raises(ValueError, match=r"unsupported \['pos'\]"):
         GraphStore.from_dataset(graphs)
     with pytest.raises(ValueError, match=r"missing \['x'\]"):
-        GraphStore.from_dataset([Data(edge_index=torch.zeros(2, 0, dtype=torch.long), y=torch.tensor([0]),
-                                      num_nodes=3)])
+        GraphStore.from_dataset(
+            [Data(edge_index=torch.zeros(2, 0, dtype=torch.long), y=torch.tensor([0]), num_nodes=3)]
+        )

@@ -1,4 +1,5 @@
 """The benchmark harness end to end: validation, runs, resume, determinism, backends."""
+
 import dataclasses
 import importlib.util
 import json
@@ -40,30 +41,50 @@ def write_config(folder: Path, content: dict, name: str = "tiny.yaml") -> Path:
 
 
 def bench(config: Path, data_root: Path, results: Path, *extra: str) -> int:
-    return main(["bench", str(config), "--data-root", str(data_root), "--results", str(results), "--no-progress",
-                 "--workers", "1", *extra])
+    return main(
+        [
+            "bench",
+            str(config),
+            "--data-root",
+            str(data_root),
+            "--results",
+            str(results),
+            "--no-progress",
+            "--workers",
+            "1",
+            *extra,
+        ]
+    )
 
 
 def run_records(results: Path) -> dict[str, dict]:
-    return {str(p.relative_to(results)): json.loads(p.read_text())
-            for p in sorted(results.glob("*/OUTER_FOLD_*/**/*.json"))}
+    return {
+        str(p.relative_to(results)): json.loads(p.read_text()) for p in sorted(results.glob("*/OUTER_FOLD_*/**/*.json"))
+    }
 
 
 # -- validation before any training ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"protocol": {"patiense": 3}}, "protocol.patiense: unknown key; expected one of"),
-    ({"protocol": {"max_epochs": "ten"}}, "protocol.max_epochs: expected an integer >= 1, got 'ten'"),
-    ({"splits": {"holdout": 1.5}}, "splits.holdout: expected a number in the open interval (0, 1), got 1.5"),
-    ({"dataset": "MUTANT"}, "dataset: unknown TU dataset 'MUTANT'; expected one of MUTAG"),
-    ({"models": {"x": {"class": "GINClassifier", "grid": {"hidden_channels": [0]}}}},
-     "models.x.grid, configuration 1 {'hidden_channels': 0}: hidden_channels must be an integer >= 1, got 0"),
-    ({"models": {"x": {"class": "GINClassifier", "grid": {"batch_size": [16, -1]}}}},
-     "models.x.grid.batch_size: expected an integer >= 1, got -1"),
-    ({"models": {"x": {"class": "GINClassifier", "grid": {"hidden": [8]}}}}, "models.x.grid.hidden: unknown key"),
-    ({"splits": {"outer_folds": 1}}, "splits: n_outer must be an integer >= 2, got 1"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"protocol": {"patiense": 3}}, "protocol.patiense: unknown key; expected one of"),
+        ({"protocol": {"max_epochs": "ten"}}, "protocol.max_epochs: expected an integer >= 1, got 'ten'"),
+        ({"splits": {"holdout": 1.5}}, "splits.holdout: expected a number in the open interval (0, 1), got 1.5"),
+        ({"dataset": "MUTANT"}, "dataset: unknown TU dataset 'MUTANT'; expected one of MUTAG"),
+        (
+            {"models": {"x": {"class": "GINClassifier", "grid": {"hidden_channels": [0]}}}},
+            "models.x.grid, configuration 1 {'hidden_channels': 0}: hidden_channels must be an integer >= 1, got 0",
+        ),
+        (
+            {"models": {"x": {"class": "GINClassifier", "grid": {"batch_size": [16, -1]}}}},
+            "models.x.grid.batch_size: expected an integer >= 1, got -1",
+        ),
+        ({"models": {"x": {"class": "GINClassifier", "grid": {"hidden": [8]}}}}, "models.x.grid.hidden: unknown key"),
+        ({"splits": {"outer_folds": 1}}, "splits: n_outer must be an integer >= 2, got 1"),
+    ],
+)
 def test_invalid_config_exits_2_with_one_line(tmp_path, data_root, capsys, change, message):
     config = write_config(tmp_path, {**TINY, **change})
     assert bench(config, data_root, tmp_path / "results") == 2
@@ -111,18 +132,21 @@ def test_tiny_experiment_is_complete_and_deterministic(tmp_path, data_root, caps
     records = run_records(first)
     assert len(records) == 2 * 2 * (2 + 1)
     scores = {k: (r["val_score"], r["test_score"], r["layer_widths"]) for k, r in records.items()}
-    assert scores == {k: (r["val_score"], r["test_score"], r["layer_widths"])
-                      for k, r in run_records(second).items()}, "same config and seed, same scores"
+    assert scores == {
+        k: (r["val_score"], r["test_score"], r["layer_widths"]) for k, r in run_records(second).items()
+    }, "same config and seed, same scores"
     summary = json.loads((first / "summary.json").read_text())
     for model in ("awn", "gin"):
         assert summary["models"][model]["folds_scored"] == 2
         assert summary["models"][model]["mean"] is not None
-        selection_seconds = sum(r["seconds"] for k, r in records.items() if k.startswith(f"{model}/")
-                                and "MODEL_SELECTION" in k)
+        selection_seconds = sum(
+            r["seconds"] for k, r in records.items() if k.startswith(f"{model}/") and "MODEL_SELECTION" in k
+        )
         assert summary["models"][model]["selection_seconds"] == pytest.approx(selection_seconds)
         assert summary["models"][model]["seconds"] > summary["models"][model]["selection_seconds"]
-        selection_cpu = sum(r["cpu_seconds"] for k, r in records.items() if k.startswith(f"{model}/")
-                            and "MODEL_SELECTION" in k)
+        selection_cpu = sum(
+            r["cpu_seconds"] for k, r in records.items() if k.startswith(f"{model}/") and "MODEL_SELECTION" in k
+        )
         assert summary["models"][model]["selection_cpu_seconds"] == pytest.approx(selection_cpu)
         assert summary["models"][model]["cpu_seconds"] > selection_cpu > 0
     widths = summary["models"]["awn"]["per_fold"][0]["layer_widths"][0]
@@ -136,8 +160,7 @@ def test_tiny_experiment_is_complete_and_deterministic(tmp_path, data_root, caps
 
 
 def test_pyg_loader_option_runs_the_same_protocol(tmp_path, data_root):
-    content = {**TINY, "protocol": {**TINY["protocol"], "loader": "pyg"},
-               "models": {"gin": TINY["models"]["gin"]}}
+    content = {**TINY, "protocol": {**TINY["protocol"], "loader": "pyg"}, "models": {"gin": TINY["models"]["gin"]}}
     results = tmp_path / "results"
     assert bench(write_config(tmp_path, content), data_root, results) == 0
     assert len(run_records(results)) == 2 * (2 + 1)
@@ -145,8 +168,12 @@ def test_pyg_loader_option_runs_the_same_protocol(tmp_path, data_root):
 
 
 def test_nan_loss_is_reported_in_the_run_not_raised(tmp_path, data_root):
-    content = {**TINY, "models": {"bad": {"class": "AdaptiveGINClassifier",
-                                          "grid": {"num_layers": 2, "weight_prior_std": [1e-300, 10.0]}}}}
+    content = {
+        **TINY,
+        "models": {
+            "bad": {"class": "AdaptiveGINClassifier", "grid": {"num_layers": 2, "weight_prior_std": [1e-300, 10.0]}}
+        },
+    }
     results = tmp_path / "results"
     assert bench(write_config(tmp_path, content), data_root, results) == 0
     selection = [r for r in run_records(results).values() if r["kind"] == "selection"]
@@ -172,12 +199,16 @@ class RecordingExecutor(InlineExecutor):
 
 
 def test_a_single_configuration_trains_only_its_final_runs(tmp_path, data_root):
-    content = {**TINY, "protocol": {**TINY["protocol"], "final_runs": 2},
-               "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8, "batch_size": 64}}}}
+    content = {
+        **TINY,
+        "protocol": {**TINY["protocol"], "final_runs": 2},
+        "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8, "batch_size": 64}}},
+    }
     results = tmp_path / "results"
     assert bench(write_config(tmp_path, content), data_root, results) == 0
-    assert sorted(run_records(results)) == [f"gin/OUTER_FOLD_{fold}/final_run_{repeat}.json"
-                                            for fold in (1, 2) for repeat in (1, 2)]
+    assert sorted(run_records(results)) == [
+        f"gin/OUTER_FOLD_{fold}/final_run_{repeat}.json" for fold in (1, 2) for repeat in (1, 2)
+    ]
     summary = json.loads((results / "summary.json").read_text())["models"]["gin"]
     assert summary["folds_scored"] == 2 and summary["selection_seconds"] == 0
     assert "| 1 | 1: `" in (results / "report.md").read_text(), "the only configuration is reported as selected"
@@ -185,9 +216,12 @@ def test_a_single_configuration_trains_only_its_final_runs(tmp_path, data_root):
 
 @pytest.mark.parametrize("capacity", [1, 2])
 def test_runs_start_fold_by_fold_with_finals_as_soon_as_selection_is_done(tmp_path, data_root, capacity):
-    content = {**TINY, "splits": {**TINY["splits"], "outer_folds": 3},
-               "protocol": {**TINY["protocol"], "max_epochs": 2},
-               "models": {"gin": TINY["models"]["gin"]}}
+    content = {
+        **TINY,
+        "splits": {**TINY["splits"], "outer_folds": 3},
+        "protocol": {**TINY["protocol"], "max_epochs": 2},
+        "models": {"gin": TINY["models"]["gin"]},
+    }
     experiment = Experiment(load_config(write_config(tmp_path, content)), data_root, tmp_path / "results")
     experiment.prepare()
     executor = RecordingExecutor(capacity)
@@ -202,20 +236,34 @@ def test_runs_start_fold_by_fold_with_finals_as_soon_as_selection_is_done(tmp_pa
 
 def long_bench(tmp_path: Path, data_root: Path, *extra: str) -> tuple[Path, Path, list[str]]:
     """A 10-run experiment long enough to stop part-way: its config, results folder and bench command."""
-    content = {**TINY, "protocol": {**TINY["protocol"], "max_epochs": 30, "patience": 30},
-               "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": [8, 16, 32, 48],
-                                                                     "batch_size": 16}}}}
+    content = {
+        **TINY,
+        "protocol": {**TINY["protocol"], "max_epochs": 30, "patience": 30},
+        "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": [8, 16, 32, 48], "batch_size": 16}}},
+    }
     config = write_config(tmp_path, content)
     results = tmp_path / "results"
-    command = [sys.executable, "-m", "awgnn.harness.cli", "bench", str(config), "--data-root", str(data_root),
-               "--results", str(results), "--no-progress", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "awgnn.harness.cli",
+        "bench",
+        str(config),
+        "--data-root",
+        str(data_root),
+        "--results",
+        str(results),
+        "--no-progress",
+        *extra,
+    ]
     return config, results, command
 
 
 def test_interrupted_experiment_resumes_without_touching_finished_runs(tmp_path, data_root):
     config, results, command = long_bench(tmp_path, data_root)
-    process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while len(run_records(results)) < 2 and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -272,12 +320,16 @@ def test_quick_config_end_to_end(tmp_path, data_root, capsys):
 def test_every_record_names_the_code_that_made_it(tmp_path, data_root):
     assert code_version(tmp_path) is None, "not a git checkout"
     version = code_version()
-    head = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--short=12", "HEAD"],
-                          capture_output=True, text=True)
+    head = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True
+    )
     if head.returncode == 0:  # a git checkout: the commit, with -dirty while tracked files differ from it
         assert version.startswith(head.stdout.strip())
-    content = {**TINY, "protocol": {**TINY["protocol"], "max_epochs": 2},
-               "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8}}}}
+    content = {
+        **TINY,
+        "protocol": {**TINY["protocol"], "max_epochs": 2},
+        "models": {"gin": {"class": "GINClassifier", "grid": {"hidden_channels": 8}}},
+    }
     assert bench(write_config(tmp_path, content), data_root, tmp_path / "results") == 0
     records = run_records(tmp_path / "results").values()
     assert {record["code_version"] for record in records} == {version}
@@ -299,8 +351,9 @@ def test_the_source_digest_follows_every_python_file(tmp_path):
     assert source_digest(tmp_path) != first, "a moved module is other code"
 
 
-def test_a_worker_with_other_code_stops_the_experiment_and_keeps_finished_runs(tmp_path, data_root, monkeypatch,
-                                                                                capsys):
+def test_a_worker_with_other_code_stops_the_experiment_and_keeps_finished_runs(
+    tmp_path, data_root, monkeypatch, capsys
+):
     """A worker that imported awgnn after it changed on disk: no record claims code that did not make it."""
     config = write_config(tmp_path, {**TINY, "models": {"gin": TINY["models"]["gin"]}})
     results = tmp_path / "results"
@@ -321,10 +374,13 @@ def test_a_worker_with_other_code_stops_the_experiment_and_keeps_finished_runs(t
     assert len(run_records(results)) == 2 * (2 + 1)
 
 
-@pytest.mark.parametrize("backend", [
-    "local",
-    pytest.param("ray", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs ray")),
-])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "local",
+        pytest.param("ray", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs ray")),
+    ],
+)
 def test_a_worker_process_checks_its_code_against_the_planners(tmp_path, data_root, monkeypatch, capsys, backend):
     """The planner's digest travels with each task; a worker process computes its own on import."""
     monkeypatch.setattr(runner, "IMPORTED_SOURCE", "f" * 16)  # as if the planner had imported older sources

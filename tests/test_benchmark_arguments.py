@@ -1,4 +1,5 @@
 """Benchmark scripts refuse bad arguments with one line naming the flag, before any training."""
+
 import argparse
 import subprocess
 import sys
@@ -24,20 +25,28 @@ def test_task_name_accepts(text):
     assert task_name(text) == text
 
 
-@pytest.mark.parametrize("text, message", [("nci1", "expected a dataset"), ("ladder-5", "level in 0..4"),
-                                           ("ladder-x", "level in 0..4")])
+@pytest.mark.parametrize(
+    "text, message", [("nci1", "expected a dataset"), ("ladder-5", "level in 0..4"), ("ladder-x", "level in 0..4")]
+)
 def test_task_name_refuses(text, message):
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         task_name(text)
 
 
-@pytest.mark.parametrize("script, arguments, message", [
-    ("truncation.py", ["--tasks", "ladder-9"], "argument --tasks: a ladder task is ladder-<level>"),
-    ("optimizer_state.py", ["--seeds", "0"], "argument --seeds: expected an integer >= 1"),
-    ("width_vs_difficulty.py", ["--num-graphs", "10"], "--num-graphs must be at least 40"),
-])
+@pytest.mark.parametrize(
+    "script, arguments, message",
+    [
+        ("truncation.py", ["--tasks", "ladder-9"], "argument --tasks: a ladder task is ladder-<level>"),
+        ("optimizer_state.py", ["--seeds", "0"], "argument --seeds: expected an integer >= 1"),
+        ("width_vs_difficulty.py", ["--num-graphs", "10"], "--num-graphs must be at least 40"),
+    ],
+)
 def test_scripts_exit_2_naming_the_flag(tmp_path, script, arguments, message):
-    result = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments, "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
 """The collation benchmark runs end to end on its smoke budget and reports both loaders."""
+
 import json
 import subprocess
 import sys
@@ -8,8 +9,12 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "collation.py"
 
 
 def test_collation_smoke(tmp_path, data_root):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root),
-                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "| loader | epoch (s) | collation (s) | collation share | final train loss |" in result.stdout
     assert "| PyG DataLoader |" in result.stdout and "| InMemoryLoader |" in result.stdout

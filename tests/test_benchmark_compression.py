@@ -1,4 +1,5 @@
 """The compression benchmarks run end to end on a tiny budget, and random removal is what it claims."""
+
 import copy
 import importlib.util
 import json
@@ -15,8 +16,12 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def run_script(name: str, data_root: Path, out: Path) -> str:
-    result = subprocess.run([sys.executable, str(BENCHMARKS / name), "--smoke", "--data-root", str(data_root),
-                             "--out", str(out)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), "--smoke", "--data-root", str(data_root), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

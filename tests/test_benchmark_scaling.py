@@ -1,4 +1,5 @@
 """The scaling benchmark runs end to end on its smoke budget and reports every sweep."""
+
 import json
 import subprocess
 import sys
@@ -8,11 +9,19 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scaling.py"
 
 
 def test_scaling_smoke(tmp_path, data_root):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root),
-                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
-    for caption in ("**(a) As the width grows**", "**(b) As the batch grows**", "**(c) Large graphs**",
-                    "**Harness wall time by workers**"):
+    for caption in (
+        "**(a) As the width grows**",
+        "**(b) As the batch grows**",
+        "**(c) Large graphs**",
+        "**Harness wall time by workers**",
+    ):
         assert caption in result.stdout, f"missing table {caption}"
     report = json.loads((tmp_path / "scaling.json").read_text())
     widths = report["steps"]["width"]

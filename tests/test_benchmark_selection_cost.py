@@ -1,4 +1,5 @@
 """The model-selection cost study runs end to end on a tiny budget."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -7,9 +8,22 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_cost.py
 
 
 def test_selection_cost_smoke(tmp_path, data_root):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root),
-                             "--out", str(tmp_path), "--workers", "1"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--smoke",
+            "--data-root",
+            str(data_root),
+            "--out",
+            str(tmp_path),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     # grid, runs, trainings (then epochs): the smoke grids keep both monitors, whose runs share a training;
     # the adaptive grid of one point trains only its final runs

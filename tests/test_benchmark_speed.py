@@ -1,4 +1,5 @@
 """The speed benchmark runs end to end on its smoke budget and prints every table."""
+
 import json
 import subprocess
 import sys
@@ -20,9 +21,12 @@ TABLE_CAPTIONS = (
 
 
 def test_speed_smoke(tmp_path, data_root):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root),
-                             "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     for caption in TABLE_CAPTIONS:
         assert caption in result.stdout, f"missing table {caption}"

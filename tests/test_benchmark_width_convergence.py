@@ -1,4 +1,5 @@
 """The width-convergence study runs end to end on its smoke budget, resumes, and computes its statistics right."""
+
 import json
 import subprocess
 import sys
@@ -11,9 +12,28 @@ sys.path.insert(0, str(SCRIPT.parent))
 
 
 def _run(tmp_path, data_root, *extra):
-    return subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root), "--out",
-                           str(tmp_path), "--seeds", "1", "--ladder-seeds", "1", "--starts", "8", "40", *extra],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--smoke",
+            "--data-root",
+            str(data_root),
+            "--out",
+            str(tmp_path),
+            "--seeds",
+            "1",
+            "--ladder-seeds",
+            "1",
+            "--starts",
+            "8",
+            "40",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_smoke_run_tables_figures_and_resume(tmp_path, data_root):
@@ -47,7 +67,8 @@ def test_spread_and_kendall_statistics():
     same = [run(t, 8, 0, w) for t, w in zip(("MUTAG", "PROTEINS", "NCI1"), (10, 20, 30))]
     same += [run(t, 8, 1, w) for t, w in zip(("MUTAG", "PROTEINS", "NCI1"), (11, 25, 90))]
     assert "Kendall's tau over 1 pairs of (seed, start) runs: 1.00" in study.kendall_text(
-        same, ["MUTAG", "PROTEINS", "NCI1"])
+        same, ["MUTAG", "PROTEINS", "NCI1"]
+    )
     reversed_ = same[:3] + [run(t, 8, 1, w) for t, w in zip(("MUTAG", "PROTEINS", "NCI1"), (30, 20, 10))]
     assert "-1.00" in study.kendall_text(reversed_, ["MUTAG", "PROTEINS", "NCI1"])
 
@@ -63,7 +84,8 @@ def test_a_changed_setting_gets_a_new_key():
 
 @pytest.mark.parametrize("bad", [["--starts", "8"], ["--epochs-scale", "0"], ["--ladder-seeds", "-1"]])
 def test_bad_arguments_are_named(tmp_path, bad):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path), *bad],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path), *bad], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert bad[0] in result.stderr

@@ -1,4 +1,6 @@
-"""The width-need sweep and the measured-width study: their statistics, and both scripts end to end on a smoke budget."""
+"""The width-need sweep and the measured-width study: their statistics, and both scripts end to end on a smoke
+budget."""
+
 import json
 import subprocess
 import sys
@@ -36,14 +38,28 @@ def test_subsampling_is_nested_free_and_reproducible():
     assert subsample(indices, 1.0, seed=3) == indices
 
 
-@pytest.mark.parametrize("script, extra, table", [
-    ("width_need.py", [], "| architecture | dataset | N (inner train) | width 4 | width 8 | W* |"),
-    ("width_equilibrium.py", ["--prior", "--variants", "refit", "tiny"],
-     "| setting | task | width from 8 | width from 320 | spread (target <= 1.25)"),
-])
+@pytest.mark.parametrize(
+    "script, extra, table",
+    [
+        ("width_need.py", [], "| architecture | dataset | N (inner train) | width 4 | width 8 | W* |"),
+        (
+            "width_equilibrium.py",
+            ["--prior", "--variants", "refit", "tiny"],
+            "| setting | task | width from 8 | width from 320 | spread (target <= 1.25)",
+        ),
+    ],
+)
 def test_smoke_runs_print_their_tables_and_resume(tmp_path, data_root, script, extra, table):
-    command = [sys.executable, str(BENCHMARKS / script), "--smoke", "--data-root", str(data_root), "--out",
-               str(tmp_path), *extra]
+    command = [
+        sys.executable,
+        str(BENCHMARKS / script),
+        "--smoke",
+        "--data-root",
+        str(data_root),
+        "--out",
+        str(tmp_path),
+        *extra,
+    ]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     assert table in first.stdout

@@ -1,4 +1,5 @@
 """The width-against-difficulty benchmark runs end to end on its smoke budget."""
+
 import importlib.util
 import json
 import subprocess
@@ -13,13 +14,19 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "width_vs_difficul
 
 
 def test_width_vs_difficulty_smoke(tmp_path, data_root):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root),
-                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--data-root", str(data_root), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     stdout = result.stdout
     assert "### Learned width against task difficulty" in stdout
-    assert ("| level | node types | patterns | classes | test accuracy (%) | learned width per layer | total width |"
-            in stdout)
+    assert (
+        "| level | node types | patterns | classes | test accuracy (%) | learned width per layer | total width |"
+        in stdout
+    )
     for level in range(LADDER_LEVELS):
         spec = ladder_level(level)
         assert f"| {level} | {spec.num_types} | {spec.num_patterns} | {spec.num_classes} |" in stdout
@@ -36,13 +43,31 @@ def test_width_vs_difficulty_smoke(tmp_path, data_root):
 
 def test_fixed_curves_smoke(tmp_path):
     """The fixed GIN at every width, level and seed: one table row per level, one column per width."""
-    result = subprocess.run([sys.executable, str(SCRIPT), "--fixed-curves", "--smoke", "--fixed-widths", "4", "8",
-                             "--workers", "1", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--fixed-curves",
+            "--smoke",
+            "--fixed-widths",
+            "4",
+            "8",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     stdout = result.stdout
     assert "### What makes a ladder level difficult" in stdout
-    assert ("| level | node types | patterns | classes | width 4: test accuracy (%) | width 8: test accuracy (%) "
-            "| seconds per run (width 4 / 8) |") in stdout
+    assert (
+        "| level | node types | patterns | classes | width 4: test accuracy (%) | width 8: test accuracy (%) "
+        "| seconds per run (width 4 / 8) |"
+    ) in stdout
     for level in range(LADDER_LEVELS):
         spec = ladder_level(level)
         assert f"| {level} | {spec.num_types} | {spec.num_patterns} | {spec.num_classes} |" in stdout
@@ -51,28 +76,36 @@ def test_fixed_curves_smoke(tmp_path):
     numbers = json.loads((tmp_path / "ladder_fixed_curves.json").read_text())
     runs = numbers["runs"]
     assert sorted((r["level"], r["hidden_channels"]) for r in runs) == [
-        (level, width) for level in range(LADDER_LEVELS) for width in (4, 8)]
-    assert all(r["model"] == "GINClassifier" and r["layer_widths"] == {"block0": r["hidden_channels"],
-                                                                        "block1": r["hidden_channels"]}
-               for r in runs)
+        (level, width) for level in range(LADDER_LEVELS) for width in (4, 8)
+    ]
+    assert all(
+        r["model"] == "GINClassifier"
+        and r["layer_widths"] == {"block0": r["hidden_channels"], "block1": r["hidden_channels"]}
+        for r in runs
+    )
     assert (tmp_path / "ladder_fixed_curves.png").is_file()
     assert not (tmp_path / "width_vs_difficulty.json").exists()
 
 
 def test_trend_text_says_whether_accuracy_falls_at_every_level(benchmark_module):
-    runs = [{"level": level, "seed": 0, "hidden_channels": width, "test_accuracy": accuracy}
-            for width, accuracies in ((8, (1.0, 0.9, 0.7)), (64, (1.0, 1.0, 0.98)))
-            for level, accuracy in enumerate(accuracies)]
+    runs = [
+        {"level": level, "seed": 0, "hidden_channels": width, "test_accuracy": accuracy}
+        for width, accuracies in ((8, (1.0, 0.9, 0.7)), (64, (1.0, 1.0, 0.98)))
+        for level, accuracy in enumerate(accuracies)
+    ]
     text = benchmark_module.trend_text(runs)
     assert "Width 8: mean test accuracy 100.0 → 90.0 → 70.0 %; lowest 70.0 %; falls at every level: yes" in text
     assert "Width 64: mean test accuracy 100.0 → 100.0 → 98.0 %; lowest 98.0 %; falls at every level: no" in text
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--smoke", "--full"], "--smoke and --full exclude each other"),
-    (["--fixed-curves", "--full"], "--fixed-curves and --full exclude each other"),
-    (["--fixed-curves", "--fixed-widths", "0"], "argument --fixed-widths: expected an integer >= 1, got '0'"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--smoke", "--full"], "--smoke and --full exclude each other"),
+        (["--fixed-curves", "--full"], "--fixed-curves and --full exclude each other"),
+        (["--fixed-curves", "--fixed-widths", "0"], "argument --fixed-widths: expected an integer >= 1, got '0'"),
+    ],
+)
 def test_width_vs_difficulty_rejects_bad_arguments(benchmark_module, monkeypatch, capsys, flags, message):
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), *flags])
     with pytest.raises(SystemExit) as exit_:

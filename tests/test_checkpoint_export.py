@@ -13,8 +13,13 @@ def build(seed=0, activation="leaky_relu", embedding=False):
     torch.manual_seed(seed)
     out = AdaptiveWidth(initial_width=12) if embedding else 3
     return AdaptiveMLP(
-        5, out, hidden=[AdaptiveWidth(0.1), AdaptiveWidth(0.08)], activation=activation,
-        output_norm="batch_norm" if embedding else None, output_activation="relu" if embedding else None)
+        5,
+        out,
+        hidden=[AdaptiveWidth(0.1), AdaptiveWidth(0.08)],
+        activation=activation,
+        output_norm="batch_norm" if embedding else None,
+        output_activation="relu" if embedding else None,
+    )
 
 
 def resized_model(**kwargs):
@@ -104,7 +109,7 @@ def test_reset_parameters_restores_initial_state():
     initial_widths = [w.width for w in model.widths]
     initial_rates = [w.raw_rate.clone() for w in model.widths]
     states = []
-    for seed in (1, 2):
+    for _ in (1, 2):
         model.widths[0].resize_(model.widths[0].width + 4)
         with torch.no_grad():
             model.widths[1].raw_rate.add_(1.0)

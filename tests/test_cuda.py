@@ -3,6 +3,7 @@
 The placement checks run everywhere; the tests marked ``needs_cuda`` run where a
 GPU is available (``benchmarks/gpu.sh`` selects this file with ``-k cuda``).
 """
+
 import copy
 
 import pytest
@@ -79,8 +80,9 @@ def test_cuda_adaptive_training_resizes_on_the_device(data_root, model_class):
     twin = copy.deepcopy(model).cpu()
     with torch.no_grad():
         model.eval(), twin.eval()
-        torch.testing.assert_close(forward(model, batches[0]).cpu(), forward(twin, batches[0].cpu()),
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            forward(model, batches[0]).cpu(), forward(twin, batches[0].cpu()), atol=1e-4, rtol=1e-4
+        )
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     awgnn.auto_update_widths(model, optimizer)
@@ -110,5 +112,6 @@ def test_cuda_adaptive_training_resizes_on_the_device(data_root, model_class):
     step(batches[4])
     model.eval()
     with torch.no_grad():
-        torch.testing.assert_close(forward(awgnn.freeze(model), batches[0]), forward(model, batches[0]),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            forward(awgnn.freeze(model), batches[0]), forward(model, batches[0]), atol=1e-5, rtol=1e-5
+        )

@@ -1,4 +1,5 @@
 """The MUTAG copy shipped in the package: the offline default of ``awgnn bench``."""
+
 from __future__ import annotations
 
 import shutil

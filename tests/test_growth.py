@@ -1,4 +1,5 @@
 """Growth baselines (awgnn.growth): S2D, its fast variant, Firefly, on fixed-width adaptive layers."""
+
 import copy
 import math
 from pathlib import Path
@@ -7,6 +8,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from growth_helpers import (
+    assert_training_keeps_grown_widths,
+    away_from_identity_,
+    gin_loss,
+    new_fair_gin,
+    new_gin,
+    trained_gin,
+)
 
 from awgnn import AdaptiveMLP, AdaptiveWidth
 from awgnn.growth import (
@@ -23,15 +32,6 @@ from awgnn.growth import (
     splitting_matrices,
 )
 from awgnn.growth.step import select_globally, select_per_layer
-from growth_helpers import (
-    assert_training_keeps_grown_widths,
-    away_from_identity_,
-    gin_loss,
-    new_fair_gin,
-    new_gin,
-    trained_gin,
-)
-
 
 # -- fixtures -------------------------------------------------------------------------------
 
@@ -47,8 +47,11 @@ def tiny_norm_mlp(activation="tanh", width=5, seed=0):
     """:func:`tiny_mlp` with a batch norm between the hidden layer and its activation, in eval mode, whose
     weight, bias and running statistics are far from an identity normalisation."""
     torch.manual_seed(seed)
-    mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=width)], activation=activation,
-                      hidden_norm="batch_norm").double().eval()
+    mlp = (
+        AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=width)], activation=activation, hidden_norm="batch_norm")
+        .double()
+        .eval()
+    )
     fix_hidden_widths_(mlp)
     away_from_identity_(mlp[1])
     return mlp, toy_batches(seed)
@@ -124,9 +127,14 @@ def test_learned_importances_would_break_function_preservation():
 
 
 @pytest.mark.parametrize("build", [new_gin, new_fair_gin])
-@pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3, eps=0.0),
-                                  S2DGrowth(fraction=0.3, eps=0.0, method="rayleigh"),
-                                  FireflyGrowth(fraction=0.35, scale=0.0, generator=torch.Generator().manual_seed(0))])
+@pytest.mark.parametrize(
+    "step",
+    [
+        S2DGrowth(fraction=0.3, eps=0.0),
+        S2DGrowth(fraction=0.3, eps=0.0, method="rayleigh"),
+        FireflyGrowth(fraction=0.35, scale=0.0, generator=torch.Generator().manual_seed(0)),
+    ],
+)
 def test_zero_scale_growth_keeps_the_outputs(step, build):
     """Also through the batch norm inside FairGIN's MLPs: offspring copy their parent's entries."""
     model, loader, optimizer = trained_gin(build=build)
@@ -150,16 +158,18 @@ def split_loss(mlp, batches, neuron, offset):
     rows = torch.cat([linear.weight, linear.bias.unsqueeze(1)], 1)
     plus, minus = rows[neuron] + offset, rows[neuron] - offset
     rows = torch.cat([rows, minus.unsqueeze(0)])
-    rows = torch.cat([rows[:neuron], plus.unsqueeze(0), rows[neuron + 1:]])
+    rows = torch.cat([rows[:neuron], plus.unsqueeze(0), rows[neuron + 1 :]])
     outgoing = consumer.weight
-    columns = torch.cat([outgoing, outgoing[:, neuron:neuron + 1] / 2], 1)
-    columns = torch.cat([columns[:, :neuron], outgoing[:, neuron:neuron + 1] / 2, columns[:, neuron + 1:]], 1)
+    columns = torch.cat([outgoing, outgoing[:, neuron : neuron + 1] / 2], 1)
+    columns = torch.cat([columns[:, :neuron], outgoing[:, neuron : neuron + 1] / 2, columns[:, neuron + 1 :]], 1)
     total = 0
     for x, y in batches:
         a = x @ rows[:, :-1].T + rows[:, -1]
         if norm is not None:
-            entries = [torch.cat([t, t[neuron:neuron + 1]])
-                       for t in (norm.running_mean, norm.running_var, norm.weight, norm.bias)]
+            entries = [
+                torch.cat([t, t[neuron : neuron + 1]])
+                for t in (norm.running_mean, norm.running_var, norm.weight, norm.bias)
+            ]
             a = F.batch_norm(a, *entries, training=False, eps=norm.eps)
         total = total + F.cross_entropy(activation(a) @ columns.T + consumer.bias, y, reduction="sum")
     return total
@@ -175,14 +185,16 @@ def test_splitting_matrix_is_the_hessian_of_the_split_loss(build):
     assert dense.shape == (5, 4, 4)
     for neuron in range(5):
         hessian = torch.autograd.functional.hessian(
-            lambda offset: split_loss(mlp, batches, neuron, offset), torch.zeros(4, dtype=torch.float64))
+            lambda offset, neuron=neuron: split_loss(mlp, batches, neuron, offset), torch.zeros(4, dtype=torch.float64)
+        )
         assert torch.allclose(dense[neuron], hessian, atol=1e-10)
         reference_values, reference_vectors = torch.linalg.eigh(hessian)
         assert values[neuron].item() == pytest.approx(reference_values[0].item(), abs=1e-10)
         assert abs(float(vectors[neuron] @ reference_vectors[:, 0])) == pytest.approx(1.0, abs=1e-8)
     # The first derivative of the split loss vanishes: splitting is a second-order move.
     gradient = torch.autograd.functional.jacobian(
-        lambda offset: split_loss(mlp, batches, 0, offset), torch.zeros(4, dtype=torch.float64))
+        lambda offset: split_loss(mlp, batches, 0, offset), torch.zeros(4, dtype=torch.float64)
+    )
     assert gradient.abs().max().item() < 1e-12
 
 
@@ -219,8 +231,8 @@ def test_matrix_free_product_matches_the_dense_matrices():
 def softplus_second(beta, a):
     """The second derivative of softplus_beta by autograd."""
     a = a.clone().requires_grad_()
-    first, = torch.autograd.grad(F.softplus(a, beta=beta).sum(), a, create_graph=True)
-    second, = torch.autograd.grad(first.sum(), a)
+    (first,) = torch.autograd.grad(F.softplus(a, beta=beta).sum(), a, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), a)
     return second
 
 
@@ -308,7 +320,7 @@ def test_firefly_scores_are_gate_derivatives(build):
         hidden = sigma(a) + gates[:5] * (0.5 * sigma(a + shift) + 0.5 * sigma(a - shift) - sigma(a))
         extra = (gates[5:] * activation(b @ candidates.fan_in.detach().T)) @ candidates.fan_out.detach().T
         total = total + F.cross_entropy(hidden @ consumer.weight.T + consumer.bias + extra, y, reduction="sum")
-    reference, = torch.autograd.grad(total, gates)
+    (reference,) = torch.autograd.grad(total, gates)
     assert torch.allclose(torch.cat([split, new]), reference, atol=1e-12)
     assert torch.allclose(candidates.offsets.norm(dim=1), 0.3 * theta.norm(dim=1))  # offset_ratio 0.3
     assert torch.allclose(candidates.fan_out.norm(dim=0), torch.full((3,), 0.1, dtype=torch.float64))
@@ -332,7 +344,8 @@ def test_firefly_growth_lowers_the_loss_as_predicted():
     mlp, batches = tiny_mlp("tanh")
     before = total_loss(mlp, batches, mlp_loss)
     result = FireflyGrowth(num_neurons=3, eps=1e-3, epochs=5, generator=torch.Generator().manual_seed(0)).grow_(
-        mlp, batches, mlp_loss)
+        mlp, batches, mlp_loss
+    )
     change = total_loss(mlp, batches, mlp_loss) - before
     assert result.added == 3 and result.predicted_change < 0
     assert change == pytest.approx(result.predicted_change, rel=1e-2)
@@ -343,8 +356,9 @@ def test_firefly_splits_into_offspring_around_the_parent():
     layer = growable_layers(mlp)[0]
     rows, columns = layer.incoming, layer.outgoing.clone()
     before = total_loss(mlp, batches, mlp_loss)
-    step = FireflyGrowth(num_neurons=2, eps=1e-6, offset_ratio=0.5, new_candidates=1,
-                         generator=torch.Generator().manual_seed(0))
+    step = FireflyGrowth(
+        num_neurons=2, eps=1e-6, offset_ratio=0.5, new_candidates=1, generator=torch.Generator().manual_seed(0)
+    )
     result = step.grow_(mlp, batches, mlp_loss)
     assert [(g.split, g.added) for g in result.layers] == [(2, 0)]
     grown = layer.incoming
@@ -360,6 +374,7 @@ def test_firefly_splits_into_offspring_around_the_parent():
 @pytest.mark.parametrize("build", [new_gin, new_fair_gin])
 def test_firefly_default_offsets_let_splits_compete_with_new_neurons(build):
     """With offsets at sqrt(eps) of the fan-in norm a step takes both kinds; at eps (second order) only new ones."""
+
     def step(**offset):
         model, loader, optimizer = trained_gin(build=build)
         growth = FireflyGrowth(fraction=0.35, generator=torch.Generator().manual_seed(0), **offset)
@@ -372,8 +387,14 @@ def test_firefly_default_offsets_let_splits_compete_with_new_neurons(build):
 
 
 @pytest.mark.parametrize("build", [new_gin, new_fair_gin])
-@pytest.mark.parametrize("step", [S2DGrowth(fraction=0.3), S2DGrowth(fraction=0.3, method="rayleigh"),
-                                  FireflyGrowth(fraction=0.35, epochs=1, generator=torch.Generator().manual_seed(0))])
+@pytest.mark.parametrize(
+    "step",
+    [
+        S2DGrowth(fraction=0.3),
+        S2DGrowth(fraction=0.3, method="rayleigh"),
+        FireflyGrowth(fraction=0.35, epochs=1, generator=torch.Generator().manual_seed(0)),
+    ],
+)
 def test_growth_lowers_a_gin_training_loss(step, build):
     """On the GIN classifiers (ReLU-type, the S2D surrogate; FairGIN's norms): the grown model's loss is lower."""
     model, loader, optimizer = trained_gin(build=build)
@@ -407,8 +428,11 @@ def test_shapes_state_and_checkpoint_after_growth():
             for value in optimizer.state[param].values():
                 if value.dim():
                     assert value.shape == param.shape
-    assert model.layer_widths() == {"block0": grown["input_block.0"].new, "block1": grown["blocks.0.mlp.0"].new,
-                                    "block2": grown["blocks.1.mlp.0"].new}
+    assert model.layer_widths() == {
+        "block0": grown["input_block.0"].new,
+        "block1": grown["blocks.0.mlp.0"].new,
+        "block2": grown["blocks.1.mlp.0"].new,
+    }
     assert all(p is params[name] for name, p in model.named_parameters())  # identities kept
     # Surviving neurons keep their Adam state, new ones start from Adam's (zero) initial state.
     old = grown["blocks.0.mlp.0"].old
@@ -426,25 +450,51 @@ def test_shapes_state_and_checkpoint_after_growth():
     assert torch.allclose(outputs(fresh, loader, False), outputs(model, loader, False))
 
 
-@pytest.mark.parametrize("build, forgotten", [
-    (new_gin, {"blocks.0.mlp.0.weight", "blocks.0.mlp.0.bias", "blocks.0.mlp.3.weight", "blocks.0.mlp.3.bias"}),
-    (new_fair_gin, {"blocks.0.mlp.0.weight", "blocks.0.mlp.0.bias", "blocks.0.mlp.1.weight", "blocks.0.mlp.1.bias",
-                    "blocks.0.mlp.4.weight", "blocks.0.mlp.4.bias"}),
-])
-@pytest.mark.parametrize("step", [
-    S2DGrowth(num_neurons=3, eps=1e-2),
-    S2DGrowth(num_neurons=3, eps=1e-2, method="rayleigh"),
-    FireflyGrowth(num_neurons=3, eps=1e-2, offset_ratio=0.1, new_candidates=4, lr=1e-3, epochs=1, scale=1.0,
-                  generator=torch.Generator().manual_seed(0)),
-])
+@pytest.mark.parametrize(
+    "build, forgotten",
+    [
+        (new_gin, {"blocks.0.mlp.0.weight", "blocks.0.mlp.0.bias", "blocks.0.mlp.3.weight", "blocks.0.mlp.3.bias"}),
+        (
+            new_fair_gin,
+            {
+                "blocks.0.mlp.0.weight",
+                "blocks.0.mlp.0.bias",
+                "blocks.0.mlp.1.weight",
+                "blocks.0.mlp.1.bias",
+                "blocks.0.mlp.4.weight",
+                "blocks.0.mlp.4.bias",
+            },
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "step",
+    [
+        S2DGrowth(num_neurons=3, eps=1e-2),
+        S2DGrowth(num_neurons=3, eps=1e-2, method="rayleigh"),
+        FireflyGrowth(
+            num_neurons=3,
+            eps=1e-2,
+            offset_ratio=0.1,
+            new_candidates=4,
+            lr=1e-3,
+            epochs=1,
+            scale=1.0,
+            generator=torch.Generator().manual_seed(0),
+        ),
+    ],
+)
 def test_reset_policy_forgets_the_grown_modules_state_as_a_resize_does(step, build, forgotten):
     """optimizer_state="reset": the whole state of every parameter of each module holding a grown tensor (the grown
     linear, its batch norm, the consumer's weight *and bias*) is dropped, as AdaptiveWidth.resize_ drops it (the AWN
     reference); every other parameter keeps its state untouched, and the next steps start the forgotten ones afresh."""
     model, loader, optimizer = trained_gin(build=build)
     twin, _, twin_optimizer = trained_gin(build=build)
-    before = {name: {k: v.clone() for k, v in optimizer.state[p].items()} for name, p in model.named_parameters()
-              if p in optimizer.state}
+    before = {
+        name: {k: v.clone() for k, v in optimizer.state[p].items()}
+        for name, p in model.named_parameters()
+        if p in optimizer.state
+    }
     layer = growable_layers(model)[1]
     result = step.grow_(model, loader, gin_loss, optimizer, layers=[layer], optimizer_state="reset")
     assert [(g.name, g.new - g.old) for g in result.layers] == [("blocks.0.mlp.0", 3)]
@@ -466,21 +516,25 @@ def test_fair_gin_grows_with_its_batch_norms_and_its_checkpoint_loads():
     layers = growable_layers(model)
     assert [layer.name for layer in layers] == ["input_block.0", "blocks.0.mlp.0", "blocks.1.mlp.0"]
     assert all(isinstance(layer.norm, torch.nn.BatchNorm1d) for layer in layers)
-    entries = [{k: getattr(layer.norm, k).detach().clone() for k in ("weight", "bias", "running_mean", "running_var")}
-               for layer in layers]
+    entries = [
+        {k: getattr(layer.norm, k).detach().clone() for k in ("weight", "bias", "running_mean", "running_var")}
+        for layer in layers
+    ]
     # Zero offset: each offspring's incoming row equals its parent's, which identifies the parent.
     splits = S2DGrowth(num_neurons=6, eps=0.0).grow_(model, loader, gin_loss, optimizer)
     assert splits.added == 6 and any(g.split for g in splits.layers)
     for layer, before, grown in zip(layers, entries, splits.layers):
         rows = layer.incoming
-        parents = [int(torch.nonzero((rows[:grown.old] == rows[child]).all(1))[0, 0])
-                   for child in range(grown.old, grown.new)]
+        parents = [
+            int(torch.nonzero((rows[: grown.old] == rows[child]).all(1))[0, 0]) for child in range(grown.old, grown.new)
+        ]
         for key, value in before.items():
             tensor = getattr(layer.norm, key)
-            assert tensor.shape == (grown.new,) and torch.equal(tensor[:grown.old], value)
-            assert torch.equal(tensor[grown.old:], value[parents]), f"offspring copy their parent's {key}"
+            assert tensor.shape == (grown.new,) and torch.equal(tensor[: grown.old], value)
+            assert torch.equal(tensor[grown.old :], value[parents]), f"offspring copy their parent's {key}"
     added = FireflyGrowth(num_neurons=6, generator=torch.Generator().manual_seed(0)).grow_(
-        model, loader, gin_loss, optimizer)
+        model, loader, gin_loss, optimizer
+    )
     assert added.added == 6 and any(g.added for g in added.layers)
     for layer, grown in zip(layers, added.layers):
         assert layer.norm.num_features == layer.size == grown.new
@@ -503,15 +557,24 @@ def test_a_new_neurons_batch_norm_passes_its_pre_activation_through(training):
     x = torch.cat([x for x, _ in batches])
     b = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
     new_rows = torch.randn(3, 4, dtype=torch.float64)
-    layer.grow_(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4, dtype=torch.float64), new_rows,
-                torch.randn(2, 3, dtype=torch.float64), input_moment=input_moment([b[:25], b[25:]]))
+    layer.grow_(
+        torch.zeros(0, dtype=torch.long),
+        torch.zeros(0, 4, dtype=torch.float64),
+        new_rows,
+        torch.randn(2, 3, dtype=torch.float64),
+        input_moment=input_moment([b[:25], b[25:]]),
+    )
     norm = layer.norm.train(training)
     with torch.no_grad():
         normalised = norm(layer.linear(x))
     assert torch.allclose(normalised[:, 5:], b @ new_rows.T, atol=1e-9)
     with pytest.raises(ValueError, match=r"batch norm: adding new neurons needs input_moment of shape \(4, 4\)"):
-        layer.grow_(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4, dtype=torch.float64), new_rows,
-                    torch.randn(2, 3, dtype=torch.float64))
+        layer.grow_(
+            torch.zeros(0, dtype=torch.long),
+            torch.zeros(0, 4, dtype=torch.float64),
+            new_rows,
+            torch.randn(2, 3, dtype=torch.float64),
+        )
 
 
 def test_a_batch_norm_without_running_statistics_is_refused():
@@ -523,8 +586,9 @@ def test_a_batch_norm_without_running_statistics_is_refused():
 
 
 def test_growth_respects_max_width_and_only_negative_scores():
-    assert [t.tolist() for t in select_globally([torch.tensor([-3.0, 1.0, -1.0]), torch.tensor([-2.0, -5.0])],
-                                                3, [5, 1])] == [[0, 2], [1]]
+    assert [
+        t.tolist() for t in select_globally([torch.tensor([-3.0, 1.0, -1.0]), torch.tensor([-2.0, -5.0])], 3, [5, 1])
+    ] == [[0, 2], [1]]
     assert [t.tolist() for t in select_globally([torch.tensor([0.0, 2.0])], 5, [5])] == [[]]
     torch.manual_seed(0)
     mlp = AdaptiveMLP(3, 2, hidden=[AdaptiveWidth(initial_width=5, max_width=6)], activation="tanh").double()
@@ -544,9 +608,13 @@ def test_per_layer_selection_gives_each_layer_its_share_of_the_budget():
     assert [t.tolist() for t in select_per_layer(scores, 1, [2, 4], [5, 5])] == [[1], [4]]
 
 
-@pytest.mark.parametrize("step", [lambda s: S2DGrowth(fraction=0.25, selection=s),
-                                  lambda s: FireflyGrowth(fraction=0.25, selection=s,
-                                                          generator=torch.Generator().manual_seed(0))])
+@pytest.mark.parametrize(
+    "step",
+    [
+        lambda s: S2DGrowth(fraction=0.25, selection=s),
+        lambda s: FireflyGrowth(fraction=0.25, selection=s, generator=torch.Generator().manual_seed(0)),
+    ],
+)
 def test_per_layer_growth_grows_every_layer_in_proportion_to_its_size(step):
     model, loader, optimizer = trained_gin()
     globally = copy.deepcopy(model)

@@ -1,4 +1,5 @@
 """Growth baselines under the harness (issue #10, item 2): epoch hooks, growth schedule, configs, restore, bench."""
+
 import copy
 import json
 import re
@@ -31,43 +32,93 @@ def run(mutag, model_class, point, epochs, hook=None, patience=None, seed=0):
     data, fold = mutag
     spec = MODEL_CLASSES[model_class]
     settings = RunSettings(max_epochs=epochs, patience=patience or epochs, device="cpu", loader="memory")
-    return fit(data, fold.train, fold.validation, fold.test, spec, model_arguments(point),
-               training_settings(point, spec.adaptive), settings, seed, hook)
+    return fit(
+        data,
+        fold.train,
+        fold.validation,
+        fold.test,
+        spec,
+        model_arguments(point),
+        training_settings(point, spec.adaptive),
+        settings,
+        seed,
+        hook,
+    )
 
 
 def config(grid, model_class=GROWING, protocol=None):
-    return {**TINY, "protocol": {**TINY["protocol"], **(protocol or {})},
-            "models": {"g": {"class": model_class, "grid": grid}}}
+    return {
+        **TINY,
+        "protocol": {**TINY["protocol"], **(protocol or {})},
+        "models": {"g": {"class": model_class, "grid": grid}},
+    }
 
 
 # -- configuration ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("grid, model_class, message", [
-    ({"growth": "grow"}, GROWING,
-     "models.g.grid.growth: expected 's2d', 's2d_fast', 'firefly', 'tiny' or null (no growth), got 'grow'"),
-    ({"growth": "s2d", "growth_warmup": -1}, GROWING, "models.g.grid.growth_warmup: expected an integer >= 0"),
-    ({"growth": "s2d", "growth_interval": [5, 0]}, GROWING,
-     "models.g.grid.growth_interval: expected an integer >= 1 (epochs between growth steps), got 0"),
-    ({"growth": "s2d", "growth_stop": 2.5}, GROWING, "models.g.grid.growth_stop: expected an integer >= 1"),
-    ({"growth": "s2d", "growth_neurons": 0}, GROWING, "models.g.grid.growth_neurons: expected an integer >= 1"),
-    ({"growth": "firefly", "growth_fraction": 1.5}, GROWING,
-     "models.g.grid.growth_fraction: expected a number in (0, 1]"),
-    ({"growth": "firefly", "growth_eps": 0}, GROWING, "models.g.grid.growth_eps: expected a number > 0"),
-    ({"growth": "s2d", "growth_selection": "layerwise"}, GROWING,
-     "models.g.grid.growth_selection: expected 'global' (the most negative scores over all layers"),
-    ({"growth": "s2d", "growth_neurons": 4, "growth_fraction": [None, 0.3], "growth_warmup": 0, "growth_stop": 3}, GROWING,
-     "models.g.grid.growth_neurons: expected null when growth_fraction is set"),
-    ({"growth": "s2d", "growth_warmup": 3, "growth_stop": 3}, GROWING,
-     "models.g.grid.growth_stop: expected an epoch after growth_warmup=3 (no growth step would run), got 3"),
-    ({"growth": "s2d", "growth_warmup": 2}, GROWING,
-     "models.g.grid.growth_stop: expected an epoch after growth_warmup=2 (null means max_epochs - patience = 2"),
-    ({"growth": "s2d", "growth_warmup": 0, "growth_stop": 3, "loss": "elbo"}, GROWING, "models.g.grid.loss: expected 'cross_entropy'"),
-    ({"growth": "s2d"}, "AdaptiveGINClassifier",
-     "models.g.grid.growth: expected no growth: AdaptiveGINClassifier does not grow (growing classes: "
-     "GrowingGINClassifier, GrowingFairGIN), got 's2d'"),
-    ({"growth_eps": 0.1}, "GINClassifier", "models.g.grid.growth_eps: expected no growth_eps: GINClassifier"),
-])
+@pytest.mark.parametrize(
+    "grid, model_class, message",
+    [
+        (
+            {"growth": "grow"},
+            GROWING,
+            "models.g.grid.growth: expected 's2d', 's2d_fast', 'firefly', 'tiny' or null (no growth), got 'grow'",
+        ),
+        ({"growth": "s2d", "growth_warmup": -1}, GROWING, "models.g.grid.growth_warmup: expected an integer >= 0"),
+        (
+            {"growth": "s2d", "growth_interval": [5, 0]},
+            GROWING,
+            "models.g.grid.growth_interval: expected an integer >= 1 (epochs between growth steps), got 0",
+        ),
+        ({"growth": "s2d", "growth_stop": 2.5}, GROWING, "models.g.grid.growth_stop: expected an integer >= 1"),
+        ({"growth": "s2d", "growth_neurons": 0}, GROWING, "models.g.grid.growth_neurons: expected an integer >= 1"),
+        (
+            {"growth": "firefly", "growth_fraction": 1.5},
+            GROWING,
+            "models.g.grid.growth_fraction: expected a number in (0, 1]",
+        ),
+        ({"growth": "firefly", "growth_eps": 0}, GROWING, "models.g.grid.growth_eps: expected a number > 0"),
+        (
+            {"growth": "s2d", "growth_selection": "layerwise"},
+            GROWING,
+            "models.g.grid.growth_selection: expected 'global' (the most negative scores over all layers",
+        ),
+        (
+            {
+                "growth": "s2d",
+                "growth_neurons": 4,
+                "growth_fraction": [None, 0.3],
+                "growth_warmup": 0,
+                "growth_stop": 3,
+            },
+            GROWING,
+            "models.g.grid.growth_neurons: expected null when growth_fraction is set",
+        ),
+        (
+            {"growth": "s2d", "growth_warmup": 3, "growth_stop": 3},
+            GROWING,
+            "models.g.grid.growth_stop: expected an epoch after growth_warmup=3 (no growth step would run), got 3",
+        ),
+        (
+            {"growth": "s2d", "growth_warmup": 2},
+            GROWING,
+            "models.g.grid.growth_stop: expected an epoch after growth_warmup=2 (null means max_epochs - patience = 2",
+        ),
+        (
+            {"growth": "s2d", "growth_warmup": 0, "growth_stop": 3, "loss": "elbo"},
+            GROWING,
+            "models.g.grid.loss: expected 'cross_entropy'",
+        ),
+        (
+            {"growth": "s2d"},
+            "AdaptiveGINClassifier",
+            "models.g.grid.growth: expected no growth: AdaptiveGINClassifier does not grow (growing classes: "
+            "GrowingGINClassifier, GrowingFairGIN), got 's2d'",
+        ),
+        ({"growth_eps": 0.1}, "GINClassifier", "models.g.grid.growth_eps: expected no growth_eps: GINClassifier"),
+    ],
+)
 def test_growth_keys_are_validated_with_named_errors(grid, model_class, message):
     with pytest.raises(ConfigError) as error:
         parse_config(config(grid, model_class), source="tiny.yaml")
@@ -77,16 +128,22 @@ def test_growth_keys_are_validated_with_named_errors(grid, model_class, message)
 
 
 def test_valid_growth_config_and_its_defaults():
-    parsed = parse_config(config({"growth": list(METHODS), "growth_warmup": 1}, protocol={"max_epochs": 10,
-                                                                                   "patience": 4}))
+    parsed = parse_config(
+        config({"growth": list(METHODS), "growth_warmup": 1}, protocol={"max_epochs": 10, "patience": 4})
+    )
     points = parsed.models[0].points()
     assert [p["growth"] for p in points] == list(METHODS)
     training = training_settings(points[0], adaptive=False)
     assert training["loss"] == "cross_entropy"
-    assert {k: training[k] for k in ("growth_interval", "growth_stop", "growth_neurons", "growth_fraction",
-                                     "growth_eps")} == {"growth_interval": 10, "growth_stop": None,
-                                                        "growth_neurons": None, "growth_fraction": None,
-                                                        "growth_eps": 0.01}
+    assert {
+        k: training[k] for k in ("growth_interval", "growth_stop", "growth_neurons", "growth_fraction", "growth_eps")
+    } == {
+        "growth_interval": 10,
+        "growth_stop": None,
+        "growth_neurons": None,
+        "growth_fraction": None,
+        "growth_eps": 0.01,
+    }
     settings = RunSettings(max_epochs=10, patience=4, device="cpu", loader="memory")
     for point, fraction in zip(points, (0.3, 0.3, 0.35)):
         schedule = GrowthSchedule.from_training(training_settings(point, adaptive=False), settings, seed=0)
@@ -95,8 +152,13 @@ def test_valid_growth_config_and_its_defaults():
         assert schedule.step.selection == "global"
         per_layer = training_settings({**point, "growth_selection": "per_layer"}, adaptive=False)
         assert GrowthSchedule.from_training(per_layer, settings, seed=0).step.selection == "per_layer"
-    assert [e for e in range(30) if GrowthSchedule("s2d", 5, 4, 18, num_neurons=2, fraction=None, eps=0.1,
-                                                   optimizer_state="carry", seed=0).grows_at(e)] == [5, 9, 13, 17]
+    assert [
+        e
+        for e in range(30)
+        if GrowthSchedule(
+            "s2d", 5, 4, 18, num_neurons=2, fraction=None, eps=0.1, optimizer_state="carry", seed=0
+        ).grows_at(e)
+    ] == [5, 9, 13, 17]
 
 
 def test_start_width_is_checked_before_training(tmp_path, data_root, capsys):
@@ -108,9 +170,12 @@ def test_start_width_is_checked_before_training(tmp_path, data_root, capsys):
 
 def test_growing_model_has_fixed_start_widths():
     model = GrowingGINClassifier(7, 2, num_layers=4, start_width=6, max_width=40)
-    assert model.layer_widths() == {f"block{l}": 6 for l in range(4)}
-    widths = [linear.output_width for mlp in (model.input_block, *(b.mlp for b in model.blocks))
-              for linear in mlp.linears[:-1]]
+    assert model.layer_widths() == {f"block{index}": 6 for index in range(4)}
+    widths = [
+        linear.output_width
+        for mlp in (model.input_block, *(b.mlp for b in model.blocks))
+        for linear in mlp.linears[:-1]
+    ]
     assert all(w.fixed and w.max_width == 40 for w in widths)
     with pytest.raises(ValueError, match="max_width must be an integer >= 6, got 4"):
         GrowingGINClassifier(7, 2, start_width=6, max_width=4)
@@ -136,10 +201,13 @@ class Recorder(EpochHook):
         return {"ended": context.model.total_width()} if context.epoch % 2 else None
 
 
-@pytest.mark.parametrize("model_class, point, objective", [
-    ("AdaptiveGINClassifier", {"num_layers": 2}, ELBOLoss),
-    ("GINClassifier", {"num_layers": 2, "hidden_channels": 8}, type(None)),
-])
+@pytest.mark.parametrize(
+    "model_class, point, objective",
+    [
+        ("AdaptiveGINClassifier", {"num_layers": 2}, ELBOLoss),
+        ("GINClassifier", {"num_layers": 2, "hidden_channels": 8}, type(None)),
+    ],
+)
 def test_hook_runs_at_start_and_end_of_every_epoch(mutag, model_class, point, objective):
     data, fold = mutag
     hook = Recorder(pause=0.05)
@@ -150,7 +218,8 @@ def test_hook_runs_at_start_and_end_of_every_epoch(mutag, model_class, point, ob
         assert context.model is model  # one monitor: the trained model itself is restored and returned
         assert isinstance(context.objective, objective) and context.data is data
         assert {id(p) for g in context.optimizer.param_groups for p in g["params"]} == {
-            id(p) for p in model.parameters()}
+            id(p) for p in model.parameters()
+        }
         assert sorted(context.train_loader.indices.tolist()) == sorted(fold.train)  # inner-train graphs only
     history = record["history"]
     assert [h["started"] for h in history] == [0, 10, 20, 30]
@@ -165,7 +234,10 @@ def test_hook_without_changes_leaves_the_run_as_it_was(mutag):
     strip = ("started", "ended")
     assert [{k: v for k, v in h.items() if k not in strip} for h in hooked["history"]] == plain["history"]
     assert (hooked["val_score"], hooked["test_score"], hooked["layer_widths"]) == (
-        plain["val_score"], plain["test_score"], plain["layer_widths"])
+        plain["val_score"],
+        plain["test_score"],
+        plain["layer_widths"],
+    )
 
 
 @pytest.mark.parametrize("returned, key", [({"val_score": 1.0}, "val_score"), ({"growth": 1}, "growth")])
@@ -210,8 +282,14 @@ def test_growth_follows_its_schedule_in_the_history(mutag, method):
 
 
 def test_growth_budget_in_neurons_and_no_growth(mutag):
-    point = {"num_layers": 2, "growth": "s2d", "growth_warmup": 0, "growth_interval": 1, "growth_stop": 2,
-             "growth_neurons": 3}
+    point = {
+        "num_layers": 2,
+        "growth": "s2d",
+        "growth_warmup": 0,
+        "growth_interval": 1,
+        "growth_stop": 2,
+        "growth_neurons": 3,
+    }
     history = run(mutag, GROWING, point, epochs=3)[1]["history"]
     assert [sum(h["widths"].values()) for h in history] == [19, 22, 22]
     assert [h["growth"]["added"] for h in history[:2]] == [3, 3]
@@ -221,8 +299,14 @@ def test_growth_budget_in_neurons_and_no_growth(mutag):
 
 @pytest.mark.parametrize("method", ["s2d", "firefly"])
 def test_per_layer_selection_under_fit_grows_every_block_by_its_share(mutag, method):
-    point = {"num_layers": 3, "growth": method, "growth_selection": "per_layer", "growth_warmup": 0,
-             "growth_interval": 1, "growth_stop": 1}
+    point = {
+        "num_layers": 3,
+        "growth": method,
+        "growth_selection": "per_layer",
+        "growth_warmup": 0,
+        "growth_interval": 1,
+        "growth_stop": 1,
+    }
     history = run(mutag, GROWING, point, epochs=2)[1]["history"]
     budget = int((0.35 if method == "firefly" else 0.3) * 24)  # the reference fraction of 3 blocks of 8
     assert history[0]["widths"] == {f"block{b}": 8 + budget * 8 // 24 for b in range(3)}
@@ -266,8 +350,14 @@ def test_best_epoch_before_a_growth_is_restored_with_its_widths(mutag, method):
     if method == "tiny":
         pytest.importorskip("gromo")
     data, fold = mutag
-    point = {"num_layers": 3, "growth": method, "growth_warmup": 2, "growth_interval": 1, "growth_stop": 4,
-             "monitor": "val_loss"}
+    point = {
+        "num_layers": 3,
+        "growth": method,
+        "growth_warmup": 2,
+        "growth_interval": 1,
+        "growth_stop": 4,
+        "monitor": "val_loss",
+    }
     hook = Sabotage(epoch=2)
     model, record = run(mutag, GROWING, point, epochs=5, hook=hook)
     history = record["history"]
@@ -279,10 +369,19 @@ def test_best_epoch_before_a_growth_is_restored_with_its_widths(mutag, method):
     reference = hook.copies[best]
     assert model.state_dict().keys() == reference.state_dict().keys()
     for name, value in reference.state_dict().items():  # tensors, and each width's extra state
-        assert (torch.equal(model.state_dict()[name], value) if isinstance(value, torch.Tensor)
-                else model.state_dict()[name] == value), name
-    assert all(w.fixed for w in (l.output_width for mlp in (model.input_block, *(b.mlp for b in model.blocks))
-                                 for l in mlp.linears[:-1]))
+        assert (
+            torch.equal(model.state_dict()[name], value)
+            if isinstance(value, torch.Tensor)
+            else model.state_dict()[name] == value
+        ), name
+    assert all(
+        w.fixed
+        for w in (
+            linear.output_width
+            for mlp in (model.input_block, *(b.mlp for b in model.blocks))
+            for linear in mlp.linears[:-1]
+        )
+    )
     loader = list(InMemoryLoader(GraphStore.from_dataset(data.dataset), list(fold.validation), 64))
     model.eval()
     reference.eval()
@@ -300,8 +399,14 @@ def test_best_epoch_before_a_growth_is_restored_with_its_widths(mutag, method):
 @pytest.mark.parametrize("model_class", [GROWING, "GrowingFairGIN"])
 @pytest.mark.parametrize("method", METHODS)
 def test_each_method_runs_under_bench_and_reports_grown_widths(tmp_path, data_root, capsys, method, model_class):
-    grid = {"num_layers": 2, "batch_size": 64, "growth": method, "growth_warmup": 0, "growth_interval": 1,
-            "growth_stop": 2}
+    grid = {
+        "num_layers": 2,
+        "batch_size": 64,
+        "growth": method,
+        "growth_warmup": 0,
+        "growth_interval": 1,
+        "growth_stop": 2,
+    }
     path = write_config(tmp_path, config(grid, model_class, protocol={"max_epochs": 3, "patience": 3}))
     assert bench(path, data_root, tmp_path / "results") == 0
     records = run_records(tmp_path / "results")
@@ -339,8 +444,15 @@ def test_tiny_grows_on_schedule_under_fit_and_bench(mutag, tmp_path, data_root, 
             assert added == 0
     assert sum(h["growth"]["added"] for h in history if "growth" in h) > 0, "TINY never grew on MUTAG"
 
-    grid = {"num_layers": 2, "batch_size": 64, "growth": "tiny", "growth_warmup": 0, "growth_interval": 1,
-            "growth_stop": 2, "growth_neurons": 4}
+    grid = {
+        "num_layers": 2,
+        "batch_size": 64,
+        "growth": "tiny",
+        "growth_warmup": 0,
+        "growth_interval": 1,
+        "growth_stop": 2,
+        "growth_neurons": 4,
+    }
     for model_class in (GROWING, "GrowingFairGIN"):
         path = write_config(tmp_path, config(grid, model_class, protocol={"max_epochs": 3, "patience": 3}))
         results = tmp_path / model_class
@@ -351,12 +463,18 @@ def test_tiny_grows_on_schedule_under_fit_and_bench(mutag, tmp_path, data_root, 
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("grid, message", [
-    ({"growth": "tiny", "growth_fraction": 0.3}, "models.g.grid.growth_fraction: expected null for tiny"),
-    ({"growth": "tiny", "growth_threshold": 0}, "models.g.grid.growth_threshold: expected a number > 0"),
-    ({"growth": "tiny", "growth_selection": "per_layer"},
-     "models.g.grid.growth_selection: expected no growth_selection for tiny (it grows every layer by growth_neurons)"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({"growth": "tiny", "growth_fraction": 0.3}, "models.g.grid.growth_fraction: expected null for tiny"),
+        ({"growth": "tiny", "growth_threshold": 0}, "models.g.grid.growth_threshold: expected a number > 0"),
+        (
+            {"growth": "tiny", "growth_selection": "per_layer"},
+            "models.g.grid.growth_selection: expected no growth_selection for tiny "
+            "(it grows every layer by growth_neurons)",
+        ),
+    ],
+)
 def test_tiny_keys_are_checked(tmp_path, grid, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config(config(grid), source="exp.yaml")

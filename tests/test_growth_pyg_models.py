@@ -1,9 +1,11 @@
 """Growth baselines on PyG-style models: the AdaptiveGINMLP hidden layers of awgnn.nn.models.AdaptiveGIN."""
+
 import copy
 
 import pytest
 import torch
 import torch.nn.functional as F
+from graph_helpers import random_graphs
 from torch import nn
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GINConv, global_mean_pool
@@ -19,7 +21,6 @@ from awgnn.growth import (
 )
 from awgnn.nn.models import AdaptiveGCN, AdaptiveGIN, AdaptiveGINMLP
 from awgnn.width.adaptive_width import BATCH_NORM_FILLS
-from graph_helpers import random_graphs
 
 NORMS = [None, "batch_norm"]
 NAMES = ["convs.0.nn.lins.0", "convs.1.nn.lins.0"]
@@ -94,15 +95,19 @@ def mlp_widths(model):
 
 
 def zero_scale_steps():
-    return {"s2d": S2DGrowth(fraction=0.3, eps=0.0),
-            "s2d_rayleigh": S2DGrowth(fraction=0.3, eps=0.0, method="rayleigh"),
-            "firefly": FireflyGrowth(fraction=0.35, scale=0.0, generator=torch.Generator().manual_seed(0))}
+    return {
+        "s2d": S2DGrowth(fraction=0.3, eps=0.0),
+        "s2d_rayleigh": S2DGrowth(fraction=0.3, eps=0.0, method="rayleigh"),
+        "firefly": FireflyGrowth(fraction=0.35, scale=0.0, generator=torch.Generator().manual_seed(0)),
+    }
 
 
 def real_steps():
-    return {"s2d": S2DGrowth(num_neurons=4),
-            "s2d_rayleigh": S2DGrowth(num_neurons=4, method="rayleigh"),
-            "firefly": FireflyGrowth(num_neurons=4, generator=torch.Generator().manual_seed(0))}
+    return {
+        "s2d": S2DGrowth(num_neurons=4),
+        "s2d_rayleigh": S2DGrowth(num_neurons=4, method="rayleigh"),
+        "firefly": FireflyGrowth(num_neurons=4, generator=torch.Generator().manual_seed(0)),
+    }
 
 
 # -- which layers grow -----------------------------------------------------------------------
@@ -162,7 +167,7 @@ def test_a_user_model_holding_an_adaptive_gin_mlp_grows(with_norm):
     torch.manual_seed(0)
     model = UserModel().double()
     fix_hidden_widths_(model)
-    layer, = growable_layers(model)
+    (layer,) = growable_layers(model)
     assert layer.name == "conv.nn.lins.0" and layer.norm is (model.conv.nn.norms[0] if with_norm else None)
     loader = DataLoader(graphs(), batch_size=8)
     step = FireflyGrowth(num_neurons=3, scale=0.0, generator=torch.Generator().manual_seed(0))
@@ -184,8 +189,15 @@ def test_zero_scale_growth_keeps_the_outputs(step, norm):
     assert mlp_widths(model) == [width + g.new - g.old for width, g in zip(widths, result.layers)]
 
 
-@pytest.mark.parametrize("kwargs", [{"act_first": True}, {"act": "tanh", "norm": "batch_norm"}, {"act": None},
-                                    {"act": None, "act_first": True, "norm": "batch_norm"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"act_first": True},
+        {"act": "tanh", "norm": "batch_norm"},
+        {"act": None},
+        {"act": None, "act_first": True, "norm": "batch_norm"},
+    ],
+)
 def test_other_supported_hidden_layers_grow_in_place(kwargs):
     """``act_first`` without a norm (or without an activation), a smooth activation, no activation."""
     model, loader, optimizer = trained(**kwargs)
@@ -230,11 +242,19 @@ def test_adam_state_of_surviving_neurons_is_carried(step, norm):
     """Rows, bias, norm entries and next-linear columns of old neurons keep exp_avg(_sq); new ones start at 0."""
     model, loader, optimizer = trained(norm)
     layers = growable_layers(model)
-    tracked = [[(layer.linear.weight, 0), (layer.linear.bias, 0), (layer.consumer.weight, 1),
-                *((getattr(layer.norm, key), 0) for key in ("weight", "bias") if layer.norm is not None)]
-               for layer in layers]
-    states = [[{key: optimizer.state[param][key].clone() for key in ("exp_avg", "exp_avg_sq")}
-               for param, _ in params] for params in tracked]
+    tracked = [
+        [
+            (layer.linear.weight, 0),
+            (layer.linear.bias, 0),
+            (layer.consumer.weight, 1),
+            *((getattr(layer.norm, key), 0) for key in ("weight", "bias") if layer.norm is not None),
+        ]
+        for layer in layers
+    ]
+    states = [
+        [{key: optimizer.state[param][key].clone() for key in ("exp_avg", "exp_avg_sq")} for param, _ in params]
+        for params in tracked
+    ]
     result = real_steps()[step].grow_(model, loader, summed_loss, optimizer)
     assert result.added == 4
     for params, saved, grown in zip(tracked, states, result.layers):
@@ -264,15 +284,23 @@ def test_tiny_grows_an_adaptive_gin(norm):
 # -- refused layers ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"norm": "batch_norm", "act_first": True},
-     r"'convs.0.nn.lins.0' applies its activation before its batch norm \(act_first=True\); growth supports"),
-    ({"norm": "layer_norm"}, r"hidden norm of 'convs.0.nn.lins.0' is LayerNorm; growth supports no norm"),
-    ({"norm": "graph_norm"}, r"hidden norm of 'convs.0.nn.lins.0' is GraphNorm; growth supports no norm"),
-    ({"act": "hardtanh"}, r"activation of 'convs.0.nn.lins.0' is Hardtanh.*; growth supports relu, relu6, "
-                          r"leaky_relu, elu, gelu, silu, tanh, sigmoid or none"),
-    ({"act": "prelu"}, r"activation of 'convs.0.nn.lins.0' is PReLU"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            {"norm": "batch_norm", "act_first": True},
+            r"'convs.0.nn.lins.0' applies its activation before its batch norm \(act_first=True\); growth supports",
+        ),
+        ({"norm": "layer_norm"}, r"hidden norm of 'convs.0.nn.lins.0' is LayerNorm; growth supports no norm"),
+        ({"norm": "graph_norm"}, r"hidden norm of 'convs.0.nn.lins.0' is GraphNorm; growth supports no norm"),
+        (
+            {"act": "hardtanh"},
+            r"activation of 'convs.0.nn.lins.0' is Hardtanh.*; growth supports relu, relu6, "
+            r"leaky_relu, elu, gelu, silu, tanh, sigmoid or none",
+        ),
+        ({"act": "prelu"}, r"activation of 'convs.0.nn.lins.0' is PReLU"),
+    ],
+)
 def test_unsupported_hidden_layers_are_refused_before_any_width_is_fixed(kwargs, match):
     model = new_model(**kwargs)
     with pytest.raises(ValueError, match=match):
@@ -289,7 +317,10 @@ def test_unsupported_hidden_layers_are_refused_before_any_width_is_fixed(kwargs,
 def test_learned_widths_get_the_clear_error_at_growth_time():
     model, loader = new_model("batch_norm"), DataLoader(graphs(8), batch_size=4)
     for step in (S2DGrowth(2), FireflyGrowth(2)):
-        with pytest.raises(ValueError, match=r"hidden width of 'convs.0.nn.lins.0' is learned; call "
-                                             r"AdaptiveWidth.fix_\(\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"hidden width of 'convs.0.nn.lins.0' is learned; call "
+            r"AdaptiveWidth.fix_\(\)",
+        ):
             step.grow_(model, loader, summed_loss)
     assert mlp_widths(model) == [8, 8]

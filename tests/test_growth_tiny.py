@@ -1,4 +1,5 @@
 """TINY growth (awgnn.growth.tiny) through GroMo: statistics, new neurons, line search, growth on a GIN."""
+
 import importlib
 import sys
 
@@ -8,10 +9,6 @@ import torch.nn.functional as F
 
 pytest.importorskip("gromo")
 
-import awgnn  # noqa: E402
-from awgnn import AdaptiveMLP, AdaptiveWidth  # noqa: E402
-from awgnn.growth import TinyGrowth, fix_hidden_widths_, growable_layers  # noqa: E402
-from awgnn.growth.tiny import TinyExtension, TinyNeurons, tiny_statistics  # noqa: E402
 from growth_helpers import (  # noqa: E402
     assert_training_keeps_grown_widths,
     away_from_identity_,
@@ -21,6 +18,11 @@ from growth_helpers import (  # noqa: E402
     trained_gin,
 )
 
+import awgnn  # noqa: E402
+from awgnn import AdaptiveMLP, AdaptiveWidth  # noqa: E402
+from awgnn.growth import TinyGrowth, fix_hidden_widths_, growable_layers  # noqa: E402
+from awgnn.growth.tiny import TinyExtension, TinyNeurons, tiny_statistics  # noqa: E402
+
 # -- fixtures -------------------------------------------------------------------------------
 
 
@@ -29,8 +31,13 @@ def tiny_mlp(activation="tanh", width=5, classes=4, seed=0, max_width=256, hidde
 
     With ``hidden_norm``, its batch norm is far from an identity normalisation."""
     torch.manual_seed(seed)
-    mlp = AdaptiveMLP(3, classes, hidden=[AdaptiveWidth(initial_width=width, max_width=max_width)],
-                      activation=activation, hidden_norm=hidden_norm).double()
+    mlp = AdaptiveMLP(
+        3,
+        classes,
+        hidden=[AdaptiveWidth(initial_width=width, max_width=max_width)],
+        activation=activation,
+        hidden_norm=hidden_norm,
+    ).double()
     fix_hidden_widths_(mlp)
     if hidden_norm is not None:
         away_from_identity_(mlp[1])
@@ -71,7 +78,7 @@ def reference_tiny(mlp, batches, max_neurons, threshold):
         b = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
         h = torch.tanh(x @ weight.detach().T + bias.detach())
         u = (h @ outgoing.detach().T + outgoing_bias.detach()).requires_grad_()
-        g, = torch.autograd.grad(F.cross_entropy(u, y, reduction="sum"), u)
+        (g,) = torch.autograd.grad(F.cross_entropy(u, y, reduction="sum"), u)
         rows_b.append(b)
         rows_h.append(torch.cat([h, torch.ones(len(x), 1, dtype=x.dtype)], 1))
         rows_g.append(g)
@@ -86,8 +93,11 @@ def reference_tiny(mlp, batches, max_neurons, threshold):
     k = min(max_neurons, int((sigma >= threshold).sum()))
     fan_in = (sigma[:k].sqrt() * (s_b_inverse_root @ u_[:, :k])).T
     fan_out = sigma[:k].sqrt() * v_t[:k].T
-    return dict(tensor_s=s, tensor_m=m, tensor_s_growth=s_b, tensor_m_prev=m_prev, cross_covariance=c,
-                samples=n), (fan_in, fan_out, sigma)
+    return dict(tensor_s=s, tensor_m=m, tensor_s_growth=s_b, tensor_m_prev=m_prev, cross_covariance=c, samples=n), (
+        fan_in,
+        fan_out,
+        sigma,
+    )
 
 
 def test_statistics_match_the_formulas():
@@ -158,8 +168,13 @@ def test_the_extension_is_what_growth_applies(hidden_norm, training):
     with torch.no_grad(), TinyExtension(layer, neurons, 0.5):
         extended = mlp(x)
     rows = layer.incoming
-    layer.grow_(torch.zeros(0, dtype=torch.long), torch.zeros(0, 4, dtype=torch.float64),
-                0.5 * neurons.fan_in, 0.5 * neurons.fan_out, input_moment=neurons.input_moment)
+    layer.grow_(
+        torch.zeros(0, dtype=torch.long),
+        torch.zeros(0, 4, dtype=torch.float64),
+        0.5 * neurons.fan_in,
+        0.5 * neurons.fan_out,
+        input_moment=neurons.input_moment,
+    )
     with torch.no_grad():
         assert torch.allclose(mlp(x), extended, rtol=0, atol=1e-12)
     assert torch.equal(layer.incoming[:5], rows) and torch.allclose(layer.incoming[5:], 0.5 * neurons.fan_in)
@@ -174,7 +189,7 @@ def test_first_order_change_without_the_best_update():
     alpha, omega, sigma = neurons.fan_in[0], neurons.fan_out[:, 0], neurons.singular_values[0]
     delta = torch.linalg.solve(stats.tensor_s, stats.tensor_m).T
     slope = 40 * float(alpha @ stats.tensor_m_prev @ omega)  # tanh'(0) = 1, 40 rows
-    assert slope == pytest.approx(40 * float(-sigma**2 + alpha @ stats.cross_covariance @ delta.T @ omega), rel=1e-10)
+    assert slope == pytest.approx(40 * float(-(sigma**2) + alpha @ stats.cross_covariance @ delta.T @ omega), rel=1e-10)
     losses = TinyGrowth(1, gammas=(0.0, 1e-3)).line_search(mlp, layer, neurons, batches, mlp_loss)
     assert (losses[1e-3] - losses[0.0]) / 1e-6 == pytest.approx(slope, rel=1e-2)
     # The cross term wins on this untrained MLP: every gamma raises the loss, so nothing grows.
@@ -239,9 +254,17 @@ def test_widths_shapes_and_optimizer_state_after_a_step():
     params = dict(model.named_parameters())
     norms = [block.mlp[4] for block in model.blocks]
     running = [(n.running_mean.clone(), n.running_var.clone()) for n in norms]
-    states = {layer.name: {key: optimizer.state[p]["exp_avg"].clone()
-                           for key, p in (("rows", layer.linear.weight), ("bias", layer.linear.bias),
-                                          ("columns", layer.consumer.weight))} for layer in layers}
+    states = {
+        layer.name: {
+            key: optimizer.state[p]["exp_avg"].clone()
+            for key, p in (
+                ("rows", layer.linear.weight),
+                ("bias", layer.linear.bias),
+                ("columns", layer.consumer.weight),
+            )
+        }
+        for layer in layers
+    }
     result = TinyGrowth(3, threshold=1e-6).grow_(model, loader, gin_loss, optimizer)
     grown = {g.name: g for g in result.layers}
     assert [(g.old, g.new) for g in result.layers] == [(8, 11), (8, 11), (8, 11)]

@@ -1,4 +1,5 @@
 """Regression tests of issue #11 (width-core hardening), one per item; item 1 lives in test_loss.py."""
+
 import math
 import random
 
@@ -55,8 +56,11 @@ FRESH = [  # optimizer, its arguments, the per-element state of a fresh paramete
     (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}, {"momentum_buffer": 0.0}),
     (torch.optim.Adagrad, {"initial_accumulator_value": 0.1}, {"sum": 0.1}),
     (torch.optim.Rprop, {"lr": 0.02}, {"prev": 0.0, "step_size": 0.02}),
-    (torch.optim.RMSprop, {"centered": True, "momentum": 0.5},
-     {"square_avg": 0.0, "momentum_buffer": 0.0, "grad_avg": 0.0}),
+    (
+        torch.optim.RMSprop,
+        {"centered": True, "momentum": 0.5},
+        {"square_avg": 0.0, "momentum_buffer": 0.0, "grad_avg": 0.0},
+    ),
     (torch.optim.Adamax, {"eps": 1e-6}, {"exp_avg": 0.0, "exp_inf": 1e-6}),  # eps: the same next update as 0
     (torch.optim.NAdam, {}, {"exp_avg": 0.0, "exp_avg_sq": 0.0}),
     (torch.optim.RAdam, {}, {"exp_avg": 0.0, "exp_avg_sq": 0.0}),
@@ -109,10 +113,12 @@ def test_item2_rprop_new_neurons_step_at_the_current_learning_rate():
 
 # -- item 3: caps cannot be bypassed ----------------------------------------------------------------
 
+
 def classifier_builders():
     def gin(max_width, width):
-        return AdaptiveGINClassifier(4, 3, num_layers=2, embedding_channels=None, max_width=max_width,
-                                     lambda0=C / (width - 1.5))
+        return AdaptiveGINClassifier(
+            4, 3, num_layers=2, embedding_channels=None, max_width=max_width, lambda0=C / (width - 1.5)
+        )
 
     def gcn(max_width, width):
         return AdaptiveGCNClassifier(4, 3, num_layers=2, max_width=max_width, lambda0=C / (width - 1.5))
@@ -124,8 +130,10 @@ def classifier_builders():
 
 
 @pytest.mark.parametrize("builder", ["mlp", "gin", "gcn"])
-@pytest.mark.parametrize("strict, assign, extra_state", [
-    (True, False, True), (False, False, True), (False, False, False), (True, True, True), (False, True, False)])
+@pytest.mark.parametrize(
+    "strict, assign, extra_state",
+    [(True, False, True), (False, False, True), (False, False, False), (True, True, True), (False, True, False)],
+)
 def test_item3_a_failed_load_leaves_the_model_exactly_as_it_was(builder, strict, assign, extra_state):
     build = classifier_builders()[builder]
     torch.manual_seed(0)
@@ -146,9 +154,11 @@ def test_item3_a_failed_load_leaves_the_model_exactly_as_it_was(builder, strict,
 
 def test_item3_a_failed_load_keeps_a_widths_fixed_flag():
     """A grown (fixed) checkpoint that does not fit leaves a learned width learned, rate trainable."""
+
     def two_layers(second_cap):
-        return AdaptiveMLP(4, 3, hidden=[AdaptiveWidth(initial_width=20),
-                                         AdaptiveWidth(initial_width=50, max_width=second_cap)])
+        return AdaptiveMLP(
+            4, 3, hidden=[AdaptiveWidth(initial_width=20), AdaptiveWidth(initial_width=50, max_width=second_cap)]
+        )
 
     torch.manual_seed(0)
     grown = two_layers(400)
@@ -162,6 +172,7 @@ def test_item3_a_failed_load_keeps_a_widths_fixed_flag():
 
 def test_item3_a_foreign_model_never_loads_a_width_above_its_cap():
     """A plain Sequential of adaptive layers keeps torch's behaviour on errors, but no width passes its cap."""
+
     def stack(max_width, width):
         first = AdaptiveWidth(initial_width=width, max_width=max_width)
         return nn.Sequential(AdaptiveGCNConv(4, first), AdaptiveGCNConv(first, 3))
@@ -187,6 +198,7 @@ def test_item3_resize_respects_the_bounds():
 
 # -- item 4: a width update without a step keeps the width -------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_item4_a_capped_width_stays_at_the_cap_without_a_step(dtype):
     rng = random.Random(4)
@@ -205,6 +217,7 @@ def test_item4_a_capped_width_stays_at_the_cap_without_a_step(dtype):
 
 
 # -- item 5: non-finite and underflowing rates -------------------------------------------------------
+
 
 @pytest.mark.parametrize("raw", [-200.0, -1000.0, -1e30])
 def test_item5_an_underflowing_rate_gives_the_capped_width(raw):
@@ -260,8 +273,17 @@ def test_item5_a_nan_rate_ends_only_that_run_with_status_nan(data_root):
     records = {}
     for name, cls in (("diverging", DivergingRateGIN), ("healthy", AdaptiveGINClassifier)):
         spec = ModelSpec(cls, adaptive=True)
-        _, records[name] = fit(data, fold.train, fold.validation, fold.test, spec, model_arguments(point),
-                               training_settings(point, spec.adaptive), settings, seed=0)
+        _, records[name] = fit(
+            data,
+            fold.train,
+            fold.validation,
+            fold.test,
+            spec,
+            model_arguments(point),
+            training_settings(point, spec.adaptive),
+            settings,
+            seed=0,
+        )
     assert records["diverging"]["status"] == "nan"
     assert records["diverging"]["val_score"] is None and records["diverging"]["test_score"] is None
     assert records["diverging"]["epochs"] == 0
@@ -269,6 +291,7 @@ def test_item5_a_nan_rate_ends_only_that_run_with_status_nan(data_root):
 
 
 # -- item 6: "reset" wipes what the reference wipes -------------------------------------------------
+
 
 def test_item6_reset_wipes_the_resized_layers_and_the_next_layers_bias():
     torch.manual_seed(0)
@@ -278,9 +301,13 @@ def test_item6_reset_wipes_the_resized_layers_and_the_next_layers_bias():
     model(x, edge_index).sum().backward()
     optimizer.step()
     width = model.blocks[0].width
-    wiped = [model.blocks[0].lin.weight, model.blocks[0].bias,  # the resized layer
-             model.blocks[1].lin.weight,  # the next layer (its bias belongs to the next width)
-             model.heads[0].weight, model.heads[0].bias]  # the readout head, bias included
+    wiped = [
+        model.blocks[0].lin.weight,
+        model.blocks[0].bias,  # the resized layer
+        model.blocks[1].lin.weight,  # the next layer (its bias belongs to the next width)
+        model.heads[0].weight,
+        model.heads[0].bias,
+    ]  # the readout head, bias included
     kept = [p for p in model.parameters() if all(p is not w for w in wiped)]
     kept_state = {id(p): {k: v.clone() for k, v in optimizer.state[p].items()} for p in kept}
     width.resize_(width.width + 2, optimizer, "reset")
@@ -292,6 +319,7 @@ def test_item6_reset_wipes_the_resized_layers_and_the_next_layers_bias():
 
 # -- item 7: update_widths without the optimizer during training ------------------------------------
 
+
 def test_item7_update_without_the_optimizer_is_refused_while_training():
     model = mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -299,8 +327,11 @@ def test_item7_update_without_the_optimizer_is_refused_while_training():
     with torch.no_grad():
         model.widths[0].raw_rate.fill_(-2.0)  # the next update grows the first layer (6 -> 20)
     before = snapshot(model)
-    with pytest.raises(RuntimeError, match=r"update_widths was called without the optimizer, but it would "
-                                           r"resize adaptive width '2' .*update_widths\(model, optimizer\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"update_widths was called without the optimizer, but it would "
+        r"resize adaptive width '2' .*update_widths\(model, optimizer\)",
+    ):
         update_widths(model)
     assert_unchanged(model, before)
     train_step(model, optimizer, seed=2)  # nothing was resized, so the optimizer steps on
@@ -320,26 +351,30 @@ def test_item7_rate_only_updates_without_the_optimizer_are_allowed():
 
 # -- item 8: argument checks name the argument the user wrote ---------------------------------------
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: AdaptiveWidth(lambda0=1e-310), r"lambda0=1e-310 gives width inf, above max_width=4096"),
-    (lambda: AdaptiveWidth(initial_width=5000), r"initial_width must be an integer in \[1, 4096\]"),
-    (lambda: truncate_(mlp(), fraction=True), r"fraction must be a number in \(0, 1\], got True"),
-    (lambda: truncate_(mlp(), fraction=math.nan), r"fraction must be a number in \(0, 1\], got nan"),
-    (lambda: truncate_(mlp(), width=True), r"width must be an integer >= 1, got True"),
-    (lambda: AdaptiveGINConv(16, 32, hidden_channels=0), r"^hidden_channels must be an integer >= 1"),
-    (lambda: AdaptiveGINConv(0, 32), r"^in_channels must be -1 \(lazy\), an integer >= 1"),
-    (lambda: AdaptiveGINConv(16, -5), r"^out_channels must be an integer >= 1"),
-    (lambda: AdaptiveGCNConv(0, 8), r"^in_channels must be -1 \(lazy\), an integer >= 1"),
-    (lambda: AdaptiveGCNConv(16, -5), r"^out_channels must be an integer >= 1"),
-    (lambda: AdaptiveMLP(4, 3, hidden=[8, 0]), r"^hidden\[1\] must be an integer >= 1"),
-    (lambda: AdaptiveMLP(4, 3, hidden=8), r"^hidden must be a list of sizes"),
-    (lambda: AdaptiveMLP(0, 3), r"^in_features must be -1 \(lazy\)"),
-    (lambda: AdaptiveGINClassifier(0, 2), r"^in_channels must be"),
-    (lambda: AdaptiveGCNClassifier(0, 2), r"^in_channels must be"),
-    (lambda: GINClassifier(0, 2), r"^in_channels must be an integer >= 1, got 0"),
-    (lambda: GCNClassifier(2.5, 2), r"^in_channels must be an integer >= 1, got 2.5"),
-    (lambda: FairGIN(3, 0), r"^num_classes must be an integer >= 1, got 0"),
-])
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: AdaptiveWidth(lambda0=1e-310), r"lambda0=1e-310 gives width inf, above max_width=4096"),
+        (lambda: AdaptiveWidth(initial_width=5000), r"initial_width must be an integer in \[1, 4096\]"),
+        (lambda: truncate_(mlp(), fraction=True), r"fraction must be a number in \(0, 1\], got True"),
+        (lambda: truncate_(mlp(), fraction=math.nan), r"fraction must be a number in \(0, 1\], got nan"),
+        (lambda: truncate_(mlp(), width=True), r"width must be an integer >= 1, got True"),
+        (lambda: AdaptiveGINConv(16, 32, hidden_channels=0), r"^hidden_channels must be an integer >= 1"),
+        (lambda: AdaptiveGINConv(0, 32), r"^in_channels must be -1 \(lazy\), an integer >= 1"),
+        (lambda: AdaptiveGINConv(16, -5), r"^out_channels must be an integer >= 1"),
+        (lambda: AdaptiveGCNConv(0, 8), r"^in_channels must be -1 \(lazy\), an integer >= 1"),
+        (lambda: AdaptiveGCNConv(16, -5), r"^out_channels must be an integer >= 1"),
+        (lambda: AdaptiveMLP(4, 3, hidden=[8, 0]), r"^hidden\[1\] must be an integer >= 1"),
+        (lambda: AdaptiveMLP(4, 3, hidden=8), r"^hidden must be a list of sizes"),
+        (lambda: AdaptiveMLP(0, 3), r"^in_features must be -1 \(lazy\)"),
+        (lambda: AdaptiveGINClassifier(0, 2), r"^in_channels must be"),
+        (lambda: AdaptiveGCNClassifier(0, 2), r"^in_channels must be"),
+        (lambda: GINClassifier(0, 2), r"^in_channels must be an integer >= 1, got 0"),
+        (lambda: GCNClassifier(2.5, 2), r"^in_channels must be an integer >= 1, got 2.5"),
+        (lambda: FairGIN(3, 0), r"^num_classes must be an integer >= 1, got 0"),
+    ],
+)
 def test_item8_errors_name_the_argument_the_user_wrote(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -364,9 +399,10 @@ def test_item1_the_weight_prior_covers_the_parameters_the_model_holds_now():
     loss = ELBOLoss(5, weight_prior_std=2.0)
     x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
     loss(model, model(x), y)  # a first call, as in training
-    doubled = {key: 2 * value if torch.is_tensor(value) and value.is_floating_point() and "raw_rate" not in key
-               else value
-               for key, value in model.state_dict().items()}
+    doubled = {
+        key: 2 * value if torch.is_tensor(value) and value.is_floating_point() and "raw_rate" not in key else value
+        for key, value in model.state_dict().items()
+    }
     model.load_state_dict(doubled, assign=True)
     terms = loss(model, model(x), y)
     expected = _weight_squares(model) / (2 * 2.0**2 * 5)

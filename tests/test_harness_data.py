@@ -1,4 +1,5 @@
 """Datasets: the protocol's node features, sizes and class counts, and clear errors."""
+
 from __future__ import annotations
 
 import shutil
@@ -45,8 +46,9 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
         ("IMDB-MULTI", None, 1, [500] * 3),
     ],
 )
-def test_features_and_class_counts_follow_the_protocol(data_root, no_download, name, features, num_features,
-                                                       class_counts):
+def test_features_and_class_counts_follow_the_protocol(
+    data_root, no_download, name, features, num_features, class_counts
+):
     data = load_dataset(name, data_root, features)
     assert len(data.dataset) == TU_DATASETS[name].num_graphs == sum(class_counts)
     assert data.num_features == data.dataset.num_features == num_features
@@ -151,9 +153,9 @@ def test_official_split_paths_follow_the_feature_variant(data_root):
     assert official_split_path(data_root, "NCI1") == fair / "CHEMICAL" / "NCI1_splits.json"
     assert official_split_path(data_root, "PROTEINS") == fair / "CHEMICAL" / "PROTEINS_full_splits.json"
     assert official_split_path(data_root, "IMDB-BINARY", "constant") == (
-        fair / "COLLABORATIVE_1" / "IMDB-BINARY_splits.json")
-    assert official_split_path(data_root, "IMDB-BINARY") == (
-        fair / "COLLABORATIVE_DEGREE" / "IMDB-BINARY_splits.json")
+        fair / "COLLABORATIVE_1" / "IMDB-BINARY_splits.json"
+    )
+    assert official_split_path(data_root, "IMDB-BINARY") == (fair / "COLLABORATIVE_DEGREE" / "IMDB-BINARY_splits.json")
     assert official_split_path(data_root, "MUTAG") is None
 
 

@@ -4,6 +4,7 @@ The real files are not available offline, so these tests write a dataset in
 the raw layout of the ``ogb`` package (``<root>/OGB/ogbg_molhiv/raw``,
 ``split/scaffold``) and let ``ogb`` process it as it processes the real one.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,10 +102,22 @@ def test_bench_runs_the_predefined_split_and_scores_rocauc(ogb_root, tmp_path):
     config = tmp_path / "ogb.yaml"
     config.write_text(
         "name: ogb_tiny\ndataset: ogbg-molhiv\nprotocol: {final_runs: 1, max_epochs: 3, patience: 3}\n"
-        "models:\n  awn-gin:\n    class: AdaptiveGINClassifier\n    grid: {batch_size: 8, num_layers: 2}\n")
+        "models:\n  awn-gin:\n    class: AdaptiveGINClassifier\n    grid: {batch_size: 8, num_layers: 2}\n"
+    )
     results = tmp_path / "results"
-    code = cli.main(["bench", str(config), "--data-root", str(ogb_root[0]), "--results", str(results),
-                     "--workers", "1", "--no-progress"])
+    code = cli.main(
+        [
+            "bench",
+            str(config),
+            "--data-root",
+            str(ogb_root[0]),
+            "--results",
+            str(results),
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     summary = json.loads((results / "summary.json").read_text())
     assert summary["metric"] == "rocauc"

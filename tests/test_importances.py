@@ -1,4 +1,5 @@
 """Batched importances: the same values and gradients as layer-by-layer ones, used during a model's forward."""
+
 import copy
 
 import pytest
@@ -64,7 +65,8 @@ def test_adaptive_classifiers_use_the_batched_vectors_only_during_their_forward(
     widths = [w for _, w in awgnn.width.adaptive_widths(model)]
     seen = []
     model.blocks[0].register_forward_pre_hook(
-        lambda module, args: seen.append([w.shared_importances is not None for w in widths]))
+        lambda module, args: seen.append([w.shared_importances is not None for w in widths])
+    )
     x, edge_index = torch.randn(6, 5), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
     model(x, edge_index)
     assert seen == [[True] * len(widths)]
@@ -78,8 +80,13 @@ def test_a_failed_forward_leaves_no_shared_vector_behind():
     assert all(w.shared_importances is None for _, w in awgnn.width.adaptive_widths(model))
 
 
-@pytest.mark.parametrize("build", [lambda: AdaptiveGINClassifier(5, 2, initial_width=8),
-                                   lambda: AdaptiveGIN(5, None, 2, out_channels=2, initial_width=8)])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: AdaptiveGINClassifier(5, 2, initial_width=8),
+        lambda: AdaptiveGIN(5, None, 2, out_channels=2, initial_width=8),
+    ],
+)
 def test_models_share_their_importances_and_frozen_copies_carry_no_hook(build):
     model = build()
     assert model._forward_pre_hooks and model._forward_hooks
@@ -134,8 +141,9 @@ class PowerLaw(awgnn.width.WidthDistribution):
         return 1.0
 
 
-@pytest.mark.parametrize("distribution", [DiscretisedExponential(), DiscretisedExponential(floor=0.0, offset=3),
-                                          PowerLaw()])
+@pytest.mark.parametrize(
+    "distribution", [DiscretisedExponential(), DiscretisedExponential(floor=0.0, offset=3), PowerLaw()]
+)
 def test_normalised_masses_match_autograd_in_value_and_gradient(distribution):
     raw_rates = [torch.tensor(value, dtype=torch.float64, requires_grad=True) for value in (-3.9, -2.5, 0.7)]
     widths, supports = (7, 9, 30), (7, 12, 30)  # the second is truncated: normalised over its old support
@@ -146,14 +154,17 @@ def test_normalised_masses_match_autograd_in_value_and_gradient(distribution):
     weights = [torch.randn(w, dtype=torch.float64) for w in widths]
     for vectors in (got, expected):
         assert [v.shape for v in vectors] == [(w,) for w in widths]
-    gradients = [torch.autograd.grad(sum((v * g).sum() for v, g in zip(vectors, weights)), raw_rates)
-                 for vectors in (got, expected)]
+    gradients = [
+        torch.autograd.grad(sum((v * g).sum() for v, g in zip(vectors, weights)), raw_rates)
+        for vectors in (got, expected)
+    ]
     for g, e in zip(got, expected):
         torch.testing.assert_close(g, e)
     for g, e in zip(*gradients):
         torch.testing.assert_close(g, e)
     assert torch.autograd.gradcheck(
-        lambda *rates: normalised_masses(distribution, layout, widths, rates), tuple(raw_rates))
+        lambda *rates: normalised_masses(distribution, layout, widths, rates), tuple(raw_rates)
+    )
 
 
 def test_closed_form_rate_derivative_equals_forward_mode():
@@ -170,7 +181,8 @@ def test_second_derivatives_through_the_importances_are_exact():
     raw_rates = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (-3.0, -1.2))
     layout = support_layout((5, 9), raw_rates[0])
     assert torch.autograd.gradgradcheck(
-        lambda *rates: normalised_masses(DiscretisedExponential(), layout, (5, 7), rates), raw_rates)
+        lambda *rates: normalised_masses(DiscretisedExponential(), layout, (5, 7), rates), raw_rates
+    )
 
 
 def test_support_layout_lists_every_entry_of_every_width():

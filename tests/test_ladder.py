@@ -1,5 +1,6 @@
 """The synthetic difficulty ladder: determinism, the pattern table, labels recomputed from the
 graphs, balance and argument checks."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -32,9 +33,12 @@ def smallest(level: int) -> int:
 def same_graphs(a: LoadedDataset, b: LoadedDataset) -> bool:
     if len(a.dataset) != len(b.dataset) or not torch.equal(a.labels, b.labels):
         return False
-    return all(torch.equal(a.dataset[i].x, b.dataset[i].x)
-               and torch.equal(a.dataset[i].edge_index, b.dataset[i].edge_index)
-               and torch.equal(a.dataset[i].y, b.dataset[i].y) for i in range(len(a.dataset)))
+    return all(
+        torch.equal(a.dataset[i].x, b.dataset[i].x)
+        and torch.equal(a.dataset[i].edge_index, b.dataset[i].edge_index)
+        and torch.equal(a.dataset[i].y, b.dataset[i].y)
+        for i in range(len(a.dataset))
+    )
 
 
 def pattern(graph) -> tuple[int, int]:
@@ -90,10 +94,10 @@ def test_pattern_table():
     for level in ALL_LEVELS:
         spec = ladder_level(level)
         table = spec.table()
-        assert np.array_equal(table, PATTERN_TABLE[:spec.num_types, :spec.num_types])
+        assert np.array_equal(table, PATTERN_TABLE[: spec.num_types, : spec.num_types])
         if level > 0:
             below = ladder_level(level - 1).table()
-            assert np.array_equal(table[:len(below), :len(below)], below)
+            assert np.array_equal(table[: len(below), : len(below)], below)
 
 
 @pytest.mark.parametrize("level", ALL_LEVELS)

@@ -1,8 +1,9 @@
 """The width adapts to the task: a harder task ends with a wider network."""
+
 import torch
+from toy_tasks import spiral, two_moons
 
 from awgnn import AdaptiveMLP, AdaptiveWidth, ELBOLoss, auto_update_widths, total_width
-from toy_tasks import spiral, two_moons
 
 
 def train(task, seed: int = 0, steps: int = 2000):

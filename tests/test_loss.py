@@ -76,13 +76,16 @@ def test_rate_prior_pulls_towards_its_mean():
     assert width.raw_rate.grad.item() < 0, "rate below the prior mean must be pushed up"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n_observations": 0}, "n_observations must be an integer >= 1"),
-    ({"n_observations": 10.5}, "n_observations must be an integer >= 1"),
-    ({"n_observations": 10, "weight_prior_std": 0}, "weight_prior_std must be a finite number > 0"),
-    ({"n_observations": 10, "rate_prior_std": 1.0}, "must be given together"),
-    ({"n_observations": 10, "rate_prior_mean": 0.1, "rate_prior_std": -1.0}, "rate_prior_std must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_observations": 0}, "n_observations must be an integer >= 1"),
+        ({"n_observations": 10.5}, "n_observations must be an integer >= 1"),
+        ({"n_observations": 10, "weight_prior_std": 0}, "weight_prior_std must be a finite number > 0"),
+        ({"n_observations": 10, "rate_prior_std": 1.0}, "must be given together"),
+        ({"n_observations": 10, "rate_prior_mean": 0.1, "rate_prior_std": -1.0}, "rate_prior_std must be"),
+    ],
+)
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ELBOLoss(**kwargs)
@@ -150,8 +153,9 @@ def test_width_prior_pulls_narrow_and_wide_layers_towards_its_centre_with_equal_
     # unlike the prior on lambda, whose pull on the wide layer is a small fraction of that on the narrow one.
     assert abs(wide) / abs(narrow) == pytest.approx(1, abs=0.15)
     rate_prior = ELBOLoss(100, rate_prior_mean=0.071, rate_prior_std=0.05, data_loss=_no_data)
-    ratio = (abs(_rate_gradient(AdaptiveWidth(initial_width=122).double(), rate_prior))
-             / abs(_rate_gradient(AdaptiveWidth(initial_width=8).double(), rate_prior)))
+    ratio = abs(_rate_gradient(AdaptiveWidth(initial_width=122).double(), rate_prior)) / abs(
+        _rate_gradient(AdaptiveWidth(initial_width=8).double(), rate_prior)
+    )
     assert ratio < 0.1
 
 
@@ -166,8 +170,10 @@ def test_rate_prior_gradient_matches_closed_form():
 
 def test_the_priors_strength_scales_with_one_over_n():
     width = AdaptiveWidth(initial_width=64).double()
-    gradients = [_rate_gradient(width, ELBOLoss(n, width_prior_centre=16, width_prior_std=0.3, data_loss=_no_data))
-                 for n in (100, 400)]
+    gradients = [
+        _rate_gradient(width, ELBOLoss(n, width_prior_centre=16, width_prior_std=0.3, data_loss=_no_data))
+        for n in (100, 400)
+    ]
     assert gradients[0] == pytest.approx(4 * gradients[1], rel=1e-12)
 
 
@@ -183,10 +189,13 @@ def test_the_weight_prior_never_acts_on_the_rate_directly(model_and_batch):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"width_prior_centre": 1, "width_prior_std": 0.3}, "width_prior_centre must be an integer >= 2"),
-    ({"width_prior_centre": 16, "width_prior_std": 0.0}, "width_prior_std must be a finite number > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"width_prior_centre": 1, "width_prior_std": 0.3}, "width_prior_centre must be an integer >= 2"),
+        ({"width_prior_centre": 16, "width_prior_std": 0.0}, "width_prior_std must be a finite number > 0"),
+    ],
+)
 def test_invalid_width_prior(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ELBOLoss(10, **kwargs)
@@ -201,7 +210,8 @@ def test_the_default_centre_is_sixteen_neurons():
 
 def test_repr_names_the_width_prior():
     assert "width_prior_centre=16, width_prior_std=0.3" in repr(
-        ELBOLoss(10, width_prior_centre=16, width_prior_std=0.3))
+        ELBOLoss(10, width_prior_centre=16, width_prior_std=0.3)
+    )
 
 
 def test_weight_prior_gradient_is_theta_over_sigma_squared_n(model_and_batch):

@@ -1,4 +1,5 @@
 """Widths set by the measured value of neurons against their cost (awgnn.growth.MarginalWidths)."""
+
 import copy
 import math
 
@@ -73,13 +74,16 @@ def test_a_neuron_counts_its_row_bias_column_and_norm_entries():
     assert parameters_per_neuron(fair[1]) == 8 + 1 + 8 + 2  # and the hidden batch norm's weight and bias
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"n_observations": 0}, "n_observations must be"),
-    ({"alpha": 0.0}, "alpha must be"),
-    ({"window": 1.5}, r"window must be a number in \(0, 1\]"),
-    ({"settle_steps": -1}, "settle_steps must be"),
-    ({"measured_examples": 0}, "measured_examples must be"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"n_observations": 0}, "n_observations must be"),
+        ({"alpha": 0.0}, "alpha must be"),
+        ({"window": 1.5}, r"window must be a number in \(0, 1\]"),
+        ({"settle_steps": -1}, "settle_steps must be"),
+        ({"measured_examples": 0}, "measured_examples must be"),
+    ],
+)
 def test_bad_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
         MarginalWidths(fixed_model(), **{"n_observations": 10, **arguments})
@@ -200,7 +204,7 @@ def test_a_shrink_keeps_the_first_neurons_and_the_optimizer_follows():
     widths.update_(batches(), per_graph, optimizer)
     for layer, old in zip(widths.layers, rows):
         assert layer.size == 12 - window_size(12, widths.window)
-        torch.testing.assert_close(layer.linear.weight.detach(), old[:layer.size])
+        torch.testing.assert_close(layer.linear.weight.detach(), old[: layer.size])
         assert optimizer.state[layer.linear.weight]["exp_avg"].shape == layer.linear.weight.shape
     per_graph(model, b).mean().backward()
     optimizer.step()  # the optimizer's state matches the new shapes
@@ -317,15 +321,21 @@ def marginal_config(grid):
     return {**TINY, "models": {"m": {"class": "AdaptiveGINClassifier", "grid": grid}}}
 
 
-@pytest.mark.parametrize("grid, message", [
-    ({"width_control": "measured"}, r"width_control: expected 'marginal' .*'marginal_refit'"),
-    ({"width_control": "marginal", "loss": "elbo"}, r"loss: expected 'cross_entropy' with width_control"),
-    ({"width_control": "marginal", "embedding_channels": None}, r"embedding_channels: expected an integer"),
-    ({"neuron_cost": 0.01}, r"neuron_cost: expected no neuron_cost without width_control \(one of marginal, "
-                            r"marginal_refit\)"),
-    ({"width_control": "marginal", "neuron_cost": -1}, r"neuron_cost: expected a number > 0"),
-    ({"width_control": "marginal", "width_window": 0}, r"width_window: expected a number in \(0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({"width_control": "measured"}, r"width_control: expected 'marginal' .*'marginal_refit'"),
+        ({"width_control": "marginal", "loss": "elbo"}, r"loss: expected 'cross_entropy' with width_control"),
+        ({"width_control": "marginal", "embedding_channels": None}, r"embedding_channels: expected an integer"),
+        (
+            {"neuron_cost": 0.01},
+            r"neuron_cost: expected no neuron_cost without width_control \(one of marginal, "
+            r"marginal_refit\)",
+        ),
+        ({"width_control": "marginal", "neuron_cost": -1}, r"neuron_cost: expected a number > 0"),
+        ({"width_control": "marginal", "width_window": 0}, r"width_window: expected a number in \(0, 1\]"),
+    ],
+)
 def test_width_control_keys_are_checked(grid, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(marginal_config(grid), source="exp.yaml")
@@ -338,8 +348,7 @@ def test_width_control_needs_a_class_with_hidden_mlps():
 
 
 def test_a_bench_run_with_width_control_records_its_decisions(tmp_path, data_root, capsys):
-    path = write_config(tmp_path, marginal_config({"width_control": "marginal", "initial_width": 8,
-                                                   "num_layers": 2}))
+    path = write_config(tmp_path, marginal_config({"width_control": "marginal", "initial_width": 8, "num_layers": 2}))
     assert bench(path, data_root, tmp_path / "results") == 0
     records = run_records(tmp_path / "results")
     assert records
@@ -349,5 +358,4 @@ def test_a_bench_run_with_width_control_records_its_decisions(tmp_path, data_roo
         for entry in history[1:]:
             assert set(entry["width_control"]) == {"input_block.0", "blocks.0.mlp.0"}
             for name, decision in entry["width_control"].items():
-                assert entry["widths"][{"input_block.0": "block0", "blocks.0.mlp.0": "block1"}[name]] == \
-                    decision["new"]
+                assert entry["widths"][{"input_block.0": "block0", "blocks.0.mlp.0": "block1"}[name]] == decision["new"]

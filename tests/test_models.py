@@ -3,11 +3,11 @@ import json
 
 import pytest
 import torch
+from graph_helpers import random_graphs
+from test_bench import TINY, bench, run_records, write_config
 from torch_geometric.loader import DataLoader
 
 from awgnn import ELBOLoss, freeze, update_widths
-from graph_helpers import random_graphs
-from test_bench import TINY, bench, run_records, write_config
 from awgnn.models import (
     AdaptiveFairGIN,
     AdaptiveGCNClassifier,
@@ -100,17 +100,20 @@ def test_frozen_model_exports_to_onnx(tmp_path):
     frozen = freeze(model)
     batch = one_batch()
     path = tmp_path / "gin.onnx"
-    torch.onnx.export(frozen, (batch.x, batch.edge_index, batch.batch, batch.num_graphs), path,
-                      dynamo=True, verbose=False)
+    torch.onnx.export(
+        frozen, (batch.x, batch.edge_index, batch.batch, batch.num_graphs), path, dynamo=True, verbose=False
+    )
     session = onnxruntime.InferenceSession(str(path))
-    inputs = dict(zip([i.name for i in session.get_inputs()],
-                      (batch.x.numpy(), batch.edge_index.numpy(), batch.batch.numpy())))
+    inputs = dict(
+        zip([i.name for i in session.get_inputs()], (batch.x.numpy(), batch.edge_index.numpy(), batch.batch.numpy()))
+    )
     out = session.run(None, inputs)[0]
     torch.testing.assert_close(torch.from_numpy(out), run(model, batch).detach(), rtol=1e-4, atol=1e-5)
 
 
 def _widths(model):
     from awgnn import AdaptiveWidth
+
     return [(n, m) for n, m in model.named_modules() if isinstance(m, AdaptiveWidth)]
 
 
@@ -123,7 +126,10 @@ def test_width_reports():
     learned = AdaptiveGINClassifier(5, 3, num_layers=2, embedding_channels=None)
     assert set(learned.layer_widths()) == {"block0", "block1", "block0.embedding", "block1.embedding"}
     assert GINClassifier(5, 3, num_layers=3, hidden_channels=[10, 20, 30]).layer_widths() == {
-        "block0": 10, "block1": 20, "block2": 30}
+        "block0": 10,
+        "block1": 20,
+        "block2": 30,
+    }
     assert AdaptiveGCNClassifier(5, 3, num_layers=2).total_width() == 234
     assert GCNClassifier(5, 3, hidden_channels=[4, 5, 6]).total_width() == 15
     # The protocol's grid: total width 96 to 320.
@@ -134,18 +140,24 @@ def test_width_reports():
 def test_parameter_count_closed_forms():
     c, e, h = 5, 64, 117
     gin = AdaptiveGINClassifier(c, 3, num_layers=2)
-    block0 = c * h + h + h * e + e + 1                              # MLP and its rate
-    block1 = e * h + h + h * e + e + 1 + 1 + 2 * e                  # MLP, rate, eps, batch norm
+    block0 = c * h + h + h * e + e + 1  # MLP and its rate
+    block1 = e * h + h + h * e + e + 1 + 1 + 2 * e  # MLP, rate, eps, batch norm
     heads = 2 * (e * 3 + 3)
     assert gin.num_parameters() == block0 + block1 + heads
     gcn = GCNClassifier(c, 3, num_layers=2, hidden_channels=[8, 16])
     assert gcn.num_parameters() == (c * 8 + 8) + (8 * 16 + 16) + (8 * 3 + 3) + (16 * 3 + 3)
 
 
-@pytest.mark.parametrize("model", [
-    GINClassifier(5, 3), GCNClassifier(5, 3), FairGIN(5, 3, [16, 16], dropout=0.5),
-    AdaptiveGINClassifier(5, 3), AdaptiveGCNClassifier(5, 3),
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        GINClassifier(5, 3),
+        GCNClassifier(5, 3),
+        FairGIN(5, 3, [16, 16], dropout=0.5),
+        AdaptiveGINClassifier(5, 3),
+        AdaptiveGCNClassifier(5, 3),
+    ],
+)
 def test_models_run_on_dataloader_batches(model):
     outputs = [run(model, batch) for batch in DataLoader(random_graphs(10), batch_size=4)]
     assert [o.shape for o in outputs] == [(4, 3), (4, 3), (2, 3)]
@@ -183,8 +195,14 @@ def test_adaptive_fair_gin_frozen_is_fair_gin(pooling):
 
 def test_adaptive_fair_gin_widths():
     model = AdaptiveFairGIN(5, 3, num_layers=3, initial_width=10, embedding_channels=None)
-    assert model.layer_widths() == {"block0": 10, "block1": 10, "block2": 10, "block0.embedding": 10,
-                                    "block1.embedding": 10, "block2.embedding": 10}
+    assert model.layer_widths() == {
+        "block0": 10,
+        "block1": 10,
+        "block2": 10,
+        "block0.embedding": 10,
+        "block1.embedding": 10,
+        "block2.embedding": 10,
+    }
     norms = [m for m in model.input_block if isinstance(m, torch.nn.BatchNorm1d)]
     assert [n.num_features for n in norms] == [10, 10]  # inside the MLP and after it, as in FairGIN
 
@@ -195,8 +213,10 @@ def test_fair_gin_layer0_head_before_sum_pooling():
     batch = one_batch(4)
     states = model.node_states(batch.x, batch.edge_index)
     from torch_geometric.nn import global_add_pool
-    expected = global_add_pool(model.heads[0](states[0]), batch.batch, 4) + \
-        model.heads[1](global_add_pool(states[1], batch.batch, 4))
+
+    expected = global_add_pool(model.heads[0](states[0]), batch.batch, 4) + model.heads[1](
+        global_add_pool(states[1], batch.batch, 4)
+    )
     torch.testing.assert_close(run(model, batch), expected)
 
 
@@ -209,13 +229,16 @@ def test_fair_gin_evaluation_dropout_quirk():
     assert torch.equal(run(fixed, batch), run(fixed, batch))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"num_layers": 0}, "num_layers must be an integer >= 1"),
-    ({"embedding_channels": 0}, "embedding_channels must be an integer >= 1"),
-    ({"pooling": "max"}, "pooling must be one of 'mean', 'sum'"),
-    ({"lambda0": -1.0}, "lambda0 must be a finite number > 0"),
-    ({"activation": "swish"}, "activation must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_layers": 0}, "num_layers must be an integer >= 1"),
+        ({"embedding_channels": 0}, "embedding_channels must be an integer >= 1"),
+        ({"pooling": "max"}, "pooling must be one of 'mean', 'sum'"),
+        ({"lambda0": -1.0}, "lambda0 must be a finite number > 0"),
+        ({"activation": "swish"}, "activation must be one of"),
+    ],
+)
 def test_invalid_model_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdaptiveGINClassifier(5, 3, **kwargs)

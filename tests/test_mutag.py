@@ -1,4 +1,5 @@
 """Adaptive graph models learn on real data (MUTAG from the offline data folder)."""
+
 import ast
 import os
 import re
@@ -22,8 +23,9 @@ def training_accuracy(model, loader):
     correct = total = 0
     with torch.no_grad():
         for batch in loader:
-            correct += int((model(batch.x, batch.edge_index, batch.batch, batch.num_graphs).argmax(-1)
-                            == batch.y).sum())
+            correct += int(
+                (model(batch.x, batch.edge_index, batch.batch, batch.num_graphs).argmax(-1) == batch.y).sum()
+            )
             total += batch.num_graphs
     return correct / total
 
@@ -54,8 +56,14 @@ def test_few_epochs_improve_accuracy_and_change_widths(data_root, model_class):
 
 def test_readme_example_runs_offline(data_root):
     environment = {**os.environ, "AWGNN_DATA": str(data_root)}
-    output = subprocess.run([sys.executable, str(REPOSITORY / "examples" / "train_mutag.py")], env=environment,
-                            capture_output=True, text=True, timeout=300, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, str(REPOSITORY / "examples" / "train_mutag.py")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     lines = output.strip().splitlines()
     assert len(lines) == 30 and lines[-1].startswith("epoch 30")
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", lines[-1]).group(1))
@@ -65,8 +73,14 @@ def test_readme_example_runs_offline(data_root):
 
 def test_measured_widths_example_runs_offline(data_root):
     environment = {**os.environ, "AWGNN_DATA": str(data_root)}
-    output = subprocess.run([sys.executable, str(REPOSITORY / "examples" / "measured_widths_mutag.py")],
-                            env=environment, capture_output=True, text=True, timeout=300, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, str(REPOSITORY / "examples" / "measured_widths_mutag.py")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     lines = output.strip().splitlines()
     assert len(lines) == 30 and lines[-1].startswith("epoch 30")
     widths = [ast.literal_eval(line.split("widths ")[1]) for line in lines]
@@ -80,8 +94,14 @@ def test_growth_example_grows_every_layer_offline(data_root, method):
     if method == "tiny":
         pytest.importorskip("gromo")
     environment = {**os.environ, "AWGNN_DATA": str(data_root)}
-    output = subprocess.run([sys.executable, str(REPOSITORY / "examples" / "grow_mutag.py"), method], env=environment,
-                            capture_output=True, text=True, timeout=300, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, str(REPOSITORY / "examples" / "grow_mutag.py"), method],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     grown = [line for line in output.splitlines() if "grew" in line]
     assert [line.split()[1] for line in grown] == ["5", "10", "15"]
     final = ast.literal_eval(grown[-1].split("widths ")[1])
@@ -91,6 +111,10 @@ def test_growth_example_grows_every_layer_offline(data_root, method):
 
 
 def test_growth_example_names_the_methods(data_root):
-    result = subprocess.run([sys.executable, str(REPOSITORY / "examples" / "grow_mutag.py"), "lbfgs"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(REPOSITORY / "examples" / "grow_mutag.py"), "lbfgs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1 and "method must be one of s2d, firefly, tiny, got 'lbfgs'" in result.stderr

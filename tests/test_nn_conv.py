@@ -1,4 +1,5 @@
 """PyG conventions of the adaptive convolutions (modelled on PyG's own conv tests)."""
+
 import copy
 
 import pytest
@@ -115,9 +116,16 @@ def test_gin_lazy_input_and_deepcopy():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("options", [
-    {}, {"improved": True}, {"add_self_loops": False}, {"normalize": False}, {"bias": False},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"improved": True},
+        {"add_self_loops": False},
+        {"normalize": False},
+        {"bias": False},
+    ],
+)
 def test_gcn_with_fixed_width_equals_pyg(device, options):
     torch.manual_seed(0)
     conv = AdaptiveGCNConv(8, 5, act=None, **options).to(device)
@@ -273,8 +281,9 @@ def test_frozen_gcn_is_upstream_gcn():
     assert isinstance(frozen[0], ActivatedGCNConv) and isinstance(frozen[0].conv, GCNConv)
     assert type(frozen[1]) is GCNConv
     x, edge_index = graph()
-    torch.testing.assert_close(frozen[1](frozen[0](x, edge_index), edge_index),
-                               second(first(x, edge_index), edge_index))
+    torch.testing.assert_close(
+        frozen[1](frozen[0](x, edge_index), edge_index), second(first(x, edge_index), edge_index)
+    )
     scripted = torch.jit.script(frozen[0])
     torch.testing.assert_close(scripted(x, edge_index), frozen[0](x, edge_index))
 

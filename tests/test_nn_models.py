@@ -1,4 +1,5 @@
 """AdaptiveGCN / AdaptiveGIN: PyG's BasicGNN models with learned widths."""
+
 from __future__ import annotations
 
 import copy
@@ -120,10 +121,18 @@ def test_learned_gin_scales_mlp_hidden_and_embedding():
 
 
 @pytest.mark.parametrize("ours", [AdaptiveGCN, AdaptiveGIN])
-@pytest.mark.parametrize("settings", [
-    {"norm": "batch_norm"}, {"norm": "layer_norm"}, {"norm": "graph_norm"}, {"norm": "instance_norm"},
-    {"norm": "pair_norm", "jk": "last"}, {"jk": "cat", "norm": "batch_norm", "dropout": 0.3},
-], ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()))
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"norm": "batch_norm"},
+        {"norm": "layer_norm"},
+        {"norm": "graph_norm"},
+        {"norm": "instance_norm"},
+        {"norm": "pair_norm", "jk": "last"},
+        {"jk": "cat", "norm": "batch_norm", "dropout": 0.3},
+    ],
+    ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()),
+)
 def test_every_follower_resizes_with_the_widths(ours, settings):
     torch.manual_seed(0)
     model = ours(5, None, 3, out_channels=3, initial_width=8, **settings)
@@ -132,7 +141,7 @@ def test_every_follower_resizes_with_the_widths(ours, settings):
     model(x, edge_index).square().mean().backward()
     optimizer.step()
     widths = adaptive_widths(model)
-    for targets in ([13, 5, 9, 4, 11, 7][:len(widths)], [3, 12, 2, 6, 4, 9][:len(widths)]):
+    for targets in ([13, 5, 9, 4, 11, 7][: len(widths)], [3, 12, 2, 6, 4, 9][: len(widths)]):
         resize_all(model, targets, optimizer)
         assert [w.width for _, w in widths] == targets
         out = model(x, edge_index)
@@ -250,22 +259,31 @@ def test_wrong_feature_size_names_expected_and_received(ours):
         model(x[:, 0], edge_index)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"hidden_channels": None, "out_channels": None}, "give out_channels"),
-    ({"hidden_channels": None, "jk": "max"}, "jk='max' combines the layers' outputs elementwise"),
-    ({"hidden_channels": None, "jk": "lstm"}, "jk='lstm' combines"),
-    ({"jk": "sum"}, "jk must be one of None, 'last', 'cat', 'max', 'lstm', got 'sum'"),
-    ({"in_channels": 0}, "in_channels must be an integer >= 1 or -1"),
-    ({"hidden_channels": 0}, "hidden_channels must be an integer >= 1, got 0"),
-    ({"num_layers": 0}, "num_layers must be an integer >= 1, got 0"),
-    ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
-    ({"norm": "bogus_norm"}, "norm='bogus_norm': Could not resolve"),
-    ({"act": "bogus"}, "act='bogus': Could not resolve"),
-    ({"hidden_channels": None, "norm": "diff_group_norm", "norm_kwargs": {"groups": 2}}, "cannot follow a learned width"),
-    ({"hidden_channels": None, "norm": "layer_norm", "norm_kwargs": {"mode": "node"}}, "cannot follow a learned width"),
-    ({"hidden_channels": None, "norm": BatchNorm(8)}, "norm must be a name"),
-    ({"hidden_channels": None, "lambda0": -1.0}, "lambda0 must be a finite number > 0"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"hidden_channels": None, "out_channels": None}, "give out_channels"),
+        ({"hidden_channels": None, "jk": "max"}, "jk='max' combines the layers' outputs elementwise"),
+        ({"hidden_channels": None, "jk": "lstm"}, "jk='lstm' combines"),
+        ({"jk": "sum"}, "jk must be one of None, 'last', 'cat', 'max', 'lstm', got 'sum'"),
+        ({"in_channels": 0}, "in_channels must be an integer >= 1 or -1"),
+        ({"hidden_channels": 0}, "hidden_channels must be an integer >= 1, got 0"),
+        ({"num_layers": 0}, "num_layers must be an integer >= 1, got 0"),
+        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
+        ({"norm": "bogus_norm"}, "norm='bogus_norm': Could not resolve"),
+        ({"act": "bogus"}, "act='bogus': Could not resolve"),
+        (
+            {"hidden_channels": None, "norm": "diff_group_norm", "norm_kwargs": {"groups": 2}},
+            "cannot follow a learned width",
+        ),
+        (
+            {"hidden_channels": None, "norm": "layer_norm", "norm_kwargs": {"mode": "node"}},
+            "cannot follow a learned width",
+        ),
+        ({"hidden_channels": None, "norm": BatchNorm(8)}, "norm must be a name"),
+        ({"hidden_channels": None, "lambda0": -1.0}, "lambda0 must be a finite number > 0"),
+    ],
+)
 @pytest.mark.parametrize("ours", [AdaptiveGCN, AdaptiveGIN])
 def test_invalid_arguments_are_named(ours, arguments, message):
     settings = {"in_channels": 5, "hidden_channels": 8, "num_layers": 2, "out_channels": 3, **arguments}

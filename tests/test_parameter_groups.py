@@ -1,4 +1,5 @@
 """The rates' own parameter group (issue #9): partition, learning rates, harness key."""
+
 import pytest
 import torch
 
@@ -53,8 +54,7 @@ def test_rate_lr_is_checked(bad):
 
 
 def _config(rate_lr):
-    return {"dataset": "MUTAG", "models": {"awn": {"class": "AdaptiveGINClassifier",
-                                                   "grid": {"rate_lr": rate_lr}}}}
+    return {"dataset": "MUTAG", "models": {"awn": {"class": "AdaptiveGINClassifier", "grid": {"rate_lr": rate_lr}}}}
 
 
 def test_the_harness_key_rate_lr():

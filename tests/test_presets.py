@@ -1,4 +1,5 @@
 """Named width settings in configurations (issue #9): validation, filling and overriding the grid."""
+
 import pytest
 
 from awgnn.growth import MarginalWidths, RefitMarginalWidths, growable_layers
@@ -13,8 +14,9 @@ from awgnn.width import ELBOLoss, adaptive_widths
 
 
 def _model(**section):
-    return parse_config({"dataset": "MUTAG", "models": {"awn": {"class": "AdaptiveGINClassifier", **section}}},
-                        source="exp.yaml").models[0]
+    return parse_config(
+        {"dataset": "MUTAG", "models": {"awn": {"class": "AdaptiveGINClassifier", **section}}}, source="exp.yaml"
+    ).models[0]
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -39,22 +41,37 @@ def test_a_start_in_the_grid_replaces_the_presets_start(start):
 
 
 def test_a_preset_round_trips_through_to_dict_with_the_same_fingerprint():
-    config = parse_config({"dataset": "MUTAG", "models": {"awn": {"class": "AdaptiveGINClassifier",
-                                                                  "preset": "paper", "grid": {"lr": 0.01}}}})
+    config = parse_config(
+        {
+            "dataset": "MUTAG",
+            "models": {"awn": {"class": "AdaptiveGINClassifier", "preset": "paper", "grid": {"lr": 0.01}}},
+        }
+    )
     again = parse_config(config.to_dict())
     assert again == config and again.fingerprint() == config.fingerprint()
 
 
 def test_presets_differ_in_the_fingerprint():
-    fingerprints = {parse_config({"dataset": "MUTAG", "models": {
-        "awn": {"class": "AdaptiveGINClassifier", "preset": name}}}).fingerprint() for name in PRESETS}
+    fingerprints = {
+        parse_config(
+            {"dataset": "MUTAG", "models": {"awn": {"class": "AdaptiveGINClassifier", "preset": name}}}
+        ).fingerprint()
+        for name in PRESETS
+    }
     assert len(fingerprints) == len(PRESETS)
 
 
-@pytest.mark.parametrize("section, message", [
-    ({"preset": "fast"}, r"exp.yaml: models\.awn\.preset: expected one of 'paper', 'awgnn', 'marginal', 'marginal_refit', got 'fast'"),
-    ({"preset": ["awgnn"]}, r"models\.awn\.preset: expected one of"),
-])
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        (
+            {"preset": "fast"},
+            r"exp.yaml: models\.awn\.preset: expected one of 'paper', 'awgnn', 'marginal', 'marginal_refit', "
+            r"got 'fast'",
+        ),
+        ({"preset": ["awgnn"]}, r"models\.awn\.preset: expected one of"),
+    ],
+)
 def test_an_unknown_preset_is_named(section, message):
     with pytest.raises(ConfigError, match=message):
         _model(**section)
@@ -87,8 +104,18 @@ def _train_with_preset(name, data_root, epochs=2):
     (point,) = _model(preset=name, grid={"num_layers": 2}).points()
     spec = MODEL_CLASSES["AdaptiveGINClassifier"]
     hook = _Capture()
-    _, record = fit(data, fold.train, fold.validation, None, spec, model_arguments(point),
-                    training_settings(point, spec.adaptive), RunSettings(epochs, epochs, "cpu", "memory"), 0, hook)
+    _, record = fit(
+        data,
+        fold.train,
+        fold.validation,
+        None,
+        spec,
+        model_arguments(point),
+        training_settings(point, spec.adaptive),
+        RunSettings(epochs, epochs, "cpu", "memory"),
+        0,
+        hook,
+    )
     return hook, record, len(fold.train)
 
 
@@ -97,7 +124,10 @@ def test_preset_awgnn_reaches_the_elbo_and_the_optimizer(data_root):
     objective = hook.objective
     assert isinstance(objective, ELBOLoss) and objective.n_observations == n
     assert (objective.width_prior_std, objective.width_prior_centre, objective.weight_prior_std) == (
-        PRESETS["awgnn"]["width_prior_std"], PRESETS["awgnn"]["width_prior_centre"], 10.0)
+        PRESETS["awgnn"]["width_prior_std"],
+        PRESETS["awgnn"]["width_prior_centre"],
+        10.0,
+    )
     assert objective.rate_prior_std is None
     weights, rates = hook.optimizer.param_groups
     assert rates["lr"] == PRESETS["awgnn"]["rate_lr"] and weights["lr"] == 0.01

@@ -9,6 +9,7 @@ surviving neurons' values and optimizer state and gives new ones the
 optimizer's initial state; growing and shrinking back gives the same outputs;
 a checkpoint loads into a fresh model with equal state and outputs.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ from awgnn.models import AdaptiveGCNClassifier, AdaptiveGINClassifier
 from awgnn.nn import AdaptiveGCNConv, AdaptiveGINConv
 from awgnn.width import adaptive_widths
 
-PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 C = -math.log1p(-0.9)  # the width at k = 0.9 is floor(C / rate + 2)
 
 # A graph of two components (7 nodes) for every model.
@@ -40,8 +42,7 @@ BATCH = torch.tensor([0, 0, 0, 0, 1, 1, 1])
 OPTIMIZERS = {
     "adam": (lambda params: torch.optim.Adam(params, lr=0.01), {"exp_avg": 0.0, "exp_avg_sq": 0.0}),
     "sgd": (lambda params: torch.optim.SGD(params, lr=0.01, momentum=0.9), {"momentum_buffer": 0.0}),
-    "adagrad": (lambda params: torch.optim.Adagrad(params, lr=0.01, initial_accumulator_value=0.1),
-                {"sum": 0.1}),
+    "adagrad": (lambda params: torch.optim.Adagrad(params, lr=0.01, initial_accumulator_value=0.1), {"sum": 0.1}),
     "rprop": (lambda params: torch.optim.Rprop(params, lr=0.01), {"prev": 0.0, "step_size": 0.01}),
 }
 
@@ -89,8 +90,9 @@ def mlp_recipes(draw) -> Recipe:
     def build() -> nn.Module:
         sizes = [adaptive(h) if isinstance(h, tuple) else h for h in hidden]
         if learned_output:
-            return AdaptiveMLP(3, adaptive(learned_output), hidden=sizes, output_norm="batch_norm",
-                               output_activation="relu")
+            return AdaptiveMLP(
+                3, adaptive(learned_output), hidden=sizes, output_norm="batch_norm", output_activation="relu"
+            )
         return AdaptiveMLP(3, 2, hidden=sizes)
 
     return Recipe(build, lambda model: model(X))
@@ -103,8 +105,12 @@ def gin_stack_recipes(draw) -> Recipe:
 
     def build() -> nn.Module:
         size = adaptive(embedding) if isinstance(embedding, tuple) else embedding
-        return Stack([AdaptiveGINConv(3, size, adaptive(hidden[0]), norm="batch_norm", act="relu"),
-                      AdaptiveGINConv(size, 2, adaptive(hidden[1]), train_eps=True)])
+        return Stack(
+            [
+                AdaptiveGINConv(3, size, adaptive(hidden[0]), norm="batch_norm", act="relu"),
+                AdaptiveGINConv(size, 2, adaptive(hidden[1]), train_eps=True),
+            ]
+        )
 
     return Recipe(build, lambda model: model(X, EDGE_INDEX))
 
@@ -138,16 +144,21 @@ def classifier_recipes(draw) -> Recipe:
 
 @st.composite
 def operations(draw) -> list[tuple]:
-    grow_or_shrink = st.tuples(st.just("resize"), st.integers(0, 99), st.floats(0, 1),
-                               st.sampled_from(["carry", "reset"]))
+    grow_or_shrink = st.tuples(
+        st.just("resize"), st.integers(0, 99), st.floats(0, 1), st.sampled_from(["carry", "reset"])
+    )
     grow_and_back = st.tuples(st.just("grow_and_back"), st.integers(0, 99), st.integers(1, 4))
     step = st.tuples(st.just("step"), st.integers(0, 2**16))
     truncate = st.tuples(st.just("truncate"), st.floats(0.05, 1.0))
-    return draw(st.lists(st.one_of(grow_or_shrink, grow_and_back, step, st.just(("roundtrip",)), truncate),
-                         min_size=1, max_size=8))
+    return draw(
+        st.lists(
+            st.one_of(grow_or_shrink, grow_and_back, step, st.just(("roundtrip",)), truncate), min_size=1, max_size=8
+        )
+    )
 
 
 # -- invariants ---------------------------------------------------------------------------------------
+
 
 def tensors_of(width: AdaptiveWidth) -> list[tuple]:
     """(follower, tensor) for every materialised tensor that follows ``width``."""
@@ -170,12 +181,15 @@ def check_invariants(model: nn.Module, optimizer: torch.optim.Optimizer, recipe:
 
 
 def state_before(width: AdaptiveWidth, optimizer: torch.optim.Optimizer) -> list:
-    return [(tensor.detach().clone(), {k: v.clone() for k, v in optimizer.state.get(tensor, {}).items()})
-            for _, tensor in tensors_of(width)]
+    return [
+        (tensor.detach().clone(), {k: v.clone() for k, v in optimizer.state.get(tensor, {}).items()})
+        for _, tensor in tensors_of(width)
+    ]
 
 
-def check_resize(width: AdaptiveWidth, optimizer: torch.optim.Optimizer, before: list, old: int,
-                 policy: str, fresh: dict[str, float]) -> None:
+def check_resize(
+    width: AdaptiveWidth, optimizer: torch.optim.Optimizer, before: list, old: int, policy: str, fresh: dict[str, float]
+) -> None:
     """Surviving entries and their state kept; new entries at their fill and the optimizer's initial state."""
     new = width.width
     keep = min(old, new)
@@ -219,6 +233,7 @@ def check_round_trip(model: nn.Module, recipe: Recipe) -> None:
 
 
 # -- the property ------------------------------------------------------------------------------------
+
 
 def run_sequence(recipe: Recipe, ops: list[tuple], optimizer_name: str) -> None:
     torch.manual_seed(0)
@@ -273,8 +288,12 @@ def run_sequence(recipe: Recipe, ops: list[tuple], optimizer_name: str) -> None:
         check_invariants(model, optimizer, recipe)
 
 
-RECIPES = {"mlp": mlp_recipes(), "gin_stack": gin_stack_recipes(), "gcn_stack": gcn_stack_recipes(),
-           "classifier": classifier_recipes()}
+RECIPES = {
+    "mlp": mlp_recipes(),
+    "gin_stack": gin_stack_recipes(),
+    "gcn_stack": gcn_stack_recipes(),
+    "classifier": classifier_recipes(),
+}
 
 
 @pytest.mark.filterwarnings("ignore:adaptive width")  # capped widths warn once per layer
@@ -290,9 +309,12 @@ def test_random_operation_sequences_keep_the_invariants(family, data):
 
 @pytest.mark.filterwarnings("ignore:adaptive width")
 @settings(max_examples=40, deadline=None, derandomize=True, database=None)
-@given(setting=width_settings(), k=st.floats(0.05, 0.99),
-       raw=st.one_of(st.floats(-1e4, 1e4), st.sampled_from([-1e30, 1e30, 0.0])),
-       dtype=st.sampled_from([torch.float32, torch.float64]))
+@given(
+    setting=width_settings(),
+    k=st.floats(0.05, 0.99),
+    raw=st.one_of(st.floats(-1e4, 1e4), st.sampled_from([-1e30, 1e30, 0.0])),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
 def test_any_finite_rate_gives_a_width_within_bounds_that_a_second_update_keeps(setting, k, raw, dtype):
     min_width, initial, max_width = setting
     width = AdaptiveWidth(initial_width=initial, min_width=min_width, max_width=max_width, k=k).to(dtype)

@@ -1,4 +1,5 @@
 """Model selection and aggregation of the protocol, on fake scores."""
+
 import json
 import math
 
@@ -58,9 +59,13 @@ def test_summary_uses_population_std():
 def test_run_keys_paths_and_seeds():
     selection = selection_keys("gin", 2, 3)
     finals = final_keys("gin", 2, 1, 2)
-    assert [k.relative_path for k in selection] == [f"gin/OUTER_FOLD_3/MODEL_SELECTION/config_{i}.json"
-                                                   for i in (1, 2, 3)]
-    assert [k.relative_path for k in finals] == ["gin/OUTER_FOLD_3/final_run_1.json", "gin/OUTER_FOLD_3/final_run_2.json"]
+    assert [k.relative_path for k in selection] == [
+        f"gin/OUTER_FOLD_3/MODEL_SELECTION/config_{i}.json" for i in (1, 2, 3)
+    ]
+    assert [k.relative_path for k in finals] == [
+        "gin/OUTER_FOLD_3/final_run_1.json",
+        "gin/OUTER_FOLD_3/final_run_2.json",
+    ]
     seeds = [k.seed(0) for k in selection + finals]
     assert len(set(seeds)) == len(seeds), "every run has its own seed"
     assert seeds == [k.seed(0) for k in selection + finals], "seeds are reproducible"
@@ -69,21 +74,42 @@ def test_run_keys_paths_and_seeds():
 
 def record(val, test, seconds):
     """A run record with the given scores, as the harness writes it."""
-    return {"status": "ok", "val_score": val, "test_score": test, "train_score": 1.0, "seed": 0,
-            "layer_widths": {"block0": 8}, "total_width": 8, "num_parameters": 100, "seconds": seconds,
-            "history": []}
+    return {
+        "status": "ok",
+        "val_score": val,
+        "test_score": test,
+        "train_score": 1.0,
+        "seed": 0,
+        "layer_widths": {"block0": 8},
+        "total_width": 8,
+        "num_parameters": 100,
+        "seconds": seconds,
+        "history": [],
+    }
 
 
 def fake_store(tmp_path, hidden_channels, num_folds, tie_break="first"):
     """An empty results folder claimed by a GIN grid over ``hidden_channels``, and its configuration."""
-    config = parse_config({
-        "dataset": "MUTAG",
-        "protocol": {"final_runs": 2, "tie_break": tie_break},
-        "models": {"m": {"class": "GINClassifier", "grid": {"hidden_channels": hidden_channels}}},
-    }, source="fake.yaml")
+    config = parse_config(
+        {
+            "dataset": "MUTAG",
+            "protocol": {"final_runs": 2, "tie_break": tie_break},
+            "models": {"m": {"class": "GINClassifier", "grid": {"hidden_channels": hidden_channels}}},
+        },
+        source="fake.yaml",
+    )
     store = ResultStore(tmp_path)
-    store.claim(config, {"num_folds": num_folds, "splits_source": "fake", "metric": "accuracy",
-                         "chance_level": 0.66, "versions": {}, "machine": "test"})
+    store.claim(
+        config,
+        {
+            "num_folds": num_folds,
+            "splits_source": "fake",
+            "metric": "accuracy",
+            "chance_level": 0.66,
+            "versions": {},
+            "machine": "test",
+        },
+    )
     return config, store
 
 
@@ -126,7 +152,8 @@ def test_a_single_configuration_wins_without_selection_runs(tmp_path):
     assert [f["val_score"] for f in model["per_fold"]] == [None, None]
     assert model["selection_seconds"] == 0 and model["seconds"] == pytest.approx(4 * 2.0)
     assert sorted(str(k.relative_path) for k in results.stored_keys()) == [
-        f"m/OUTER_FOLD_{fold}/final_run_{repeat}.json" for fold in (1, 2) for repeat in (1, 2)]
+        f"m/OUTER_FOLD_{fold}/final_run_{repeat}.json" for fold in (1, 2) for repeat in (1, 2)
+    ]
 
 
 def test_last_tie_break_changes_the_winner(tmp_path):
@@ -142,8 +169,12 @@ def test_incomplete_fold_has_no_result(tmp_path):
 
 
 def test_config_round_trips_through_its_dictionary():
-    config = parse_config({"dataset": {"name": "IMDB-BINARY", "features": "constant"},
-                           "models": {"m": {"class": "FairGIN", "grid": {"hidden_units": [[8, 8], [4]]}}}})
+    config = parse_config(
+        {
+            "dataset": {"name": "IMDB-BINARY", "features": "constant"},
+            "models": {"m": {"class": "FairGIN", "grid": {"hidden_units": [[8, 8], [4]]}}},
+        }
+    )
     assert parse_config(config.to_dict()) == config
     assert parse_config(config.to_dict()).fingerprint() == config.fingerprint()
 

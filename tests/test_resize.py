@@ -52,7 +52,7 @@ def test_grow_keeps_surviving_outputs_up_to_renormalisation():
     d = first.width
     first.resize_(d + 10)
     new_f = first.importances().detach()
-    ratio = (new_f[:d] / old_f)
+    ratio = new_f[:d] / old_f
     # Renormalising over a larger support rescales every kept importance by one constant.
     torch.testing.assert_close(ratio, torch.full_like(ratio, ratio[0].item()))
     torch.testing.assert_close(hidden_output(model, x)[:, :d].detach(), old_hidden * ratio)
@@ -191,7 +191,6 @@ def test_batch_norm_follower_gets_identity_entries():
     assert model(torch.randn(5, 3)).shape == (5, 14)
 
 
-
 def test_hidden_batch_norm_follows_the_hidden_width():
     torch.manual_seed(0)
     hidden = AdaptiveWidth(initial_width=10)
@@ -214,13 +213,14 @@ def test_hidden_norm_is_validated():
     with pytest.raises(ValueError, match="hidden_norm must be one of 'batch_norm'"):
         AdaptiveMLP(3, 4, hidden_norm="layer_norm")
 
+
 def test_update_widths_follows_rates_and_records_history():
     model = make_mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     first, second = model.widths
     with torch.no_grad():
-        first.raw_rate.fill_(-3.0)   # wider
-        second.raw_rate.fill_(0.0)   # narrower
+        first.raw_rate.fill_(-3.0)  # wider
+        second.raw_rate.fill_(0.0)  # narrower
     changes = update_widths(model, optimizer)
     assert {c.name for c in changes} == {"2", "5"}
     assert first.width == first.distribution.truncation_width(first.rate.item(), 0.9)
@@ -321,7 +321,9 @@ def test_fresh_optimizer_state_is_remembered_read_only_and_not_for_tensor_hyper_
         first["exp_avg"] = torch.ones(())
     listed = torch.optim.Adam([param], betas=[0.8, 0.9])  # unhashable: asked afresh
     assert set(fresh_optimizer_state(listed, listed.param_groups[0], torch.float32, torch.device("cpu"))) == {
-        "exp_avg", "exp_avg_sq"}
+        "exp_avg",
+        "exp_avg_sq",
+    }
     rprop = torch.optim.Rprop([param], lr=torch.tensor(0.3))  # a tensor may change in place: asked afresh
     state = fresh_optimizer_state(rprop, rprop.param_groups[0], torch.float32, torch.device("cpu"))
     assert state["step_size"].item() == pytest.approx(0.3)

@@ -1,20 +1,22 @@
 """Rate-prior annealing: exact schedule values, argument checks, and narrower layers when trained with it."""
+
 import pytest
 import torch
+from toy_tasks import two_moons
 
 from awgnn import AdaptiveMLP, AdaptiveWidth, ELBOLoss, RatePriorAnnealing, auto_update_widths, total_width
-from toy_tasks import two_moons
 
 
 def annealing(**changes) -> RatePriorAnnealing:
-    arguments = dict(loss=ELBOLoss(100), mean=0.05, start_epoch=10, end_epoch=30, initial_std=0.2,
-                     final_std=0.02)
+    arguments = dict(loss=ELBOLoss(100), mean=0.05, start_epoch=10, end_epoch=30, initial_std=0.2, final_std=0.02)
     arguments.update(changes)
     return RatePriorAnnealing(**arguments)
 
 
-@pytest.mark.parametrize("epoch, std", [(0, None), (9, None), (10, 0.2), (15, 0.155), (20, 0.11),
-                                        (29, 0.029), (30, 0.02), (31, 0.02), (1000, 0.02)])
+@pytest.mark.parametrize(
+    "epoch, std",
+    [(0, None), (9, None), (10, 0.2), (15, 0.155), (20, 0.11), (29, 0.029), (30, 0.02), (31, 0.02), (1000, 0.02)],
+)
 def test_std_is_off_then_linear_then_final(epoch, std):
     schedule = annealing()
     if std is None:
@@ -48,17 +50,20 @@ def test_prior_term_follows_the_schedule():
     assert tight < loose  # log(sigma) dominates: a smaller sigma gives a smaller (more negative) term
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"loss": object()}, "loss must be an awgnn.ELBOLoss"),
-    ({"mean": 0.0}, "mean must be a finite number > 0"),
-    ({"mean": float("nan")}, "mean must be a finite number > 0"),
-    ({"start_epoch": -1}, "start_epoch must be an integer >= 0"),
-    ({"start_epoch": 2.5}, "start_epoch must be an integer >= 0"),
-    ({"end_epoch": 10}, "end_epoch must be an integer >= 11"),
-    ({"initial_std": -1.0}, "initial_std must be a finite number > 0"),
-    ({"final_std": 0.0}, "final_std must be a finite number > 0"),
-    ({"final_std": 0.3}, "must not exceed initial_std"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"loss": object()}, "loss must be an awgnn.ELBOLoss"),
+        ({"mean": 0.0}, "mean must be a finite number > 0"),
+        ({"mean": float("nan")}, "mean must be a finite number > 0"),
+        ({"start_epoch": -1}, "start_epoch must be an integer >= 0"),
+        ({"start_epoch": 2.5}, "start_epoch must be an integer >= 0"),
+        ({"end_epoch": 10}, "end_epoch must be an integer >= 11"),
+        ({"initial_std": -1.0}, "initial_std must be a finite number > 0"),
+        ({"final_std": 0.0}, "final_std must be a finite number > 0"),
+        ({"final_std": 0.3}, "must not exceed initial_std"),
+    ],
+)
 def test_invalid_arguments_are_rejected(changes, message):
     with pytest.raises(ValueError, match=message):
         annealing(**changes)
@@ -71,8 +76,9 @@ def test_invalid_epoch_is_rejected(epoch):
 
 
 def test_repr_names_the_settings():
-    assert repr(annealing()) == ("RatePriorAnnealing(mean=0.05, start_epoch=10, end_epoch=30, "
-                                 "initial_std=0.2, final_std=0.02)")
+    assert repr(annealing()) == (
+        "RatePriorAnnealing(mean=0.05, start_epoch=10, end_epoch=30, initial_std=0.2, final_std=0.02)"
+    )
 
 
 def train_two_moons(anneal: bool, epochs: int = 30, steps_per_epoch: int = 20) -> tuple[float, int]:
@@ -83,8 +89,7 @@ def train_two_moons(anneal: bool, epochs: int = 30, steps_per_epoch: int = 20) -
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
     auto_update_widths(model, optimizer)
     loss = ELBOLoss(len(x))
-    schedule = RatePriorAnnealing(loss, mean=0.2, start_epoch=5, end_epoch=20, initial_std=0.05,
-                                  final_std=0.005)
+    schedule = RatePriorAnnealing(loss, mean=0.2, start_epoch=5, end_epoch=20, initial_std=0.05, final_std=0.005)
     for epoch in range(epochs):
         if anneal:
             schedule.step(epoch)

@@ -1,4 +1,5 @@
 """Grid points that differ only in the early-stopping monitor are trained once (issue #12, item 2)."""
+
 import json
 import time
 
@@ -28,8 +29,12 @@ SEED = 1  # where the search for a seed at which the two monitors stop at differ
 SHARED = {
     **TINY,
     "protocol": {**TINY["protocol"], "max_epochs": 8, "patience": 2},
-    "models": {"gin": {"class": "FairGIN", "grid": {
-        "hidden_units": [[8], [16]], "monitor": MONITORS, "dropout": 0.5, "batch_size": 64}}},
+    "models": {
+        "gin": {
+            "class": "FairGIN",
+            "grid": {"hidden_units": [[8], [16]], "monitor": MONITORS, "dropout": 0.5, "batch_size": 64},
+        }
+    },
 }
 
 
@@ -89,8 +94,18 @@ def test_shared_seconds_add_up_to_the_training_time(mutag):
     model_class, point = FAIR_GIN
     spec = MODEL_CLASSES[model_class]
     started, started_cpu = time.perf_counter(), time.process_time()
-    shared = fit_monitors(data, fold.train, fold.validation, fold.test, spec, model_arguments(point),
-                          training_settings(point, spec.adaptive), SETTINGS, SEED, MONITORS)
+    shared = fit_monitors(
+        data,
+        fold.train,
+        fold.validation,
+        fold.test,
+        spec,
+        model_arguments(point),
+        training_settings(point, spec.adaptive),
+        SETTINGS,
+        SEED,
+        MONITORS,
+    )
     wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     for key, total in (("seconds", wall), ("cpu_seconds", cpu)):
         shares = [record[key] for _, record in shared]
@@ -125,8 +140,17 @@ def test_monitors_are_validated(mutag):
     data, fold = mutag
     model_class, point = FAIR_GIN
     spec = MODEL_CLASSES[model_class]
-    arguments = (data, fold.train, fold.validation, None, spec, model_arguments(point),
-                 training_settings(point, spec.adaptive), SETTINGS, SEED)
+    arguments = (
+        data,
+        fold.train,
+        fold.validation,
+        None,
+        spec,
+        model_arguments(point),
+        training_settings(point, spec.adaptive),
+        SETTINGS,
+        SEED,
+    )
     with pytest.raises(ValueError, match="monitors must name at least one early-stopping monitor, got none"):
         fit_monitors(*arguments, [])
     with pytest.raises(ValueError, match="monitors must be one of 'val_accuracy', 'val_loss', got 'val_acc'"):
@@ -169,17 +193,28 @@ def separate_run(config_file, data_root, results, key: RunKey, seed: int) -> dic
     (model,) = config.models
     fold = experiment.splits[key.fold]
     protocol = config.protocol
-    task = RunTask(keys=(key,), model_class=model.model_class, points=(model.points()[key.config_id],),
-                   dataset=config.dataset.name, features=None, data_root=str(data_root), train=fold.train,
-                   validation=fold.validation, test=None,
-                   settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
-                   seed=seed, code_version=experiment.code_version, source_digest=IMPORTED_SOURCE)
+    task = RunTask(
+        keys=(key,),
+        model_class=model.model_class,
+        points=(model.points()[key.config_id],),
+        dataset=config.dataset.name,
+        features=None,
+        data_root=str(data_root),
+        train=fold.train,
+        validation=fold.validation,
+        test=None,
+        settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
+        seed=seed,
+        code_version=experiment.code_version,
+        source_digest=IMPORTED_SOURCE,
+    )
     (record,) = execute_task(task)["records"]
     return record
 
 
 def test_the_harness_trains_each_monitor_pair_once_with_the_records_of_separate_runs(
-        tmp_path, data_root, count_trainings):
+    tmp_path, data_root, count_trainings
+):
     results = tmp_path / "results"
     config = write_config(tmp_path, SHARED)
     assert bench(config, data_root, results) == 0
@@ -199,8 +234,7 @@ def test_the_harness_trains_each_monitor_pair_once_with_the_records_of_separate_
                 assert without_timing(alone) == without_timing(record)
 
 
-def test_a_training_interrupted_between_its_records_resumes_only_the_missing_one(
-        tmp_path, data_root, count_trainings):
+def test_a_training_interrupted_between_its_records_resumes_only_the_missing_one(tmp_path, data_root, count_trainings):
     results = tmp_path / "results"
     config = write_config(tmp_path, SHARED)
     assert bench(config, data_root, results) == 0
@@ -218,7 +252,8 @@ def test_a_training_interrupted_between_its_records_resumes_only_the_missing_one
 
 
 def test_a_folder_written_before_shared_trainings_keeps_one_training_and_seed_per_point(
-        tmp_path, data_root, count_trainings):
+    tmp_path, data_root, count_trainings
+):
     results = tmp_path / "results"
     config = write_config(tmp_path, SHARED)
     assert bench(config, data_root, results) == 0

@@ -1,4 +1,5 @@
 """Splits: the official files, their validation, generated stratified splits and the cache."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ FAIR = Path("splits", "fair_comparison")
         (FAIR / "COLLABORATIVE_DEGREE" / "IMDB-BINARY_splits.json", 1000, {100}, {90}),
     ],
 )
-def test_official_files_are_read_with_their_published_sizes(data_root, relative, num_graphs, test_sizes,
-                                                            validation_sizes):
+def test_official_files_are_read_with_their_published_sizes(
+    data_root, relative, num_graphs, test_sizes, validation_sizes
+):
     splits = read_official_splits(data_root / relative, num_graphs)
     assert len(splits) == 10 and splits.num_graphs == num_graphs
     assert splits.source == str(data_root / relative)
@@ -252,8 +254,9 @@ def test_a_predefined_split_becomes_a_one_fold_study():
     fold = Fold(test=(4, 5), train=(0, 1, 2), validation=(3,))
     splits = Splits.single(fold, 6, source="ogb scaffold")
     assert len(splits) == 1 and splits[0] == fold and splits.source == "ogb scaffold"
-    with pytest.raises(ValueError, match="ogb scaffold: fold 0: train, validation and test hold 6 graphs together, "
-                                         "expected all 7"):
+    with pytest.raises(
+        ValueError, match="ogb scaffold: fold 0: train, validation and test hold 6 graphs together, expected all 7"
+    ):
         Splits.single(fold, 7, source="ogb scaffold")
     with pytest.raises(ValueError, match="fold 0: train and test share 1 graphs"):
         Splits.single(Fold(test=(4, 5), train=(0, 1, 2, 4), validation=(3,)), 6, source="ogb scaffold")

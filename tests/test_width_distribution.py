@@ -46,7 +46,7 @@ def test_gradient_reaches_rate():
     adaptive = AdaptiveWidth(0.02).double()
     h = torch.ones(4, adaptive.width, dtype=torch.float64)
     # A loss that prefers mass on the tail must push the rate down (wider).
-    loss = -(adaptive(h)[:, adaptive.width // 2:]).sum()
+    loss = -(adaptive(h)[:, adaptive.width // 2 :]).sum()
     loss.backward()
     grad = adaptive.raw_rate.grad
     assert grad is not None and torch.isfinite(grad) and grad.item() > 0
@@ -54,7 +54,7 @@ def test_gradient_reaches_rate():
     # Against a finite difference of the closed form.
     def tail_mass(raw: float) -> float:
         rate = math.log1p(math.exp(raw))
-        return closed_form_importances(rate, adaptive.width)[adaptive.width // 2:].sum().item()
+        return closed_form_importances(rate, adaptive.width)[adaptive.width // 2 :].sum().item()
 
     raw = adaptive.raw_rate.item()
     numeric = -4 * (tail_mass(raw + 1e-6) - tail_mass(raw - 1e-6)) / 2e-6
@@ -73,20 +73,23 @@ def test_support_larger_than_width_keeps_normalisation():
     torch.testing.assert_close(adaptive.importances().detach(), expected)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"k": 1.0}, "open interval"),
-    ({"k": 0.0}, "open interval"),
-    ({"k": float("nan")}, "open interval"),
-    ({"lambda0": 0.0}, "lambda0 must be a finite number > 0"),
-    ({"lambda0": -1.0}, "lambda0 must be a finite number > 0"),
-    ({"lambda0": float("inf")}, "lambda0 must be a finite number > 0"),
-    ({"lambda0": float("nan")}, "lambda0 must be a finite number > 0"),
-    ({"min_width": 0}, "min_width must be an integer >= 1"),
-    ({"max_width": 2}, "max_width must be > 2"),
-    ({"lambda0": 0.0005}, "above max_width=4096"),
-    ({"lambda0": 0.1, "initial_width": 10}, "either lambda0 or initial_width"),
-    ({"min_width": 10, "max_width": 5}, "max_width must be an integer >= 10"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"k": 1.0}, "open interval"),
+        ({"k": 0.0}, "open interval"),
+        ({"k": float("nan")}, "open interval"),
+        ({"lambda0": 0.0}, "lambda0 must be a finite number > 0"),
+        ({"lambda0": -1.0}, "lambda0 must be a finite number > 0"),
+        ({"lambda0": float("inf")}, "lambda0 must be a finite number > 0"),
+        ({"lambda0": float("nan")}, "lambda0 must be a finite number > 0"),
+        ({"min_width": 0}, "min_width must be an integer >= 1"),
+        ({"max_width": 2}, "max_width must be > 2"),
+        ({"lambda0": 0.0005}, "above max_width=4096"),
+        ({"lambda0": 0.1, "initial_width": 10}, "either lambda0 or initial_width"),
+        ({"min_width": 10, "max_width": 5}, "max_width must be an integer >= 10"),
+    ],
+)
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdaptiveWidth(**kwargs)
@@ -106,8 +109,9 @@ def test_max_width_caps_and_projects_rate_after_update():
     with torch.no_grad():
         adaptive.raw_rate.fill_(-8.0)  # rate ~3e-4: asks for thousands of neurons
     raw_before = adaptive.raw_rate.item()
-    assert adaptive.rate.item() < 1e-3 and adaptive.raw_rate.item() == raw_before, \
+    assert adaptive.rate.item() < 1e-3 and adaptive.raw_rate.item() == raw_before, (
         "reading the rate must not rewrite the parameter"
+    )
     with pytest.warns(UserWarning, match="max_width=60"):
         change = adaptive.update_("layer", optimizer=None)
     assert change.new == 60 and change.capped and adaptive.capped

@@ -1,5 +1,6 @@
 """The measured-width study's variants that live in the benchmarks (benchmarks/width_variants.py): TINY's new neurons,
 hard-concrete gates past a learned cut-off."""
+
 import copy
 import math
 import sys

@@ -1,4 +1,5 @@
 """Two-dimensional classification tasks of different difficulty, for learning tests."""
+
 import math
 
 import torch

@@ -14,6 +14,7 @@ follow it as in AWN. A batch norm inside the MLP (as in
 value of their last neurons against a cost per neuron that falls with the
 number of training observations.
 """
+
 from awgnn.growth.activations import SecondDerivative
 from awgnn.growth.firefly import FireflyCandidates, FireflyGrowth
 from awgnn.growth.layer import (

@@ -1,4 +1,5 @@
 """Second derivatives of hidden activations, with a smooth surrogate at ReLU-type kinks."""
+
 from __future__ import annotations
 
 import torch

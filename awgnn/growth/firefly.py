@@ -1,4 +1,5 @@
 """Firefly neural architecture descent (Wu, Liu, Stone, Liu, NeurIPS 2020), first-order growth."""
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,9 @@ class FireflyCandidates:
           :attr:`fan_out`: ``(F_out, count)``
     """
 
-    def __init__(self, layer: GrowableLayer, count: int, eps: float, offset_ratio: float,
-                 generator: torch.Generator | None) -> None:
+    def __init__(
+        self, layer: GrowableLayer, count: int, eps: float, offset_ratio: float, generator: torch.Generator | None
+    ) -> None:
         self.activation = layer.activation
         self.theta = layer.incoming
         self.norm_scale, self.norm_shift = layer.normalisation()
@@ -88,9 +90,13 @@ class FireflyCandidates:
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Back onto the constraints: offsets at :math:`r \\|\\theta_j\\|`, fan-outs at :math:`\\epsilon`, fan-ins at theirs."""
-        for tensor, dim, norm in ((self.offsets, 1, self.offset_norms), (self.fan_in, 1, self.fan_in_norm),
-                                  (self.fan_out, 0, self.eps)):
+        """Back onto the constraints: offsets at :math:`r \\|\\theta_j\\|`, fan-outs at :math:`\\epsilon`, fan-ins at
+        theirs."""
+        for tensor, dim, norm in (
+            (self.offsets, 1, self.offset_norms),
+            (self.fan_in, 1, self.fan_in_norm),
+            (self.fan_out, 0, self.eps),
+        ):
             tensor.mul_(norm / tensor.norm(dim=dim, keepdim=True).clamp_min(torch.finfo(tensor.dtype).tiny))
 
     def scores(self, stats: NodeGradients) -> tuple[Tensor, Tensor]:
@@ -103,8 +109,10 @@ class FireflyCandidates:
         a = b @ self.theta.T
         offset = b @ self.offsets.T
         split = 0.5 * sigma(a + offset) + 0.5 * sigma(a - offset) - sigma(a)
-        return ((stats.hidden * split).sum(0),
-                ((stats.output @ self.fan_out) * self.activation(b @ self.fan_in.T)).sum(0))
+        return (
+            (stats.hidden * split).sum(0),
+            ((stats.output @ self.fan_out) * self.activation(b @ self.fan_in.T)).sum(0),
+        )
 
 
 class FireflyGrowth:
@@ -167,21 +175,32 @@ class FireflyGrowth:
     ) -> None:
         self.budget = GrowthBudget(num_neurons, fraction)
         self.eps = check_finite_positive("eps", eps)
-        self.offset_ratio = (math.sqrt(self.eps) if offset_ratio is None
-                             else check_finite_positive("offset_ratio", offset_ratio))
-        self.new_candidates = None if new_candidates is None else check_int_at_least(
-            "new_candidates", new_candidates, 0)
+        self.offset_ratio = (
+            math.sqrt(self.eps) if offset_ratio is None else check_finite_positive("offset_ratio", offset_ratio)
+        )
+        self.new_candidates = (
+            None if new_candidates is None else check_int_at_least("new_candidates", new_candidates, 0)
+        )
         self.lr = check_finite_positive("lr", lr)
         self.epochs = check_int_at_least("epochs", epochs, 0)
         self.scale = check_number("scale", scale, 0.0)
         self.generator = generator
         self.selection = check_choice("selection", selection, SELECTIONS)
 
-    def candidates(self, layers: Sequence[GrowableLayer], stats: Sequence[Sequence[NodeGradients]]
-                   ) -> list[FireflyCandidates]:
+    def candidates(
+        self, layers: Sequence[GrowableLayer], stats: Sequence[Sequence[NodeGradients]]
+    ) -> list[FireflyCandidates]:
         """Fresh candidates for ``layers``, optimised on the stored per-batch ``stats`` (step 2 above)."""
-        found = [FireflyCandidates(layer, layer.size if self.new_candidates is None else self.new_candidates,
-                                   self.eps, self.offset_ratio, self.generator) for layer in layers]
+        found = [
+            FireflyCandidates(
+                layer,
+                layer.size if self.new_candidates is None else self.new_candidates,
+                self.eps,
+                self.offset_ratio,
+                self.generator,
+            )
+            for layer in layers
+        ]
         optimizer = torch.optim.RMSprop([p for c in found for p in c.parameters], lr=self.lr)
         for _ in range(self.epochs):
             for batch in stats:
@@ -216,8 +235,10 @@ class FireflyGrowth:
             raise ValueError("batches is empty")
         found = self.candidates(layers, stats)
         with torch.no_grad():
-            scores = [torch.cat([sum(parts) for parts in zip(*(c.scores(batch[i]) for batch in stats))])
-                      for i, c in enumerate(found)]
+            scores = [
+                torch.cat([sum(parts) for parts in zip(*(c.scores(batch[i]) for batch in stats))])
+                for i, c in enumerate(found)
+            ]
         chosen = select(scores, self.budget(layers), layers, self.selection)
         grown, predicted = [], 0.0
         for i, (layer, c, score, picked) in enumerate(zip(layers, found, scores, chosen)):
@@ -225,7 +246,15 @@ class FireflyGrowth:
             parents, new = picked[picked < layer.size], picked[picked >= layer.size] - layer.size
             moment = input_moment(batch[i].inputs for batch in stats) if layer.norm is not None else None
             with torch.no_grad():
-                grown.append(layer.grow_(parents, self.scale * c.offsets[parents], c.fan_in[new],
-                                         self.scale * c.fan_out[:, new], optimizer, optimizer_state,
-                                         input_moment=moment))
+                grown.append(
+                    layer.grow_(
+                        parents,
+                        self.scale * c.offsets[parents],
+                        c.fan_in[new],
+                        self.scale * c.fan_out[:, new],
+                        optimizer,
+                        optimizer_state,
+                        input_moment=moment,
+                    )
+                )
         return GrowthResult(grown, predicted)

@@ -1,4 +1,5 @@
 """The hidden layer of an MLP (:class:`~awgnn.width.AdaptiveMLP`, ``AdaptiveGINMLP``) as the target of a growth step."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +23,9 @@ GrowableMLP = AdaptiveMLP | AdaptiveGINMLP
 # The activations AdaptiveMLP builds, for each of which SecondDerivative has a sigma'' (ReLU-type kinks through a
 # softplus surrogate, the smooth ones by autograd), and none at all.
 GROWABLE_ACTIVATIONS: tuple[type[nn.Module], ...] = (
-    *dict.fromkeys(type(make_activation(name)) for name in ACTIVATION_NAMES), nn.Identity)
+    *dict.fromkeys(type(make_activation(name)) for name in ACTIVATION_NAMES),
+    nn.Identity,
+)
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,17 @@ def hidden_layers(mlp: nn.Module) -> list[HiddenLayer]:
         position = next(i for i, m in enumerate(modules) if m is linear)
         following = modules[position + 1]
         norm = following if isinstance(following, _BatchNorm) else None
-        layers.append(HiddenLayer(
-            linear, norm, modules[position + (1 if norm is None else 2)], False, consumer,
-            None if consumer is linears[-1] else consumer.output_width, str(position)))
+        layers.append(
+            HiddenLayer(
+                linear,
+                norm,
+                modules[position + (1 if norm is None else 2)],
+                False,
+                consumer,
+                None if consumer is linears[-1] else consumer.output_width,
+                str(position),
+            )
+        )
     return layers
 
 
@@ -144,8 +155,10 @@ class GrowableLayer:
     def __init__(self, mlp: GrowableMLP, index: int = 0, name: str = "") -> None:
         layers = hidden_layers(mlp)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(layers):
-            raise ValueError(f"index must be an integer in [0, {len(layers) - 1}] (a hidden layer of "
-                             f"{type(mlp).__name__}), got {index!r}")
+            raise ValueError(
+                f"index must be an integer in [0, {len(layers) - 1}] (a hidden layer of "
+                f"{type(mlp).__name__}), got {index!r}"
+            )
         parts = layers[index]
         self.mlp, self.name = mlp, name
         self.linear, self.consumer = parts.linear, parts.consumer
@@ -156,16 +169,22 @@ class GrowableLayer:
         if not width.fixed:
             raise ValueError(
                 f"the hidden width of {name!r} is learned; call AdaptiveWidth.fix_() on it "
-                "(or awgnn.growth.fix_hidden_widths_(model)) before growing it")
+                "(or awgnn.growth.fix_hidden_widths_(model)) before growing it"
+            )
         if self.linear.bias is None:
             raise ValueError(f"hidden layer {name!r} has no bias; growth needs one")
-        expected = {(id(self.linear), "weight", 0), (id(self.linear), "bias", 0), (id(self.consumer), "weight", 1),
-                    *((id(self.norm), key, 0) for key in BATCH_NORM_FILLS if getattr(self.norm, key, None) is not None)}
+        expected = {
+            (id(self.linear), "weight", 0),
+            (id(self.linear), "bias", 0),
+            (id(self.consumer), "weight", 1),
+            *((id(self.norm), key, 0) for key in BATCH_NORM_FILLS if getattr(self.norm, key, None) is not None),
+        }
         found = {(id(f.module), f.name, f.dim) for f in width.followers}
         if found != expected:
             raise ValueError(
                 f"the hidden width of {name!r} must be followed only by its linear's rows and bias, a batch "
-                "norm's entries and the next linear's columns")
+                "norm's entries and the next linear's columns"
+            )
         if parts.consumer_width is not None and not parts.consumer_width.fixed:
             raise ValueError(f"the layer after {name!r} scales its outputs by learned importances; fix its width too")
         self.width: AdaptiveWidth = width
@@ -265,14 +284,16 @@ class GrowableLayer:
         if new_incoming.shape != (added, inputs) or new_outgoing.shape != (self.consumer.weight.shape[0], added):
             raise ValueError(
                 f"new_incoming must have shape (A, {inputs}) and new_outgoing ({self.consumer.weight.shape[0]}, A), "
-                f"got {tuple(new_incoming.shape)} and {tuple(new_outgoing.shape)}")
+                f"got {tuple(new_incoming.shape)} and {tuple(new_outgoing.shape)}"
+            )
         new = old + len(parents) + added
         if new > self.width.max_width:
             raise ValueError(f"growing {self.name!r} to {new} neurons exceeds its max_width={self.width.max_width}")
         if self.norm is not None and added > 0 and (input_moment is None or input_moment.shape != (inputs, inputs)):
             raise ValueError(
                 f"{self.name!r} has a batch norm: adding new neurons needs input_moment of shape "
-                f"{(inputs, inputs)}, got {None if input_moment is None else tuple(input_moment.shape)}")
+                f"{(inputs, inputs)}, got {None if input_moment is None else tuple(input_moment.shape)}"
+            )
         if new == old:
             return LayerGrowth(self.name, old, old, 0, 0)
         parent_rows = self.incoming[parents]
@@ -283,8 +304,9 @@ class GrowableLayer:
         offsets, new_incoming, new_outgoing = offsets.to(**like), new_incoming.to(**like), new_outgoing.to(**like)
         children = torch.arange(old, old + len(parents), device=weight.device)
         rows = torch.cat([parent_rows + offsets, parent_rows - offsets, new_incoming])
-        targets = torch.cat([parents.to(weight.device), children, torch.arange(old + len(parents), new,
-                                                                               device=weight.device)])
+        targets = torch.cat(
+            [parents.to(weight.device), children, torch.arange(old + len(parents), new, device=weight.device)]
+        )
         weight[targets] = rows[:, :-1]
         bias[targets] = rows[:, -1]
         outgoing[:, targets] = torch.cat([half_columns, half_columns, new_outgoing], 1)
@@ -292,8 +314,9 @@ class GrowableLayer:
             self._set_norm_entries(parents.to(weight.device), children, new_incoming, input_moment)
         return LayerGrowth(self.name, old, new, len(parents), added)
 
-    def _set_norm_entries(self, parents: Tensor, children: Tensor, new_incoming: Tensor,
-                          input_moment: Tensor | None) -> None:
+    def _set_norm_entries(
+        self, parents: Tensor, children: Tensor, new_incoming: Tensor, input_moment: Tensor | None
+    ) -> None:
         """Offspring copy their parents' norm entries; brand-new neurons get pass-through ones (see :meth:`grow_`)."""
         norm = self.norm
         entries = {key: getattr(norm, key) for key in BATCH_NORM_FILLS if getattr(norm, key, None) is not None}
@@ -306,8 +329,12 @@ class GrowableLayer:
         variance = ((new_incoming @ moment) * new_incoming).sum(1) - mean.square()
         variance = variance.clamp_min(0)
         start = self.size - len(new_incoming)
-        values = {"running_mean": mean, "running_var": variance, "bias": mean,
-                  "weight": torch.sqrt(variance + norm.eps)}
+        values = {
+            "running_mean": mean,
+            "running_var": variance,
+            "bias": mean,
+            "weight": torch.sqrt(variance + norm.eps),
+        }
         for key, tensor in entries.items():
             tensor[start:] = values[key].to(tensor.dtype)
 
@@ -380,15 +407,20 @@ def _norm_and_activation(parts: HiddenLayer, name: str) -> tuple[_BatchNorm | No
     """The layer's batch norm (``None`` for none) and activation, or ``ValueError`` when growth cannot read them."""
     norm = parts.norm.module if isinstance(parts.norm, PyGBatchNorm) else parts.norm
     if norm is not None and not isinstance(norm, _BatchNorm):
-        raise ValueError(f"the hidden norm of {name!r} is {type(norm).__name__}; growth supports no norm "
-                         "(nn.Identity) or a batch norm (norm='batch_norm')")
+        raise ValueError(
+            f"the hidden norm of {name!r} is {type(norm).__name__}; growth supports no norm "
+            "(nn.Identity) or a batch norm (norm='batch_norm')"
+        )
     if norm is not None and norm.running_mean is None:
         raise ValueError(f"the batch norm of {name!r} keeps no running statistics; growth needs them")
     if not isinstance(parts.activation, GROWABLE_ACTIVATIONS):
         raise ValueError(
             f"the activation of {name!r} is {parts.activation!r}; growth supports "
-            f"{', '.join(ACTIVATION_NAMES)} or none, whose second derivative S2D knows")
+            f"{', '.join(ACTIVATION_NAMES)} or none, whose second derivative S2D knows"
+        )
     if norm is not None and parts.act_first and not isinstance(parts.activation, nn.Identity):
-        raise ValueError(f"{name!r} applies its activation before its batch norm (act_first=True); growth "
-                         "supports a batch norm only between the linear and the activation (act_first=False)")
+        raise ValueError(
+            f"{name!r} applies its activation before its batch norm (act_first=True); growth "
+            "supports a batch norm only between the linear and the activation (act_first=False)"
+        )
     return norm, parts.activation

@@ -67,6 +67,7 @@ tried first and rejected: trained in a share of the steps only, it was worth
 nothing or less to a network trained mostly without it, even where the layer
 was far too narrow, so no layer ever grew.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -191,15 +192,19 @@ class MarginalWidths:
             raise ValueError(f"{type(model).__name__} has no hidden layer with an AdaptiveWidth to set")
         learned = [name for name, width in adaptive_widths(model) if not width.fixed]
         if learned:
-            raise ValueError(f"adaptive width {learned[0]!r} is learned by its rate; MarginalWidths sets fixed "
-                             "widths only (fix the hidden widths, and give the model fixed embedding sizes)")
+            raise ValueError(
+                f"adaptive width {learned[0]!r} is learned by its rate; MarginalWidths sets fixed "
+                "widths only (fix the hidden widths, and give the model fixed embedding sizes)"
+            )
         self.norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
         self._momenta = [norm.momentum for norm in self.norms]
         self._dropping = False  # a training forward that drops a window is running
         self.steps = 0  # training forwards seen
         self._judged_after = [0] * len(self.layers)  # a layer is judged once `steps` passes this
-        self._handles = [model.register_forward_pre_hook(self._drop_window, prepend=True),
-                         model.register_forward_hook(self._restore, always_call=True)]
+        self._handles = [
+            model.register_forward_pre_hook(self._drop_window, prepend=True),
+            model.register_forward_hook(self._restore, always_call=True),
+        ]
 
     def widths(self) -> dict[str, int]:
         """The width of every layer, keyed by layer name."""
@@ -279,8 +284,9 @@ class MarginalWidths:
             raise ValueError("measure needs at least one batch with one example, got none")
         return used, base
 
-    def _increases(self, layer: GrowableLayer, batches: list[Any], base: list[Tensor],
-                   per_example_loss: PerExampleLoss) -> Tensor:
+    def _increases(
+        self, layer: GrowableLayer, batches: list[Any], base: list[Tensor], per_example_loss: PerExampleLoss
+    ) -> Tensor:
         """Per example, the loss with ``layer``'s window off minus ``base`` (empty for a layer without a window)."""
         window = window_size(layer.size, self.window)
         if not window:
@@ -308,8 +314,13 @@ class MarginalWidths:
             decisions.append(WidthDecision(layer.name, width, new, window, value, error, cost, settling))
         return decisions
 
-    def update_(self, batches: Iterable[Any], per_example_loss: PerExampleLoss, optimizer: Optimizer | None = None,
-                optimizer_state: OptimizerStatePolicy = "carry") -> list[WidthDecision]:
+    def update_(
+        self,
+        batches: Iterable[Any],
+        per_example_loss: PerExampleLoss,
+        optimizer: Optimizer | None = None,
+        optimizer_state: OptimizerStatePolicy = "carry",
+    ) -> list[WidthDecision]:
         """Measure, decide and resize every layer; then recalibrate the batch norms on the measured batches.
 
         ``per_example_loss(model, batch)`` returns one loss per example of
@@ -328,14 +339,16 @@ class MarginalWidths:
         self.recalibrate_norms(used, per_example_loss)
         return decisions
 
-    def _shrink(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
-                optimizer_state: OptimizerStatePolicy) -> None:
+    def _shrink(
+        self, layer: GrowableLayer, count: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
+    ) -> None:
         """Remove the last ``count`` neurons, as measured: the others and the consumer's weights stay."""
         layer.width.resize_(layer.size - count, optimizer, optimizer_state, reason="marginal")
 
     @torch.no_grad()
-    def _grow(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
-              optimizer_state: OptimizerStatePolicy) -> None:
+    def _grow(
+        self, layer: GrowableLayer, count: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
+    ) -> None:
         """Append ``count`` neurons: rows drawn at the scale of the layer's rows, bias and outgoing weights zero."""
         old = layer.size
         scale = layer.linear.weight.std().item() if layer.linear.weight.numel() > 1 else 1.0
@@ -394,14 +407,17 @@ def refitted_consumer(hidden: Tensor, weight: Tensor, bias: Tensor, window: int)
     """
     check_int_at_least("window", window, 1)
     if hidden.dim() != 2 or hidden.shape[1] != weight.shape[1] or window >= hidden.shape[1]:
-        raise ValueError(f"hidden must have shape (rows, {weight.shape[1]}) and window be below its width, got "
-                         f"{tuple(hidden.shape)} and {window}")
+        raise ValueError(
+            f"hidden must have shape (rows, {weight.shape[1]}) and window be below its width, got "
+            f"{tuple(hidden.shape)} and {window}"
+        )
     rows = hidden.double()
     head = torch.cat([rows[:, :-window], torch.ones_like(rows[:, :1])], 1)
     gram = head.T @ head
     ridge = REFIT_RIDGE * gram.diagonal().mean() + torch.finfo(gram.dtype).tiny
-    solution = torch.linalg.solve(gram + ridge * torch.eye(len(gram), dtype=gram.dtype, device=gram.device),
-                                  head.T @ rows[:, -window:])
+    solution = torch.linalg.solve(
+        gram + ridge * torch.eye(len(gram), dtype=gram.dtype, device=gram.device), head.T @ rows[:, -window:]
+    )
     tail = weight[:, -window:].double()
     new_weight = weight[:, :-window].double() + tail @ solution[:-1].T
     new_bias = bias.double() + tail @ solution[-1]
@@ -427,8 +443,10 @@ class RefitMarginalWidths(MarginalWidths):
     def measure(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> tuple[list[Tensor], list[Any]]:
         """Per layer, the per-example loss increases with the window off and the consumer refitted; the batches."""
         hidden: list[list[Tensor]] = [[] for _ in self.layers]
-        handles = [layer.consumer.register_forward_pre_hook(lambda module, args, kept=kept: kept.append(args[0]))
-                   for layer, kept in zip(self.layers, hidden)]
+        handles = [
+            layer.consumer.register_forward_pre_hook(lambda module, args, kept=kept: kept.append(args[0]))
+            for layer, kept in zip(self.layers, hidden)
+        ]
         with self.measuring():
             try:
                 used, base = self._base_losses(batches, per_example_loss)
@@ -436,12 +454,20 @@ class RefitMarginalWidths(MarginalWidths):
                 for handle in handles:
                     handle.remove()
             self._refits = {}
-            increases = [self._refitted_increases(layer, torch.cat(rows), used, base, per_example_loss)
-                         for layer, rows in zip(self.layers, hidden)]
+            increases = [
+                self._refitted_increases(layer, torch.cat(rows), used, base, per_example_loss)
+                for layer, rows in zip(self.layers, hidden)
+            ]
         return increases, used
 
-    def _refitted_increases(self, layer: GrowableLayer, hidden: Tensor, batches: list[Any], base: list[Tensor],
-                            per_example_loss: PerExampleLoss) -> Tensor:
+    def _refitted_increases(
+        self,
+        layer: GrowableLayer,
+        hidden: Tensor,
+        batches: list[Any],
+        base: list[Tensor],
+        per_example_loss: PerExampleLoss,
+    ) -> Tensor:
         window = window_size(layer.size, self.window)
         if not window:
             return torch.empty(0)
@@ -458,8 +484,9 @@ class RefitMarginalWidths(MarginalWidths):
             consumer.bias.copy_(kept[1])
 
     @torch.no_grad()
-    def _shrink(self, layer: GrowableLayer, count: int, optimizer: Optimizer | None,
-                optimizer_state: OptimizerStatePolicy) -> None:
+    def _shrink(
+        self, layer: GrowableLayer, count: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
+    ) -> None:
         weight, bias = self._refits[layer.name]
         layer.consumer.weight[:, :-count] = weight
         layer.consumer.bias.copy_(bias)
@@ -467,8 +494,9 @@ class RefitMarginalWidths(MarginalWidths):
 
 
 # The ways of setting widths by measurement, by their name in the harness's width_control key.
-WIDTH_CONTROLLERS: Mapping[str, type[MarginalWidths]] = MappingProxyType({
-    "marginal": MarginalWidths, "marginal_refit": RefitMarginalWidths})
+WIDTH_CONTROLLERS: Mapping[str, type[MarginalWidths]] = MappingProxyType(
+    {"marginal": MarginalWidths, "marginal_refit": RefitMarginalWidths}
+)
 
 
 def _mean_and_error(values: Tensor) -> tuple[float, float]:

@@ -1,4 +1,5 @@
 """Splitting steepest descent (S2D, Liu, Wang, Wu et al., NeurIPS 2019), exact and fast."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -49,7 +50,8 @@ class SplittingMatrices:
         if inputs.dim() != 2 or coefficients.dim() != 2 or inputs.shape[0] != coefficients.shape[0]:
             raise ValueError(
                 f"inputs (N, d + 1) and coefficients (N, D) need the same N, got {tuple(inputs.shape)} "
-                f"and {tuple(coefficients.shape)}")
+                f"and {tuple(coefficients.shape)}"
+            )
         self.inputs, self.coefficients = inputs, coefficients
 
     def dense(self, chunk: int = 4096) -> Tensor:
@@ -57,7 +59,7 @@ class SplittingMatrices:
         neurons, size = self.coefficients.shape[1], self.inputs.shape[1]
         out = self.inputs.new_zeros(neurons, size, size)
         for start in range(0, self.inputs.shape[0], chunk):
-            b, c = self.inputs[start:start + chunk], self.coefficients[start:start + chunk]
+            b, c = self.inputs[start : start + chunk], self.coefficients[start : start + chunk]
             out += torch.einsum("nj,nd,ne->jde", c, b, b)
         return out
 
@@ -105,7 +107,7 @@ class SplittingMatrices:
         diagonal = c.T @ b.square()
         start = torch.nn.functional.one_hot(diagonal.argmin(1), size).to(b.dtype)
         # A small spread over every coordinate, so that a start on an eigenvector still moves.
-        vectors = _normalised(start + 1e-2 / size ** 0.5)
+        vectors = _normalised(start + 1e-2 / size**0.5)
         step = torch.zeros_like(vectors)
         bound = c.abs().T @ b.square().sum(1)
         for _ in range(iterations):
@@ -130,7 +132,10 @@ class SplittingMatrices:
 
 
 def splitting_matrices(
-    model: nn.Module, layers: Sequence[GrowableLayer], batches: Iterable[Any], loss_fn: LossFunction,
+    model: nn.Module,
+    layers: Sequence[GrowableLayer],
+    batches: Iterable[Any],
+    loss_fn: LossFunction,
     beta: float = 3.0,
 ) -> list[SplittingMatrices]:
     """The :class:`SplittingMatrices` of every layer over ``batches`` (see :func:`node_gradients`).
@@ -234,10 +239,18 @@ class S2DGrowth:
         chosen = select([values for values, _ in pairs], self.budget(layers), layers, self.selection)
         grown, predicted = [], 0.0
         for layer, (values, vectors), parents in zip(layers, pairs, chosen):
-            predicted += 0.5 * self.eps ** 2 * float(values[parents].sum())
+            predicted += 0.5 * self.eps**2 * float(values[parents].sum())
             empty = vectors.new_zeros(0, vectors.shape[1])
-            grown.append(layer.grow_(parents, self.eps * vectors[parents], empty,
-                                     vectors.new_zeros(layer.outgoing.shape[0], 0), optimizer, optimizer_state))
+            grown.append(
+                layer.grow_(
+                    parents,
+                    self.eps * vectors[parents],
+                    empty,
+                    vectors.new_zeros(layer.outgoing.shape[0], 0),
+                    optimizer,
+                    optimizer_state,
+                )
+            )
         return GrowthResult(grown, predicted)
 
 

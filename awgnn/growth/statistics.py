@@ -1,4 +1,5 @@
 """Per-node inputs and loss gradients of growable layers, gathered over statistics batches."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -45,8 +46,9 @@ def node_gradients(
     for i, layer in enumerate(layers):
         handles.append(layer.linear.register_forward_pre_hook(_recorder(records, (i, "x"), detach=True)))
         handles.append(layer.consumer.register_forward_pre_hook(_recorder(records, (i, "h"))))
-        handles.append(layer.consumer.register_forward_hook(
-            lambda module, args, out, i=i: records.__setitem__((i, "u"), out)))
+        handles.append(
+            layer.consumer.register_forward_hook(lambda module, args, out, i=i: records.__setitem__((i, "u"), out))
+        )
     training = model.training
     model.eval()
     try:
@@ -62,8 +64,10 @@ def node_gradients(
             wanted = [records[(i, key)] for key in ("h", "u") for i in range(len(layers))]
             grads = torch.autograd.grad(loss, wanted, allow_unused=True)
             grads = [torch.zeros_like(t) if g is None else g for t, g in zip(wanted, grads)]
-            yield [NodeGradients(_with_ones(records[(i, "x")]), _rows(grads[i]), _rows(grads[len(layers) + i]))
-                   for i in range(len(layers))]
+            yield [
+                NodeGradients(_with_ones(records[(i, "x")]), _rows(grads[i]), _rows(grads[len(layers) + i]))
+                for i in range(len(layers))
+            ]
     finally:
         for handle in handles:
             handle.remove()
@@ -73,6 +77,7 @@ def node_gradients(
 def _recorder(records: dict[tuple[int, str], Tensor], key: tuple[int, str], detach: bool = False):
     def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
         records[key] = args[0].detach() if detach else args[0]
+
     return hook
 
 

@@ -1,4 +1,5 @@
 """What every growth step shares: the neuron budget, the selection of candidates and the report."""
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,12 @@ def select_globally(scores: Sequence[Tensor], budget: int, room: Sequence[int]) 
     never taken); at most ``budget`` in total and ``room[l]`` in layer ``l``.
     Returns sorted index tensors, one per layer.
     """
-    flat = [(float(value), layer, index) for layer, values in enumerate(scores)
-            for index, value in enumerate(values.tolist()) if value < 0]
+    flat = [
+        (float(value), layer, index)
+        for layer, values in enumerate(scores)
+        for index, value in enumerate(values.tolist())
+        if value < 0
+    ]
     flat.sort()
     taken: list[list[int]] = [[] for _ in scores]
     total = 0
@@ -85,8 +90,7 @@ def select_globally(scores: Sequence[Tensor], budget: int, room: Sequence[int]) 
     return [torch.tensor(sorted(indices), dtype=torch.long) for indices in taken]
 
 
-def select_per_layer(scores: Sequence[Tensor], budget: int, sizes: Sequence[int], room: Sequence[int]
-                     ) -> list[Tensor]:
+def select_per_layer(scores: Sequence[Tensor], budget: int, sizes: Sequence[int], room: Sequence[int]) -> list[Tensor]:
     r"""Per layer, the indices of its own most negative ``scores``, up to its share of ``budget``.
 
     Layer :math:`l` of :math:`D_l` neurons (``sizes``) takes at most
@@ -113,7 +117,8 @@ def resolve_layers(model: nn.Module, layers: Iterable[GrowableLayer] | None) -> 
         if not layers:
             raise ValueError(
                 f"{type(model).__name__} has no growable layer: growth grows the hidden layers of AdaptiveMLP and "
-                "AdaptiveGINMLP whose width is an AdaptiveWidth (a fixed int hidden size cannot grow)")
+                "AdaptiveGINMLP whose width is an AdaptiveWidth (a fixed int hidden size cannot grow)"
+            )
         return layers
     layers = list(layers)
     if not layers or not all(isinstance(layer, GrowableLayer) for layer in layers):

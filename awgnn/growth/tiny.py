@@ -3,6 +3,7 @@
 GroMo (the optional extra ``growth``: ``gromo==0.1.0``, Python >= 3.11) is
 imported on first use, so ``import awgnn.growth`` works without it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,7 @@ def gromo_modules() -> tuple[ModuleType, ModuleType]:
         importlib.import_module("gromo")
         return importlib.import_module("gromo.utils.tensor_statistic"), importlib.import_module("gromo.utils.tools")
     except ImportError as error:
-        raise ImportError(
-            f"TINY growth needs GroMo (gromo==0.1.0, Python >= 3.11): {INSTALL_HINT}") from error
+        raise ImportError(f"TINY growth needs GroMo (gromo==0.1.0, Python >= 3.11): {INSTALL_HINT}") from error
 
 
 class TinyStatistics:
@@ -83,7 +83,8 @@ class TinyStatistics:
         tensor_statistic = gromo_modules()[0].TensorStatistic
         self._statistics = {
             key: tensor_statistic(None, update_function=_outer_sum(left, right), device=device, name=f"{key}({name})")
-            for key, (left, right) in self._FACTORS.items()}
+            for key, (left, right) in self._FACTORS.items()
+        }
 
     def update(self, inputs: Tensor, hidden: Tensor, gradient: Tensor) -> None:
         r"""Add one batch of rows: :math:`b` ``(N, d + 1)``, :math:`\bar h` ``(N, D + 1)``, :math:`g` ``(N, F_out)``."""
@@ -137,8 +138,10 @@ def tiny_statistics(
         raise ValueError("layers must be a non-empty list of GrowableLayer, got []")
     statistics = [TinyStatistics(layer.name, layer.linear.weight.device) for layer in layers]
     consumed: dict[int, Tensor] = {}
-    handles = [layer.consumer.register_forward_pre_hook(
-        lambda module, args, i=i: consumed.__setitem__(i, args[0].detach())) for i, layer in enumerate(layers)]
+    handles = [
+        layer.consumer.register_forward_pre_hook(lambda module, args, i=i: consumed.__setitem__(i, args[0].detach()))
+        for i, layer in enumerate(layers)
+    ]
     try:
         # float64: S is ill-conditioned when neurons are nearly dead or alike, and its solve and
         # S_b^{-1/2} amplify rounding; the matrices are only (D + 1)- and (d + 1)-sized.
@@ -205,8 +208,9 @@ class TinyNeurons:
         return self.singular_values.numel()
 
     @classmethod
-    def from_statistics(cls, statistics: TinyStatistics, max_neurons: int, threshold: float,
-                        numerical_threshold: float = 1e-6) -> TinyNeurons:
+    def from_statistics(
+        cls, statistics: TinyStatistics, max_neurons: int, threshold: float, numerical_threshold: float = 1e-6
+    ) -> TinyNeurons:
         """Steps 1 to 3 above, in the statistics' dtype (float64 from :func:`tiny_statistics`)."""
         check_int_at_least("max_neurons", max_neurons, 0)
         check_finite_positive("threshold", threshold)
@@ -215,8 +219,12 @@ class TinyNeurons:
         delta, _ = tools.optimal_delta(statistics.tensor_s, statistics.tensor_m, dtype=statistics.tensor_s.dtype)
         goal = -statistics.tensor_m_prev + statistics.cross_covariance @ delta.T
         fan_in, fan_out, values = tools.compute_optimal_added_parameters(
-            statistics.tensor_s_growth, goal, numerical_threshold=numerical_threshold, statistical_threshold=threshold,
-            maximum_added_neurons=max_neurons)
+            statistics.tensor_s_growth,
+            goal,
+            numerical_threshold=numerical_threshold,
+            statistical_threshold=threshold,
+            maximum_added_neurons=max_neurons,
+        )
         # GroMo keeps its largest singular value even below the threshold; below it a neuron is noise.
         keep = values >= threshold
         return cls(fan_in[keep], fan_out[:, keep], values[keep], statistics.tensor_s_growth)
@@ -251,12 +259,15 @@ class TinyExtension:
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def __enter__(self) -> TinyExtension:
-        self._handles = [self.layer.linear.register_forward_pre_hook(self._record),
-                         self.layer.consumer.register_forward_hook(self._extend)]
+        self._handles = [
+            self.layer.linear.register_forward_pre_hook(self._record),
+            self.layer.consumer.register_forward_hook(self._extend),
+        ]
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles, self._input = [], None
@@ -339,22 +350,36 @@ class TinyGrowth:
         if len(set(self.gammas)) != len(self.gammas):
             raise ValueError(f"gammas must be distinct, got {gammas!r}")
 
-    def neurons(self, model: nn.Module, layers: Sequence[GrowableLayer], batches: Iterable[Any],
-                loss_fn: LossFunction) -> list[TinyNeurons]:
+    def neurons(
+        self, model: nn.Module, layers: Sequence[GrowableLayer], batches: Iterable[Any], loss_fn: LossFunction
+    ) -> list[TinyNeurons]:
         """Step 1: the :class:`TinyNeurons` of every layer, from one statistics pass."""
-        return [TinyNeurons.from_statistics(stats, min(self.neurons_per_layer, layer.room()), self.threshold,
-                                            self.numerical_threshold)
-                for layer, stats in zip(layers, tiny_statistics(model, layers, batches, loss_fn))]
+        return [
+            TinyNeurons.from_statistics(
+                stats, min(self.neurons_per_layer, layer.room()), self.threshold, self.numerical_threshold
+            )
+            for layer, stats in zip(layers, tiny_statistics(model, layers, batches, loss_fn))
+        ]
 
-    def line_search(self, model: nn.Module, layer: GrowableLayer, neurons: TinyNeurons, batches: Iterable[Any],
-                    loss_fn: LossFunction, base: float | None = None) -> dict[float, float]:
+    def line_search(
+        self,
+        model: nn.Module,
+        layer: GrowableLayer,
+        neurons: TinyNeurons,
+        batches: Iterable[Any],
+        loss_fn: LossFunction,
+        base: float | None = None,
+    ) -> dict[float, float]:
         """:math:`L(\\gamma)` for every :math:`\\gamma` in ``gammas`` (eval mode); the model is unchanged.
 
         ``base``, when given, is taken as :math:`L(0)` (the current loss), which saves its pass.
         """
-        return {gamma: base if gamma == 0.0 and base is not None else
-                _summed_loss(model, batches, loss_fn, TinyExtension(layer, neurons, gamma))
-                for gamma in self.gammas}
+        return {
+            gamma: base
+            if gamma == 0.0 and base is not None
+            else _summed_loss(model, batches, loss_fn, TinyExtension(layer, neurons, gamma))
+            for gamma in self.gammas
+        }
 
     def grow_(
         self,
@@ -390,16 +415,24 @@ class TinyGrowth:
                 base = losses[gamma]
             count = neurons.count if gamma > 0.0 else 0
             weight = layer.linear.weight
-            grown.append(layer.grow_(
-                torch.zeros(0, dtype=torch.long), weight.new_zeros(0, weight.shape[1] + 1),
-                gamma * neurons.fan_in[:count], gamma * neurons.fan_out[:, :count], optimizer, optimizer_state,
-                input_moment=neurons.input_moment))
+            grown.append(
+                layer.grow_(
+                    torch.zeros(0, dtype=torch.long),
+                    weight.new_zeros(0, weight.shape[1] + 1),
+                    gamma * neurons.fan_in[:count],
+                    gamma * neurons.fan_out[:, :count],
+                    optimizer,
+                    optimizer_state,
+                    input_moment=neurons.input_moment,
+                )
+            )
         return GrowthResult(grown, change)
 
 
 @torch.no_grad()
-def _summed_loss(model: nn.Module, batches: Iterable[Any], loss_fn: LossFunction,
-                 context: contextlib.AbstractContextManager) -> float:
+def _summed_loss(
+    model: nn.Module, batches: Iterable[Any], loss_fn: LossFunction, context: contextlib.AbstractContextManager
+) -> float:
     """The loss summed over ``batches`` in eval mode, inside ``context``; the model's mode is restored."""
     training = model.training
     model.eval()
@@ -413,4 +446,5 @@ def _summed_loss(model: nn.Module, batches: Iterable[Any], loss_fn: LossFunction
 def _outer_sum(left: str, right: str) -> Callable[[dict[str, Tensor]], tuple[Tensor, int]]:
     def update(rows: dict[str, Tensor]) -> tuple[Tensor, int]:
         return rows[left].T @ rows[right], rows[left].shape[0]
+
     return update

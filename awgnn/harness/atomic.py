@@ -1,4 +1,5 @@
 """Files that readers never see half-written."""
+
 from __future__ import annotations
 
 import json

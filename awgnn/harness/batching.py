@@ -31,6 +31,7 @@ exclusive cumulative sums :math:`(0, n_0, n_0 + n_1, \dots)` and
 The per-slot shifts reach nodes and edges through ``repeat_interleave``;
 nothing loops over graphs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -71,7 +72,9 @@ class GraphStore:
             node_ptr.dim() != 1
             or edge_ptr.shape != node_ptr.shape
             or x.size(0) != int(node_ptr[-1])
-            or edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.size(1) != int(edge_ptr[-1])
+            or edge_index.dim() != 2
+            or edge_index.size(0) != 2
+            or edge_index.size(1) != int(edge_ptr[-1])
             or y.size(0) != num_graphs
             or (edge_attr is not None and edge_attr.size(0) != edge_index.size(1))
         ):
@@ -129,8 +132,14 @@ class GraphStore:
         if device == self.device:
             return self
         edge_attr = None if self.edge_attr is None else self.edge_attr.to(device)
-        return GraphStore(self.x.to(device), self.edge_index.to(device), self.y.to(device),
-                          self.node_ptr.to(device), self.edge_ptr.to(device), edge_attr)
+        return GraphStore(
+            self.x.to(device),
+            self.edge_index.to(device),
+            self.y.to(device),
+            self.node_ptr.to(device),
+            self.edge_ptr.to(device),
+            edge_attr,
+        )
 
     def batches(self, order: Tensor, batch_size: int) -> Iterator[Batch]:
         """Mini-batches of consecutive ``batch_size`` chunks of ``order``, a 1-D CPU long tensor of graphs.
@@ -164,7 +173,7 @@ class GraphStore:
                 "edge_index": self.edge_index.index_select(1, edges[batch_edges]) + endpoint_shift[batch_edges],
                 "y": self.y.index_select(0, graphs[start:stop]),
                 "batch": node_slot[batch_nodes],
-                "ptr": node_pos[start:stop + 1] - node_pos[start],
+                "ptr": node_pos[start : stop + 1] - node_pos[start],
             }
             if self.edge_attr is not None:
                 attributes["edge_attr"] = self.edge_attr.index_select(0, edges[batch_edges])
@@ -176,8 +185,10 @@ class GraphStore:
 
     def __repr__(self) -> str:
         edge_attr = None if self.edge_attr is None else list(self.edge_attr.shape)
-        return (f"{type(self).__name__}(graphs={self.num_graphs}, x={list(self.x.shape)}, "
-                f"edges={self.edge_index.size(1)}, edge_attr={edge_attr}, device={self.device})")
+        return (
+            f"{type(self).__name__}(graphs={self.num_graphs}, x={list(self.x.shape)}, "
+            f"edges={self.edge_index.size(1)}, edge_attr={edge_attr}, device={self.device})"
+        )
 
 
 def _store_positions(shift: Tensor, counts: Tensor, total: int) -> Tensor:
@@ -240,7 +251,7 @@ class InMemoryLoader:
         order = self.indices
         if self.shuffle:
             order = order[torch.randperm(order.numel(), generator=self.generator)]
-        return self.store.batches(order[:len(self) * self.batch_size], self.batch_size)
+        return self.store.batches(order[: len(self) * self.batch_size], self.batch_size)
 
     def to(self, device: torch.device | str) -> InMemoryLoader:
         """Move the store to ``device`` (in place, like ``nn.Module.to``) and return this loader."""
@@ -248,9 +259,11 @@ class InMemoryLoader:
         return self
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(graphs={self.indices.numel()}, batch_size={self.batch_size}, "
-                f"batches={len(self)}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
-                f"device={self.store.device})")
+        return (
+            f"{type(self).__name__}(graphs={self.indices.numel()}, batch_size={self.batch_size}, "
+            f"batches={len(self)}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
+            f"device={self.store.device})"
+        )
 
 
 def _check_indices(indices: Sequence[int] | np.ndarray | Tensor | None, num_graphs: int) -> Tensor:
@@ -258,9 +271,13 @@ def _check_indices(indices: Sequence[int] | np.ndarray | Tensor | None, num_grap
         return torch.arange(num_graphs)
     tensor = torch.as_tensor(indices).cpu()
     if tensor.dim() != 1 or tensor.numel() == 0 or tensor.dtype.is_floating_point or tensor.dtype == torch.bool:
-        raise ValueError(f"indices must be a non-empty 1-D sequence of graph indices, got shape "
-                         f"{tuple(tensor.shape)} and dtype {tensor.dtype}")
+        raise ValueError(
+            f"indices must be a non-empty 1-D sequence of graph indices, got shape "
+            f"{tuple(tensor.shape)} and dtype {tensor.dtype}"
+        )
     if int(tensor.min()) < 0 or int(tensor.max()) >= num_graphs:
-        raise ValueError(f"indices must lie in 0..{num_graphs - 1} (the store's graphs), got "
-                         f"{int(tensor.min())}..{int(tensor.max())}")
+        raise ValueError(
+            f"indices must lie in 0..{num_graphs - 1} (the store's graphs), got "
+            f"{int(tensor.min())}..{int(tensor.max())}"
+        )
     return tensor.long()

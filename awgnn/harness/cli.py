@@ -4,6 +4,7 @@ Exit codes: 0 success; 1 some runs raised (their tracebacks are printed, the
 rest of the experiment is kept); 2 invalid configuration, data or results
 folder (one line, nothing trained); 130 interrupted (finished runs are kept).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from awgnn import __version__
 from awgnn.harness.config import ConfigError, load_config
 from awgnn.harness.data import resolve_data_root
 from awgnn.harness.executors import InlineExecutor, ProcessExecutor, RayExecutor
@@ -31,15 +33,19 @@ EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="awgnn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     bench = commands.add_parser("bench", help="run the fair-comparison protocol of a configuration file")
     bench.add_argument("config", help="experiment YAML file (see configs/)")
     bench.add_argument("--data-root", help="data folder (default: $AWGNN_DATA, else ~/.cache/awgnn/data)")
     bench.add_argument("--results", help="output folder of this experiment (default: results/<config name>)")
-    bench.add_argument("--workers", type=int, default=available_cores(),
-                       help="runs in parallel, one CPU thread each (default: the usable cores, "
-                            f"{available_cores()} here)")
+    bench.add_argument(
+        "--workers",
+        type=int,
+        default=available_cores(),
+        help=f"runs in parallel, one CPU thread each (default: the usable cores, {available_cores()} here)",
+    )
     bench.add_argument("--backend", choices=("local", "ray"), default="local", help="where runs execute")
     bench.add_argument("--ray-address", help="address of an existing Ray cluster (default: start a local one)")
     bench.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
@@ -72,15 +78,17 @@ def bench(arguments: argparse.Namespace) -> int:
     except (ConfigError, ResultsConflict) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{config.name}: {config.dataset.name}, {len(experiment.splits)} outer folds "
-          f"({experiment.splits.source}); results in {results}", file=sys.stderr)
+    print(
+        f"{config.name}: {config.dataset.name}, {len(experiment.splits)} outer folds "
+        f"({experiment.splits.source}); results in {results}",
+        file=sys.stderr,
+    )
     executor = _executor(arguments, config.protocol.device)
     try:
         with _terminate_as_interrupt():
             errors = experiment.run(executor, progress=not arguments.no_progress)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are kept in {results}; run the same command to continue",
-              file=sys.stderr)
+        print(f"\ninterrupted: finished runs are kept in {results}; run the same command to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     except CodeMismatch as error:
         # Ray's copy of the error carries the worker's traceback first; its last line is the message.
@@ -120,8 +128,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
 def _executor(arguments: argparse.Namespace, device: str):
     if arguments.backend == "ray":
         uses_gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-        return RayExecutor(execute_task, arguments.workers, arguments.ray_address,
-                           gpus_per_run=1 / arguments.workers if uses_gpu else 0)
+        return RayExecutor(
+            execute_task,
+            arguments.workers,
+            arguments.ray_address,
+            gpus_per_run=1 / arguments.workers if uses_gpu else 0,
+        )
     if arguments.workers == 1:
         return InlineExecutor(execute_task)
     return ProcessExecutor(execute_task, arguments.workers)

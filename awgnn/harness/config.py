@@ -10,6 +10,7 @@ are broken in.
 Errors are :class:`ConfigError`: one line naming the file, the key and what
 was expected.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,35 +59,48 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "width_prior_centre": ("an integer >= 2 (neurons a layer)", DEFAULT_WIDTH_PRIOR_CENTRE),
     "width_prior_std": ("a number > 0 or null (no width prior)", None),
     # Widths set by the measured value of neurons against their cost (awgnn.growth.MarginalWidths).
-    "width_control": ("'marginal' (an adaptive GIN's hidden widths are fixed and set by the measured value of "
-                      "their last neurons against a cost per neuron), 'marginal_refit' (the same, with the next "
-                      "layer refitted before the last neurons are measured and when they are removed) or null (the "
-                      "rates learn them)", None),
-    "neuron_cost": ("a number > 0 (alpha, the cost in nats per parameter; a neuron of p parameters costs "
-                    "alpha * p / N)", DEFAULT_NEURON_COST),
-    "width_window": ("a number in (0, 1] (the last neurons measured, and a decision's step, as a fraction of the "
-                     "width)", DEFAULT_WINDOW),
-    "width_settle_steps": ("an integer >= 0 (training steps after a growth before the layer is judged again)",
-                           DEFAULT_SETTLE_STEPS),
-    "width_measured_examples": ("an integer >= 1 (training examples a measurement uses)",
-                                DEFAULT_MEASURED_EXAMPLES),
+    "width_control": (
+        "'marginal' (an adaptive GIN's hidden widths are fixed and set by the measured value of "
+        "their last neurons against a cost per neuron), 'marginal_refit' (the same, with the next "
+        "layer refitted before the last neurons are measured and when they are removed) or null (the "
+        "rates learn them)",
+        None,
+    ),
+    "neuron_cost": (
+        "a number > 0 (alpha, the cost in nats per parameter; a neuron of p parameters costs alpha * p / N)",
+        DEFAULT_NEURON_COST,
+    ),
+    "width_window": (
+        "a number in (0, 1] (the last neurons measured, and a decision's step, as a fraction of the width)",
+        DEFAULT_WINDOW,
+    ),
+    "width_settle_steps": (
+        "an integer >= 0 (training steps after a growth before the layer is judged again)",
+        DEFAULT_SETTLE_STEPS,
+    ),
+    "width_measured_examples": ("an integer >= 1 (training examples a measurement uses)", DEFAULT_MEASURED_EXAMPLES),
     # The growth schedule of a growing model class (awgnn.harness.train.GrowthSchedule).
     "growth": ("'s2d', 's2d_fast', 'firefly', 'tiny' or null (no growth)", None),
     "growth_warmup": ("an integer >= 0 (epochs before the first growth step)", 50),
     "growth_interval": ("an integer >= 1 (epochs between growth steps)", 10),
     "growth_stop": ("an integer >= 1 (no growth step from this epoch on) or null (max_epochs - patience)", None),
-    "growth_neurons": ("an integer >= 1 (neurons a step adds over all layers; for tiny, to each layer) or null",
-                       None),
-    "growth_fraction": ("a number in (0, 1] (of the current neurons, per step) or null (the method's "
-                        "reference fraction unless growth_neurons is set)", None),
+    "growth_neurons": ("an integer >= 1 (neurons a step adds over all layers; for tiny, to each layer) or null", None),
+    "growth_fraction": (
+        "a number in (0, 1] (of the current neurons, per step) or null (the method's "
+        "reference fraction unless growth_neurons is set)",
+        None,
+    ),
     "growth_eps": ("a number > 0 (S2D's split offset, Firefly's new-neuron fan-out norm)", 0.01),
-    "growth_offset_ratio": ("a number > 0 (Firefly's split offset, a fraction of the neuron's fan-in norm) or null "
-                            "(sqrt(growth_eps))", None),
-    "growth_threshold": ("a number > 0 (TINY's smallest singular value that gives a neuron)",
-                         TINY_DEFAULT_THRESHOLD),
-    "growth_selection": ("'global' (the most negative scores over all layers, as the papers) or 'per_layer' (each "
-                         "layer its share of a step's budget, in proportion to its size); s2d, s2d_fast, firefly",
-                         "global"),
+    "growth_offset_ratio": (
+        "a number > 0 (Firefly's split offset, a fraction of the neuron's fan-in norm) or null (sqrt(growth_eps))",
+        None,
+    ),
+    "growth_threshold": ("a number > 0 (TINY's smallest singular value that gives a neuron)", TINY_DEFAULT_THRESHOLD),
+    "growth_selection": (
+        "'global' (the most negative scores over all layers, as the papers) or 'per_layer' (each "
+        "layer its share of a step's budget, in proportion to its size); s2d, s2d_fast, firefly",
+        "global",
+    ),
 }
 
 GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
@@ -154,8 +168,10 @@ class ExperimentConfig:
             "dataset": asdict(self.dataset),
             "splits": asdict(self.splits),
             "protocol": asdict(self.protocol),
-            "models": {m.name: {"class": m.model_class, "grid": m.grid,
-                                **({"preset": m.preset} if m.preset else {})} for m in self.models},
+            "models": {
+                m.name: {"class": m.model_class, "grid": m.grid, **({"preset": m.preset} if m.preset else {})}
+                for m in self.models
+            },
         }
 
     def fingerprint(self) -> str:
@@ -180,7 +196,9 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 def parse_config(content: Any, source: str = "<config>", default_name: str = "experiment") -> ExperimentConfig:
     reader = _Reader(source)
-    section = reader.mapping(content, "", {"name", "dataset", "splits", "protocol", "models"}, required={"dataset", "models"})
+    section = reader.mapping(
+        content, "", {"name", "dataset", "splits", "protocol", "models"}, required={"dataset", "models"}
+    )
     name = reader.string(section.get("name", default_name), "name")
     config = ExperimentConfig(
         name=name,
@@ -264,36 +282,59 @@ def _check_growth(reader: _Reader, model: ModelConfig, protocol: ProtocolConfig)
     if not spec.grows:
         for key in GROWTH_KEYS:
             if key in model.grid:
-                raise reader.fail(f"{where}.{key}", f"no {key}: {spec.cls.__name__} does not grow (growing classes: "
-                                  f"{', '.join(n for n, s in MODEL_CLASSES.items() if s.grows)})",
-                                  model.grid[key][0])
+                raise reader.fail(
+                    f"{where}.{key}",
+                    f"no {key}: {spec.cls.__name__} does not grow (growing classes: "
+                    f"{', '.join(n for n, s in MODEL_CLASSES.items() if s.grows)})",
+                    model.grid[key][0],
+                )
         return
     if "loss" in model.grid and model.grid["loss"] != ["cross_entropy"]:
-        raise reader.fail(f"{where}.loss", f"'cross_entropy' ({spec.cls.__name__} has fixed widths that only "
-                          "growth changes)", model.grid["loss"])
+        raise reader.fail(
+            f"{where}.loss",
+            f"'cross_entropy' ({spec.cls.__name__} has fixed widths that only growth changes)",
+            model.grid["loss"],
+        )
     for point in model.points():
         if point.get("growth") is None:
             continue
         if point["growth"] == "tiny" and "growth_selection" in point:
-            raise reader.fail(f"{where}.growth_selection", "no growth_selection for tiny (it grows every layer by "
-                              "growth_neurons)", point["growth_selection"])
+            raise reader.fail(
+                f"{where}.growth_selection",
+                "no growth_selection for tiny (it grows every layer by growth_neurons)",
+                point["growth_selection"],
+            )
         if point["growth"] != "firefly" and point.get("growth_offset_ratio") is not None:
-            raise reader.fail(f"{where}.growth_offset_ratio", f"null for {point['growth']} (only firefly splits "
-                              "with an offset relative to the fan-in norm)", point["growth_offset_ratio"])
+            raise reader.fail(
+                f"{where}.growth_offset_ratio",
+                f"null for {point['growth']} (only firefly splits with an offset relative to the fan-in norm)",
+                point["growth_offset_ratio"],
+            )
         if point["growth"] == "tiny" and point.get("growth_fraction") is not None:
-            raise reader.fail(f"{where}.growth_fraction", "null for tiny (its budget is growth_neurons per layer, "
-                              f"default {TINY_NEURONS_PER_LAYER})", point["growth_fraction"])
+            raise reader.fail(
+                f"{where}.growth_fraction",
+                f"null for tiny (its budget is growth_neurons per layer, default {TINY_NEURONS_PER_LAYER})",
+                point["growth_fraction"],
+            )
         if point.get("growth_neurons") is not None and point.get("growth_fraction") is not None:
-            raise reader.fail(f"{where}.growth_neurons", "null when growth_fraction is set (a step's budget is "
-                              "one or the other)", point["growth_neurons"])
+            raise reader.fail(
+                f"{where}.growth_neurons",
+                "null when growth_fraction is set (a step's budget is one or the other)",
+                point["growth_neurons"],
+            )
         stop, warmup = point.get("growth_stop"), point.get("growth_warmup", TRAINING_KEYS["growth_warmup"][1])
         if stop is None and protocol.max_epochs - protocol.patience <= warmup:
-            raise reader.fail(f"{where}.growth_stop", f"an epoch after growth_warmup={warmup} (null means "
-                              f"max_epochs - patience = {protocol.max_epochs - protocol.patience}: no growth step "
-                              "would run)", stop)
+            raise reader.fail(
+                f"{where}.growth_stop",
+                f"an epoch after growth_warmup={warmup} (null means "
+                f"max_epochs - patience = {protocol.max_epochs - protocol.patience}: no growth step "
+                "would run)",
+                stop,
+            )
         if stop is not None and stop <= warmup:
-            raise reader.fail(f"{where}.growth_stop", f"an epoch after growth_warmup={warmup} (no growth step "
-                              "would run)", stop)
+            raise reader.fail(
+                f"{where}.growth_stop", f"an epoch after growth_warmup={warmup} (no growth step would run)", stop
+            )
 
 
 def _check_width_control(reader: _Reader, model: ModelConfig) -> None:
@@ -304,19 +345,33 @@ def _check_width_control(reader: _Reader, model: ModelConfig) -> None:
         if point.get("width_control") is None:
             for key in MARGINAL_KEYS:
                 if key in point:
-                    raise reader.fail(f"{where}.{key}", f"no {key} without width_control (one of "
-                                      f"{', '.join(WIDTH_CONTROLS)})", point[key])
+                    raise reader.fail(
+                        f"{where}.{key}",
+                        f"no {key} without width_control (one of {', '.join(WIDTH_CONTROLS)})",
+                        point[key],
+                    )
             continue
         if not spec.controllable:
-            raise reader.fail(f"{where}.width_control", f"null: {spec.cls.__name__} has no hidden MLP widths to set "
-                              f"(classes: {', '.join(n for n, s in MODEL_CLASSES.items() if s.controllable)})",
-                              point["width_control"])
+            raise reader.fail(
+                f"{where}.width_control",
+                f"null: {spec.cls.__name__} has no hidden MLP widths to set "
+                f"(classes: {', '.join(n for n, s in MODEL_CLASSES.items() if s.controllable)})",
+                point["width_control"],
+            )
         if point.get("loss", "cross_entropy") != "cross_entropy":
-            raise reader.fail(f"{where}.loss", "'cross_entropy' with width_control (the widths are fixed and "
-                              "set by measurement, not by the ELBO's rates)", point["loss"])
+            raise reader.fail(
+                f"{where}.loss",
+                "'cross_entropy' with width_control (the widths are fixed and "
+                "set by measurement, not by the ELBO's rates)",
+                point["loss"],
+            )
         if "embedding_channels" in point and point["embedding_channels"] is None:
-            raise reader.fail(f"{where}.embedding_channels", "an integer with width_control (it sets the hidden "
-                              "widths; a learned embedding width would still follow its rate)", None)
+            raise reader.fail(
+                f"{where}.embedding_channels",
+                "an integer with width_control (it sets the hidden "
+                "widths; a learned embedding width would still follow its rate)",
+                None,
+            )
 
 
 def _preset(reader: _Reader, value: Any, spec: ModelSpec, where: str) -> str | None:
@@ -325,8 +380,11 @@ def _preset(reader: _Reader, value: Any, spec: ModelSpec, where: str) -> str | N
         return None
     name = reader.choice(value, where, tuple(PRESETS))
     if not spec.adaptive:
-        raise reader.fail(where, f"no preset: {spec.cls.__name__} has fixed widths (presets set how "
-                                 "adaptive models learn them)", value)
+        raise reader.fail(
+            where,
+            f"no preset: {spec.cls.__name__} has fixed widths (presets set how adaptive models learn them)",
+            value,
+        )
     return name
 
 
@@ -423,8 +481,9 @@ class _Reader:
     def fail(self, where: str, expected: str, value: Any) -> ConfigError:
         return ConfigError(f"{self.source}: {where or 'top level'}: expected {expected}, got {value!r}")
 
-    def mapping(self, value: Any, where: str, allowed: set[str] | None,
-                required: set[str] = frozenset()) -> dict[str, Any]:
+    def mapping(
+        self, value: Any, where: str, allowed: set[str] | None, required: set[str] = frozenset()
+    ) -> dict[str, Any]:
         if value is None:
             value = {}
         if not isinstance(value, dict):
@@ -433,8 +492,9 @@ class _Reader:
             unknown = sorted(set(map(str, value)) - allowed)
             if unknown:
                 prefix = f"{where}." if where else ""
-                raise ConfigError(f"{self.source}: {prefix}{unknown[0]}: unknown key; expected one of "
-                                  f"{', '.join(sorted(allowed))}")
+                raise ConfigError(
+                    f"{self.source}: {prefix}{unknown[0]}: unknown key; expected one of {', '.join(sorted(allowed))}"
+                )
         missing = sorted(required - set(value))
         if missing:
             prefix = f"{where}." if where else ""
@@ -460,4 +520,3 @@ class _Reader:
         if value not in choices:
             raise self.fail(where, f"one of {', '.join(map(repr, choices))}", value)
         return value
-

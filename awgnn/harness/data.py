@@ -17,6 +17,7 @@ labels and get either a constant 1 or the node degree as one raw scalar, each a
 separate experiment with its own official split file. Graphs are never
 filtered, so indices are raw TU positions and match the split files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,24 +97,26 @@ class TUDatasetSpec:
         return _OFFICIAL_SPLITS_DIR / folder / self.split_file
 
 
-TU_DATASETS: Mapping[str, TUDatasetSpec] = MappingProxyType({
-    spec.name: spec
-    for spec in (
-        # name, kind, graphs, classes, node-feature columns, official split file
-        TUDatasetSpec("MUTAG", "chemical", 188, 2, 7, None),
-        TUDatasetSpec("NCI1", "chemical", 4110, 2, 37, "NCI1_splits.json"),
-        # PyG's PROTEINS lists the graphs of PROTEINS_full in the same order; node labels only.
-        TUDatasetSpec("PROTEINS", "chemical", 1113, 2, 3, "PROTEINS_full_splits.json"),
-        TUDatasetSpec("DD", "chemical", 1178, 2, 89, "DD_splits.json"),
-        # The only dataset using continuous node attributes: 18 attributes + 3 one-hot labels.
-        TUDatasetSpec("ENZYMES", "chemical", 600, 6, 21, "ENZYMES_splits.json", use_node_attr=True),
-        TUDatasetSpec("IMDB-BINARY", "social", 1000, 2, 1, "IMDB-BINARY_splits.json"),
-        TUDatasetSpec("IMDB-MULTI", "social", 1500, 3, 1, "IMDB-MULTI_splits.json"),
-        TUDatasetSpec("REDDIT-BINARY", "social", 2000, 2, 1, "REDDIT-BINARY_splits.json"),
-        TUDatasetSpec("COLLAB", "social", 5000, 3, 1, "COLLAB_splits.json"),
-        TUDatasetSpec("REDDIT-MULTI-5K", "social", 4999, 5, 1, "REDDIT-MULTI-5K_splits.json"),
-    )
-})
+TU_DATASETS: Mapping[str, TUDatasetSpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            # name, kind, graphs, classes, node-feature columns, official split file
+            TUDatasetSpec("MUTAG", "chemical", 188, 2, 7, None),
+            TUDatasetSpec("NCI1", "chemical", 4110, 2, 37, "NCI1_splits.json"),
+            # PyG's PROTEINS lists the graphs of PROTEINS_full in the same order; node labels only.
+            TUDatasetSpec("PROTEINS", "chemical", 1113, 2, 3, "PROTEINS_full_splits.json"),
+            TUDatasetSpec("DD", "chemical", 1178, 2, 89, "DD_splits.json"),
+            # The only dataset using continuous node attributes: 18 attributes + 3 one-hot labels.
+            TUDatasetSpec("ENZYMES", "chemical", 600, 6, 21, "ENZYMES_splits.json", use_node_attr=True),
+            TUDatasetSpec("IMDB-BINARY", "social", 1000, 2, 1, "IMDB-BINARY_splits.json"),
+            TUDatasetSpec("IMDB-MULTI", "social", 1500, 3, 1, "IMDB-MULTI_splits.json"),
+            TUDatasetSpec("REDDIT-BINARY", "social", 2000, 2, 1, "REDDIT-BINARY_splits.json"),
+            TUDatasetSpec("COLLAB", "social", 5000, 3, 1, "COLLAB_splits.json"),
+            TUDatasetSpec("REDDIT-MULTI-5K", "social", 4999, 5, 1, "REDDIT-MULTI-5K_splits.json"),
+        )
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -219,8 +222,9 @@ class OneHotColumns(BaseTransform):
     def forward(self, data: Data) -> Data:
         columns = data.x.long()
         if columns.dim() != 2 or columns.size(1) != len(self.sizes):
-            raise ValueError(f"expected integer node features of shape [num_nodes, {len(self.sizes)}], "
-                             f"got {tuple(data.x.shape)}")
+            raise ValueError(
+                f"expected integer node features of shape [num_nodes, {len(self.sizes)}], got {tuple(data.x.shape)}"
+            )
         x = torch.zeros(columns.size(0), self.num_features)
         x.scatter_(1, columns + self.offsets, 1.0)
         data.x = x
@@ -255,8 +259,9 @@ class _CachedTUDataset(TUDataset):
     folders make mixing variants impossible.
     """
 
-    def __init__(self, root: str, name: str, features: FeatureVariant, use_node_attr: bool,
-                 processed_root: Path) -> None:
+    def __init__(
+        self, root: str, name: str, features: FeatureVariant, use_node_attr: bool, processed_root: Path
+    ) -> None:
         self.features = features
         self.processed_root = processed_root
         pre_transform = None if features == "labels" else _feature_transform(features)
@@ -351,14 +356,16 @@ class PlanetoidSpec:
     num_train: int
 
 
-PLANETOID_DATASETS: Mapping[str, PlanetoidSpec] = MappingProxyType({
-    spec.name: spec
-    for spec in (
-        PlanetoidSpec("Cora", 2708, 1433, 7, 140),
-        PlanetoidSpec("CiteSeer", 3327, 3703, 6, 120),
-        PlanetoidSpec("PubMed", 19717, 500, 3, 60),
-    )
-})
+PLANETOID_DATASETS: Mapping[str, PlanetoidSpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            PlanetoidSpec("Cora", 2708, 1433, 7, 140),
+            PlanetoidSpec("CiteSeer", 3327, 3703, 6, 120),
+            PlanetoidSpec("PubMed", 19717, 500, 3, 60),
+        )
+    }
+)
 
 
 class _CachedPlanetoid(Planetoid):
@@ -394,34 +401,50 @@ def load_planetoid(
     downloaded.
     """
     if name not in PLANETOID_DATASETS:
-        raise ValueError(f"unknown Planetoid dataset {name!r}; expected one of {', '.join(PLANETOID_DATASETS)} "
-                         "(names are case-sensitive)")
+        raise ValueError(
+            f"unknown Planetoid dataset {name!r}; expected one of {', '.join(PLANETOID_DATASETS)} "
+            "(names are case-sensitive)"
+        )
     root = resolve_data_root(root)
     raw_dir = root / "Planetoid" / name / "raw"
     parts = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
     required = [raw_dir / f"ind.{name.lower()}.{part}" for part in parts]
     if not all(path.is_file() for path in required) and not download:
-        raise FileNotFoundError(f"{name}: Planetoid files missing in {raw_dir}; expected "
-                                f"{', '.join(p.name for p in required)} (copy them there or allow download)")
+        raise FileNotFoundError(
+            f"{name}: Planetoid files missing in {raw_dir}; expected "
+            f"{', '.join(p.name for p in required)} (copy them there or allow download)"
+        )
     try:
         dataset = _CachedPlanetoid(str(root / "Planetoid"), name, processed_cache(root))
     except OSError as exc:
-        raise FileNotFoundError(f"{name}: Planetoid files missing in {raw_dir} and the download failed ({exc}); "
-                                f"expected {', '.join(p.name for p in required)} there") from exc
+        raise FileNotFoundError(
+            f"{name}: Planetoid files missing in {raw_dir} and the download failed ({exc}); "
+            f"expected {', '.join(p.name for p in required)} there"
+        ) from exc
     _check_planetoid(dataset, PLANETOID_DATASETS[name], raw_dir)
     return dataset
 
 
 def _check_planetoid(dataset: Planetoid, spec: PlanetoidSpec, raw_dir: Path) -> None:
     data = dataset[0]
-    found = {"nodes": data.num_nodes, "feature columns": dataset.num_features, "classes": dataset.num_classes,
-             "training nodes": int(data.train_mask.sum())}
-    expected = {"nodes": spec.num_nodes, "feature columns": spec.num_features, "classes": spec.num_classes,
-                "training nodes": spec.num_train}
+    found = {
+        "nodes": data.num_nodes,
+        "feature columns": dataset.num_features,
+        "classes": dataset.num_classes,
+        "training nodes": int(data.train_mask.sum()),
+    }
+    expected = {
+        "nodes": spec.num_nodes,
+        "feature columns": spec.num_features,
+        "classes": spec.num_classes,
+        "training nodes": spec.num_train,
+    }
     wrong = [f"{found[key]} {key} (expected {expected[key]})" for key in found if found[key] != expected[key]]
     if wrong:
-        raise ValueError(f"{spec.name} loaded from {raw_dir} has {', '.join(wrong)}; the raw files may be another "
-                         f"dataset's, or {Path(dataset.processed_dir)} is stale (delete it to rebuild)")
+        raise ValueError(
+            f"{spec.name} loaded from {raw_dir} has {', '.join(wrong)}; the raw files may be another "
+            f"dataset's, or {Path(dataset.processed_dir)} is stale (delete it to rebuild)"
+        )
 
 
 # The classes a pickled PyG InMemoryDataset refers to (the same list PyG allows for its own files).
@@ -446,8 +469,9 @@ def load_ogb_dataset(
     ogb_root = Path(root) / "OGB"
     folder = ogb_root / name.replace("-", "_")
     if not folder.is_dir() and not download:
-        raise FileNotFoundError(f"{name}: dataset folder {folder} not found; expected the OGB files there "
-                                f"(or allow download)")
+        raise FileNotFoundError(
+            f"{name}: dataset folder {folder} not found; expected the OGB files there (or allow download)"
+        )
     try:
         # ogb reads back its processed file with torch.load, which since torch 2.6 refuses
         # PyG's data classes unless they are allow-listed.
@@ -455,13 +479,13 @@ def load_ogb_dataset(
             dataset = graphproppred.PygGraphPropPredDataset(name=name, root=str(ogb_root))
     except OSError as exc:
         raise FileNotFoundError(
-            f"{name}: dataset folder {folder} not found and the download failed ({exc}); "
-            f"expected the OGB files there"
+            f"{name}: dataset folder {folder} not found and the download failed ({exc}); expected the OGB files there"
         ) from exc
     dataset.transform = OneHotColumns(_atom_feature_dims())
     split = dataset.get_idx_split()
-    fold = Fold(test=_index_tuple(split["test"]), train=_index_tuple(split["train"]),
-                validation=_index_tuple(split["valid"]))
+    fold = Fold(
+        test=_index_tuple(split["test"]), train=_index_tuple(split["train"]), validation=_index_tuple(split["valid"])
+    )
     return OGBDataset(dataset, fold, graphproppred.Evaluator(name))
 
 
@@ -495,12 +519,22 @@ def load_dataset(
     root = resolve_data_root(root)
     if name.startswith("ogbg-"):
         if features is not None:
-            raise ValueError(f"features must be None for OGB dataset {name}, which has its own atom features, "
-                             f"got {features!r}")
+            raise ValueError(
+                f"features must be None for OGB dataset {name}, which has its own atom features, got {features!r}"
+            )
         ogb = load_ogb_dataset(name, root=root, download=download)
         labels = ogb.dataset.y.view(-1).clone().long()
-        return LoadedDataset(name, "ogb", ogb.dataset, ogb.dataset.transform.num_features,
-                             ogb.dataset.num_classes, labels, OGB_DATASETS[name], ogb.split, ogb.evaluator)
+        return LoadedDataset(
+            name,
+            "ogb",
+            ogb.dataset,
+            ogb.dataset.transform.num_features,
+            ogb.dataset.num_classes,
+            labels,
+            OGB_DATASETS[name],
+            ogb.split,
+            ogb.evaluator,
+        )
     spec = tu_dataset_spec(name)
     resolved = spec.resolve_features(features)
     dataset = load_tu_dataset(name, root, resolved, download=download)

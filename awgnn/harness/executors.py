@@ -13,6 +13,7 @@ Scheduling never touches CUDA: a run places itself on the configured device
 one GPU, each with its own CUDA context. Workers are spawned, not forked,
 because a forked child cannot use CUDA once its parent has.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -73,8 +74,9 @@ class ProcessExecutor:
     def __init__(self, function: Callable[[Any], Outcome], workers: int) -> None:
         self.function = function
         self.capacity = workers
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=single_thread)
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=single_thread
+        )
 
     def submit(self, task: Any) -> Future:
         return self.pool.submit(self.function, task)
@@ -94,8 +96,9 @@ class RayExecutor:
     is shut down, a cluster given by ``address`` is left running.
     """
 
-    def __init__(self, function: Callable[[Any], Outcome], workers: int, address: str | None,
-                 gpus_per_run: float) -> None:
+    def __init__(
+        self, function: Callable[[Any], Outcome], workers: int, address: str | None, gpus_per_run: float
+    ) -> None:
         try:
             import ray
         except ImportError:

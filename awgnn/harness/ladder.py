@@ -63,6 +63,7 @@ the top level), so the input dimension is the same at every level; lower
 levels leave the last columns empty. Graphs are small (:data:`NUM_NODES`),
 generated in memory from the seed, and nothing is written to disk.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -165,15 +166,23 @@ def ladder_dataset(level: int, num_graphs: int = 1000, seed: int = 0) -> LoadedD
     seed = check_int_at_least("seed", seed, 0)
     minimum = MIN_GRAPHS_PER_CLASS * spec.num_classes
     if isinstance(num_graphs, bool) or not isinstance(num_graphs, int) or num_graphs < minimum:
-        raise ValueError(f"num_graphs must be an integer >= {minimum} at level {level} "
-                         f"({MIN_GRAPHS_PER_CLASS} per class, {spec.num_classes} classes), got {num_graphs!r}")
+        raise ValueError(
+            f"num_graphs must be an integer >= {minimum} at level {level} "
+            f"({MIN_GRAPHS_PER_CLASS} per class, {spec.num_classes} classes), got {num_graphs!r}"
+        )
     rng = np.random.default_rng([seed, level])
     labels = rng.permutation(np.arange(num_graphs) % spec.num_classes)
     patterns = _patterns_per_graph(spec, labels, rng)
     graphs = [_graph(a, b, int(label), rng) for (a, b), label in zip(patterns, labels)]
-    return LoadedDataset(name=f"ladder-{level}", features="synthetic", dataset=GraphList(graphs),
-                         num_features=NUM_TYPES, num_classes=spec.num_classes,
-                         labels=torch.as_tensor(labels, dtype=torch.long), metric="accuracy")
+    return LoadedDataset(
+        name=f"ladder-{level}",
+        features="synthetic",
+        dataset=GraphList(graphs),
+        num_features=NUM_TYPES,
+        num_classes=spec.num_classes,
+        labels=torch.as_tensor(labels, dtype=torch.long),
+        metric="accuracy",
+    )
 
 
 def _patterns_per_graph(spec: LadderLevel, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

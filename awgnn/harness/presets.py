@@ -8,6 +8,7 @@ convergence") for the evidence behind ``awgnn``, its section 12 for
 recommended: it reports which of its targets each meets), and the README for
 what each key does.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,43 +24,53 @@ AWGNN_WIDTH_PRIOR_CENTRE = DEFAULT_WIDTH_PRIOR_CENTRE
 AWGNN_WIDTH_PRIOR_STD = 0.3
 AWGNN_RATE_LR = 0.05
 
-PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
-    # The AWN paper's graph setting (Errica et al. 2025): start at 117 neurons (lambda0 = 0.02),
-    # sigma_theta = 10, no prior on the widths, the rates train at the weights' learning rate.
-    "paper": MappingProxyType({
-        "lambda0": 0.02,
-        "weight_prior_std": 10.0,
-        "rate_prior_mean": None,
-        "rate_prior_std": None,
-        "width_prior_std": None,
-        "rate_lr": None,
-    }),
-    # awgnn's recommendation: a log-normal width prior (scaled by 1/N like the weight prior) gives the
-    # width an equilibrium, and the rates' own, larger learning rate lets narrow and wide starts reach
-    # it within a reduced budget.
-    "awgnn": MappingProxyType({
-        "initial_width": AWGNN_INITIAL_WIDTH,
-        "weight_prior_std": 10.0,
-        "rate_prior_mean": None,
-        "rate_prior_std": None,
-        "width_prior_centre": AWGNN_WIDTH_PRIOR_CENTRE,
-        "width_prior_std": AWGNN_WIDTH_PRIOR_STD,
-        "rate_lr": AWGNN_RATE_LR,
-    }),
-    # Hidden widths set by the measured value of their last neurons against a cost of alpha nats a parameter
-    # divided by N (awgnn.growth.MarginalWidths); the rates do not learn, and training minimises cross-entropy.
-    "marginal": MappingProxyType({
-        "initial_width": AWGNN_INITIAL_WIDTH,
-        "width_control": "marginal",
-        "neuron_cost": DEFAULT_NEURON_COST,
-        "width_settle_steps": DEFAULT_SETTLE_STEPS,
-    }),
-    # The same with the next layer refitted before a window is measured and when it is removed
-    # (awgnn.growth.RefitMarginalWidths): neurons that only duplicate others are worth nothing, whatever their age.
-    "marginal_refit": MappingProxyType({
-        "initial_width": AWGNN_INITIAL_WIDTH,
-        "width_control": "marginal_refit",
-        "neuron_cost": DEFAULT_NEURON_COST,
-        "width_settle_steps": DEFAULT_SETTLE_STEPS,
-    }),
-})
+PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        # The AWN paper's graph setting (Errica et al. 2025): start at 117 neurons (lambda0 = 0.02),
+        # sigma_theta = 10, no prior on the widths, the rates train at the weights' learning rate.
+        "paper": MappingProxyType(
+            {
+                "lambda0": 0.02,
+                "weight_prior_std": 10.0,
+                "rate_prior_mean": None,
+                "rate_prior_std": None,
+                "width_prior_std": None,
+                "rate_lr": None,
+            }
+        ),
+        # awgnn's recommendation: a log-normal width prior (scaled by 1/N like the weight prior) gives the
+        # width an equilibrium, and the rates' own, larger learning rate lets narrow and wide starts reach
+        # it within a reduced budget.
+        "awgnn": MappingProxyType(
+            {
+                "initial_width": AWGNN_INITIAL_WIDTH,
+                "weight_prior_std": 10.0,
+                "rate_prior_mean": None,
+                "rate_prior_std": None,
+                "width_prior_centre": AWGNN_WIDTH_PRIOR_CENTRE,
+                "width_prior_std": AWGNN_WIDTH_PRIOR_STD,
+                "rate_lr": AWGNN_RATE_LR,
+            }
+        ),
+        # Hidden widths set by the measured value of their last neurons against a cost of alpha nats a parameter
+        # divided by N (awgnn.growth.MarginalWidths); the rates do not learn, and training minimises cross-entropy.
+        "marginal": MappingProxyType(
+            {
+                "initial_width": AWGNN_INITIAL_WIDTH,
+                "width_control": "marginal",
+                "neuron_cost": DEFAULT_NEURON_COST,
+                "width_settle_steps": DEFAULT_SETTLE_STEPS,
+            }
+        ),
+        # The same with the next layer refitted before a window is measured and when it is removed
+        # (awgnn.growth.RefitMarginalWidths): neurons that only duplicate others are worth nothing, whatever their age.
+        "marginal_refit": MappingProxyType(
+            {
+                "initial_width": AWGNN_INITIAL_WIDTH,
+                "width_control": "marginal_refit",
+                "neuron_cost": DEFAULT_NEURON_COST,
+                "width_settle_steps": DEFAULT_SETTLE_STEPS,
+            }
+        ),
+    }
+)

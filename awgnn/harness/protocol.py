@@ -21,6 +21,7 @@ The reported number is the mean and population standard deviation (ddof=0)
 of the fold scores. Everything here is pure: it plans runs and reduces their
 records, so it is tested on fake scores.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,9 @@ class RunKey:
 
     model: str
     fold: int
-    kind: str           # SELECTION or FINAL
-    config_id: int      # index of the grid point
-    repeat: int = 0     # final run index
+    kind: str  # SELECTION or FINAL
+    config_id: int  # index of the grid point
+    repeat: int = 0  # final run index
 
     @property
     def relative_path(self) -> str:
@@ -91,7 +92,7 @@ class Selection:
 
     config_id: int
     val_score: float | None
-    tied: tuple[int, ...]   # every config id that reached the winning score
+    tied: tuple[int, ...]  # every config id that reached the winning score
 
 
 UNOPPOSED = Selection(0, None, (0,))

@@ -1,4 +1,5 @@
 """The model classes a configuration may name, and what the harness needs to know of them."""
+
 from __future__ import annotations
 
 import inspect

@@ -3,6 +3,7 @@
 Everything is rebuilt from the run records in the results folder, so a report
 can be made at any time, also of an unfinished experiment.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,9 @@ def summary(results: ExperimentResults) -> dict[str, Any]:
         "shared_trainings": experiment.get(SHARED_TRAININGS, False),
         "versions": experiment["versions"],
         "machine": experiment["machine"],
-        "models": {model.name: _model_summary(results, model.name, experiment["chance_level"])
-                   for model in config.models},
+        "models": {
+            model.name: _model_summary(results, model.name, experiment["chance_level"]) for model in config.models
+        },
     }
 
 
@@ -72,26 +74,28 @@ def _model_summary(results: ExperimentResults, name: str, chance_level: float) -
         fold_results.append(result)
         finals = [results.store.read(k) for k in results.final_keys(name, fold)]
         selection = [results.store.read(k) for k in selection_keys(name, fold, len(points))]
-        folds.append({
-            "fold": fold + 1,
-            "selected_config": result.selection.config_id + 1,
-            "config": points[result.selection.config_id],
-            "tied_configs": [i + 1 for i in result.selection.tied],
-            "val_score": result.selection.val_score,
-            "test_scores": list(result.test_scores),
-            "score": result.score,
-            "train_score": _mean(r["train_score"] for r in finals),
-            "layer_widths": [r["layer_widths"] for r in finals],
-            "total_width": _mean(r["total_width"] for r in finals),
-            "num_parameters": _mean(r["num_parameters"] for r in finals),
-            "seconds": sum(r["seconds"] for r in finals + selection),
-            "selection_seconds": sum(r["seconds"] for r in selection),
-            "cpu_seconds": sum(map(cpu_seconds, finals + selection)),
-            "selection_cpu_seconds": sum(map(cpu_seconds, selection)),
-            "failed_runs": sum(r["status"] != "ok" for r in finals + selection),
-            "seeds": [r["seed"] for r in finals],
-            "at_chance": result.score is not None and result.score <= chance_level + CHANCE_MARGIN,
-        })
+        folds.append(
+            {
+                "fold": fold + 1,
+                "selected_config": result.selection.config_id + 1,
+                "config": points[result.selection.config_id],
+                "tied_configs": [i + 1 for i in result.selection.tied],
+                "val_score": result.selection.val_score,
+                "test_scores": list(result.test_scores),
+                "score": result.score,
+                "train_score": _mean(r["train_score"] for r in finals),
+                "layer_widths": [r["layer_widths"] for r in finals],
+                "total_width": _mean(r["total_width"] for r in finals),
+                "num_parameters": _mean(r["num_parameters"] for r in finals),
+                "seconds": sum(r["seconds"] for r in finals + selection),
+                "selection_seconds": sum(r["seconds"] for r in selection),
+                "cpu_seconds": sum(map(cpu_seconds, finals + selection)),
+                "selection_cpu_seconds": sum(map(cpu_seconds, selection)),
+                "failed_runs": sum(r["status"] != "ok" for r in finals + selection),
+                "seeds": [r["seed"] for r in finals],
+                "at_chance": result.score is not None and result.score <= chance_level + CHANCE_MARGIN,
+            }
+        )
     widths = [f["total_width"] for f in folds]
     return {
         "class": model.model_class,
@@ -158,8 +162,11 @@ def markdown(content: dict[str, Any], plots: Sequence[Path]) -> str:
         f"Software: {', '.join(f'{k} {v}' for k, v in content['versions'].items())}; machine: {content['machine']}; "
         f"report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "Run time: the runs' seconds summed"
-        + ("; grid points that differ only in the early-stopping monitor share one training, counted once."
-           if content["shared_trainings"] else "; every grid point has its own training."),
+        + (
+            "; grid points that differ only in the early-stopping monitor share one training, counted once."
+            if content["shared_trainings"]
+            else "; every grid point has its own training."
+        ),
         "",
         "| model | class | score | folds | grid | total width | parameters | run time [s] | failed runs |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -168,26 +175,39 @@ def markdown(content: dict[str, Any], plots: Sequence[Path]) -> str:
         width = model["total_width"]
         width_text = "-" if width["mean"] is None else f"{width['mean']:.0f} ± {width['std']:.0f}"
         params = "-" if model["num_parameters"] is None else f"{model['num_parameters']:,.0f}"
-        lines.append(f"| {name} | {model['class']} | {score_text(model)} | {model['folds_scored']}/{model['folds']} "
-                     f"| {model['grid_size']} | {width_text} | {params} | {model['seconds']:.0f} "
-                     f"| {model['failed_runs']} |")
+        lines.append(
+            f"| {name} | {model['class']} | {score_text(model)} | {model['folds_scored']}/{model['folds']} "
+            f"| {model['grid_size']} | {width_text} | {params} | {model['seconds']:.0f} "
+            f"| {model['failed_runs']} |"
+        )
     for name, model in content["models"].items():
-        lines += ["", f"## {name}", "",
-                  "| fold | selected config | tied | val | test runs | fold score | train | learned widths "
-                  "(mean of final runs) | total width | seconds |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            "| fold | selected config | tied | val | test runs | fold score | train | learned widths "
+            "(mean of final runs) | total width | seconds |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for fold in model["per_fold"]:
             widths = _mean_widths(fold["layer_widths"])
             lines.append(
                 f"| {fold['fold']} | {fold['selected_config']}: `{json.dumps(fold['config'])}` "
                 f"| {', '.join(map(str, fold['tied_configs']))} | {percent(fold['val_score'])} "
                 f"| {', '.join(percent(s) for s in fold['test_scores'])} | {percent(fold['score'])} "
-                f"| {percent(fold['train_score'])} | {widths} | {fold['total_width']:.0f} | {fold['seconds']:.0f} |")
+                f"| {percent(fold['train_score'])} | {widths} | {fold['total_width']:.0f} | {fold['seconds']:.0f} |"
+            )
         if model["folds_at_chance"]:
-            lines += ["", f"**Folds at chance level** (majority-class rate {percent(content['chance_level'])}%): "
-                          f"{', '.join(map(str, model['folds_at_chance']))}."]
-    lines += ["", "Different outer folds may select different configurations: model selection is repeated "
-                  "inside every fold, and the spread of the winners is part of the risk estimate."]
+            lines += [
+                "",
+                f"**Folds at chance level** (majority-class rate {percent(content['chance_level'])}%): "
+                f"{', '.join(map(str, model['folds_at_chance']))}.",
+            ]
+    lines += [
+        "",
+        "Different outer folds may select different configurations: model selection is repeated "
+        "inside every fold, and the spread of the winners is part of the risk estimate.",
+    ]
     lines += [""] + [f"![{p.stem}]({p.as_posix()})" for p in plots]
     return "\n".join(lines) + "\n"
 
@@ -234,9 +254,12 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
     figure, axes = plt.subplots(figsize=(6, 4))
     for name, model in content["models"].items():
         marker = "o" if model["adaptive"] else "s"
-        axes.scatter([f["total_width"] for f in model["per_fold"]],
-                     [100 * (f["score"] or 0) for f in model["per_fold"]], marker=marker,
-                     label=f"{name} ({'adaptive' if model['adaptive'] else 'fixed'})")
+        axes.scatter(
+            [f["total_width"] for f in model["per_fold"]],
+            [100 * (f["score"] or 0) for f in model["per_fold"]],
+            marker=marker,
+            label=f"{name} ({'adaptive' if model['adaptive'] else 'fixed'})",
+        )
     axes.set(xlabel="total width", ylabel=f"test {content['metric']} [%]", title="score against total width")
     axes.legend(fontsize="small")
     paths.append(save_figure(figure, folder / "score_vs_width.png"))
@@ -269,8 +292,9 @@ def table(contents: Sequence[dict[str, Any]]) -> str:
     """One line per model and dataset: the terminal summary of ``awgnn report``."""
     rows = [("dataset", "model", "score (%)", "folds", "total width", "learned widths", "params")]
     for content in contents:
-        dataset = content["dataset"]["name"] + (f" [{content['dataset']['features']}]"
-                                                if content["dataset"]["features"] else "")
+        dataset = content["dataset"]["name"] + (
+            f" [{content['dataset']['features']}]" if content["dataset"]["features"] else ""
+        )
         for name, model in content["models"].items():
             width = model["total_width"]["mean"]
             learned = "-"
@@ -278,10 +302,18 @@ def table(contents: Sequence[dict[str, Any]]) -> str:
                 runs = [w for fold in model["per_fold"] for w in fold["layer_widths"]]
                 learned = _mean_widths(runs)
             params = "-" if model["num_parameters"] is None else f"{model['num_parameters']:,.0f}"
-            rows.append((dataset, name, score_text(model), f"{model['folds_scored']}/{model['folds']}",
-                         "-" if width is None else f"{width:.0f}", learned, params))
+            rows.append(
+                (
+                    dataset,
+                    name,
+                    score_text(model),
+                    f"{model['folds_scored']}/{model['folds']}",
+                    "-" if width is None else f"{width:.0f}",
+                    learned,
+                    params,
+                )
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-

@@ -7,6 +7,7 @@ early-stopping monitor are one task: one training, one record per run.
 Finished runs found in the results folder are reused untouched, so the same
 command resumes an interrupted experiment.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -90,20 +91,43 @@ def execute_task(task: RunTask) -> dict[str, Any]:
             f"this worker imported awgnn sources {IMPORTED_SOURCE} but the process that planned its runs "
             f"imported {task.source_digest} (awgnn changed on disk after that process started, or a Ray "
             "worker has another install); no run was made with it. Finished runs are kept: run the same "
-            "command again to continue with one version of the code.")
+            "command again to continue with one version of the code."
+        )
     torch.set_num_threads(1)
     try:
         data = load_dataset(task.dataset, task.data_root, task.features, download=False)
         spec = MODEL_CLASSES[task.model_class]
         monitors = [training_settings(point, spec.adaptive)["monitor"] for point in task.points]
-        results = fit_monitors(data, task.train, task.validation, task.test, spec, model_arguments(task.points[0]),
-                               training_settings(task.points[0], spec.adaptive), task.settings, task.seed, monitors)
+        results = fit_monitors(
+            data,
+            task.train,
+            task.validation,
+            task.test,
+            spec,
+            model_arguments(task.points[0]),
+            training_settings(task.points[0], spec.adaptive),
+            task.settings,
+            task.seed,
+            monitors,
+        )
     except Exception:
         return {"error": traceback.format_exc()}
-    return {"records": [{**record, "model": key.model, "fold": key.fold, "kind": key.kind,
-                         "config_id": key.config_id, "repeat": key.repeat, "config": point,
-                         "code_version": task.code_version, "source_digest": task.source_digest}
-                        for key, point, (_, record) in zip(task.keys, task.points, results)]}
+    return {
+        "records": [
+            {
+                **record,
+                "model": key.model,
+                "fold": key.fold,
+                "kind": key.kind,
+                "config_id": key.config_id,
+                "repeat": key.repeat,
+                "config": point,
+                "code_version": task.code_version,
+                "source_digest": task.source_digest,
+            }
+            for key, point, (_, record) in zip(task.keys, task.points, results)
+        ]
+    }
 
 
 def code_version(package: Path = PACKAGE) -> str | None:
@@ -114,8 +138,12 @@ def code_version(package: Path = PACKAGE) -> str | None:
     ``None`` where awgnn is not a git checkout (an installed wheel) or git is missing.
     """
     try:
-        described = subprocess.run(["git", "-C", str(package), "describe", "--always", "--dirty", "--abbrev=12"],
-                                   capture_output=True, text=True, timeout=10)
+        described = subprocess.run(
+            ["git", "-C", str(package), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if described.returncode != 0:
@@ -138,9 +166,15 @@ IMPORTED_SOURCE = source_digest()
 
 def provenance() -> dict[str, Any]:
     """Software versions and machine, stored with every experiment."""
-    return {"versions": {"awgnn": awgnn.__version__, "torch": torch.__version__,
-                         "torch_geometric": torch_geometric.__version__, "python": platform.python_version()},
-            "machine": f"{platform.platform()} ({platform.processor() or platform.machine()})"}
+    return {
+        "versions": {
+            "awgnn": awgnn.__version__,
+            "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__,
+            "python": platform.python_version(),
+        },
+        "machine": f"{platform.platform()} ({platform.processor() or platform.machine()})",
+    }
 
 
 class ExperimentResults:
@@ -174,8 +208,7 @@ class ExperimentResults:
         finals = self.final_keys(model, fold)
         if not finals or not all(self.store.has(k) for k in finals):
             return None
-        return FoldResult(fold, self.selection(model, fold),
-                          tuple(self.store.scores(k)["test_score"] for k in finals))
+        return FoldResult(fold, self.selection(model, fold), tuple(self.store.scores(k)["test_score"] for k in finals))
 
     def stored_keys(self) -> Iterator[RunKey]:
         for model in self.config.models:
@@ -185,12 +218,18 @@ class ExperimentResults:
 
     def total_runs(self) -> int:
         protocol = self.config.protocol
-        return sum(self.num_folds * (len(selection_keys(m.name, 0, len(m.points()))) + protocol.final_runs)
-                   for m in self.config.models)
+        return sum(
+            self.num_folds * (len(selection_keys(m.name, 0, len(m.points()))) + protocol.final_runs)
+            for m in self.config.models
+        )
 
     def folds_complete(self) -> int:
-        return sum(1 for model in self.config.models for fold in range(self.num_folds)
-                   if self.fold_result(model.name, fold) is not None)
+        return sum(
+            1
+            for model in self.config.models
+            for fold in range(self.num_folds)
+            if self.fold_result(model.name, fold) is not None
+        )
 
 
 class Experiment:
@@ -202,8 +241,9 @@ class Experiment:
     created with, and one written before sharing existed does not share.
     """
 
-    def __init__(self, config: ExperimentConfig, data_root: str | Path, results: str | Path,
-                 share_trainings: bool = True) -> None:
+    def __init__(
+        self, config: ExperimentConfig, data_root: str | Path, results: str | Path, share_trainings: bool = True
+    ) -> None:
         self.config = config
         self.data_root = Path(data_root)
         self.store = ResultStore(results)
@@ -234,10 +274,17 @@ class Experiment:
                 self._check_point(model, config_id, point)
         self.store.check(self.config)
         self.splits = self._splits()
-        self.store.claim(self.config, {**provenance(), "num_folds": len(self.splits),
-                                       "splits_source": self.splits.source, "metric": self.data.metric,
-                                       "chance_level": self.chance_level(),
-                                       SHARED_TRAININGS: self.share_trainings})
+        self.store.claim(
+            self.config,
+            {
+                **provenance(),
+                "num_folds": len(self.splits),
+                "splits_source": self.splits.source,
+                "metric": self.data.metric,
+                "chance_level": self.chance_level(),
+                SHARED_TRAININGS: self.share_trainings,
+            },
+        )
         self.share_trainings = self.store.experiment().get(SHARED_TRAININGS, False)
 
     def chance_level(self) -> float:
@@ -252,9 +299,15 @@ class Experiment:
         s = self.config.splits
         official = official_split_path(self.data_root, self.data.name, self.data.features)
         try:
-            return load_or_create_splits(self.data.labels, official=official, cache=self.store.root / "splits.json",
-                                         n_outer=s.outer_folds, holdout=s.holdout, seed=s.seed,
-                                         max_folds=s.outer_folds)
+            return load_or_create_splits(
+                self.data.labels,
+                official=official,
+                cache=self.store.root / "splits.json",
+                n_outer=s.outer_folds,
+                holdout=s.holdout,
+                seed=s.seed,
+                max_folds=s.outer_folds,
+            )
         except (ValueError, FileNotFoundError) as error:
             raise ConfigError(f"{self.config.source}: splits: {error}") from None
 
@@ -262,8 +315,9 @@ class Experiment:
         try:
             model.spec.cls(self.data.num_features, self.data.num_classes, **model_arguments(point))
         except (ValueError, TypeError) as error:
-            raise ConfigError(f"{self.config.source}: models.{model.name}.grid, configuration {config_id + 1} "
-                              f"{point}: {error}") from None
+            raise ConfigError(
+                f"{self.config.source}: models.{model.name}.grid, configuration {config_id + 1} {point}: {error}"
+            ) from None
 
     # -- scheduling -----------------------------------------------------------------------
 
@@ -277,15 +331,27 @@ class Experiment:
         """
         results = self.results
         errors: list[str] = []
-        runs = tqdm(total=results.total_runs(), initial=sum(1 for _ in results.stored_keys()), desc="runs",
-                    unit="run", disable=not progress, file=sys.stderr)
-        folds = tqdm(total=len(self.config.models) * results.num_folds, initial=results.folds_complete(),
-                     desc="folds", unit="fold", disable=not progress, file=sys.stderr)
+        runs = tqdm(
+            total=results.total_runs(),
+            initial=sum(1 for _ in results.stored_keys()),
+            desc="runs",
+            unit="run",
+            disable=not progress,
+            file=sys.stderr,
+        )
+        folds = tqdm(
+            total=len(self.config.models) * results.num_folds,
+            initial=results.folds_complete(),
+            desc="folds",
+            unit="fold",
+            disable=not progress,
+            file=sys.stderr,
+        )
         pending: dict[Any, RunTask] = {}
         submitted: set[RunKey] = set()
         try:
             while True:
-                for task in self._ready_tasks(results, submitted)[:executor.capacity - len(pending)]:
+                for task in self._ready_tasks(results, submitted)[: executor.capacity - len(pending)]:
                     submitted.update(task.keys)
                     pending[executor.submit(task)] = task
                 if not pending:
@@ -311,8 +377,9 @@ class Experiment:
     def trainings(self, model: ModelConfig, fold: int) -> list[list[RunKey]]:
         """The fold's runs grouped by training: shared selection runs, then each final run known so far."""
         points = model.points()
-        groups = (shared_trainings(points) if self.share_trainings
-                  else [(config_id,) for config_id in range(len(points))])
+        groups = (
+            shared_trainings(points) if self.share_trainings else [(config_id,) for config_id in range(len(points))]
+        )
         selection = {key.config_id: key for key in selection_keys(model.name, fold, len(points))}
         trainings = [[selection[config_id] for config_id in group] for group in groups if selection]
         return trainings + [[key] for key in self.results.final_keys(model.name, fold)]
@@ -327,15 +394,22 @@ class Experiment:
                         tasks.append(self._task(model.model_class, missing, model.points(), seed_key=keys[0]))
         return tasks
 
-    def _task(self, model_class: str, keys: list[RunKey], points: list[dict[str, Any]],
-              seed_key: RunKey) -> RunTask:
+    def _task(self, model_class: str, keys: list[RunKey], points: list[dict[str, Any]], seed_key: RunKey) -> RunTask:
         """The training of ``keys`` (one fold), seeded from ``seed_key``, its group's first run."""
         fold = self.splits[seed_key.fold]
         protocol = self.config.protocol
         return RunTask(
-            keys=tuple(keys), model_class=model_class, points=tuple(points[key.config_id] for key in keys),
-            dataset=self.config.dataset.name, features=self.config.dataset.features,
-            data_root=str(self.data_root), train=fold.train, validation=fold.validation,
+            keys=tuple(keys),
+            model_class=model_class,
+            points=tuple(points[key.config_id] for key in keys),
+            dataset=self.config.dataset.name,
+            features=self.config.dataset.features,
+            data_root=str(self.data_root),
+            train=fold.train,
+            validation=fold.validation,
             test=None if seed_key.kind == SELECTION else fold.test,
             settings=RunSettings(protocol.max_epochs, protocol.patience, protocol.device, protocol.loader),
-            seed=seed_key.seed(protocol.seed), code_version=self.code_version, source_digest=IMPORTED_SOURCE)
+            seed=seed_key.seed(protocol.seed),
+            code_version=self.code_version,
+            source_digest=IMPORTED_SOURCE,
+        )

@@ -8,6 +8,7 @@ uses exactly the same graphs in every fold.
 Indices are 0-based positions in raw dataset order. Every fold is validated on
 load, because a broken split silently leaks test graphs into training.
 """
+
 from __future__ import annotations
 
 import json
@@ -111,9 +112,7 @@ class Splits:
             return self
         max_folds = check_int_at_least("max_folds", max_folds, 1)
         if max_folds > len(self.folds):
-            raise ValueError(
-                f"max_folds must be at most the {len(self.folds)} folds of {self.source}, got {max_folds}"
-            )
+            raise ValueError(f"max_folds must be at most the {len(self.folds)} folds of {self.source}, got {max_folds}")
         return Splits(self.folds[:max_folds], self.num_graphs, f"{self.source} (first {max_folds} folds)")
 
 
@@ -125,9 +124,7 @@ def _parse_fold(entry: Any, source: str, k: int) -> Fold:
     selection = entry["model_selection"]
     if not isinstance(selection, list) or len(selection) != 1:
         count = len(selection) if isinstance(selection, list) else type(selection).__name__
-        raise ValueError(
-            f"{where}: expected exactly one model_selection element (one inner hold-out), got {count}"
-        )
+        raise ValueError(f"{where}: expected exactly one model_selection element (one inner hold-out), got {count}")
     inner = selection[0]
     if not isinstance(inner, dict) or set(inner) != {"train", "validation"}:
         keys = sorted(inner) if isinstance(inner, dict) else type(inner).__name__
@@ -156,9 +153,7 @@ def _check_invariants(folds: Sequence[Fold], num_graphs: int, source: str) -> No
         _check_partition(fold, num_graphs, f"{source}: fold {k}")
         for g in fold.test:
             if g in tested:
-                raise ValueError(
-                    f"{source}: fold {k}: test set overlaps the test set of fold {tested[g]} (graph {g})"
-                )
+                raise ValueError(f"{source}: fold {k}: test set overlaps the test set of fold {tested[g]} (graph {g})")
             tested[g] = k
     if len(tested) != num_graphs:
         missing = min(set(range(num_graphs)) - tested.keys())
@@ -254,9 +249,7 @@ def _stratified_holdout(pool: np.ndarray, y: np.ndarray, holdout: float, rng: np
     classes, counts = np.unique(y, return_counts=True)
     n_validation = math.ceil(holdout * len(pool))
     if n_validation >= len(pool):
-        raise ValueError(
-            f"holdout={holdout} leaves no training graphs out of {len(pool)}; expected a smaller holdout"
-        )
+        raise ValueError(f"holdout={holdout} leaves no training graphs out of {len(pool)}; expected a smaller holdout")
     ideal = n_validation * counts / len(pool)
     share = np.floor(ideal).astype(np.int64)
     # Largest remainder; the stable sort breaks ties by class order, keeping the result seed-free.
@@ -268,8 +261,9 @@ def _stratified_holdout(pool: np.ndarray, y: np.ndarray, holdout: float, rng: np
 def _check_labels(labels: Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
     y = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if y.ndim != 1 or len(y) == 0 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be a non-empty 1-D sequence of integer class labels, got shape {y.shape} "
-                         f"and dtype {y.dtype}")
+        raise ValueError(
+            f"labels must be a non-empty 1-D sequence of integer class labels, got shape {y.shape} and dtype {y.dtype}"
+        )
     return y
 
 
@@ -319,8 +313,13 @@ def load_or_create_splits(
             f"so results are not comparable with published ones",
             stacklevel=2,
         )
-    parameters = {"n_outer": n_outer, "holdout": holdout, "seed": seed, "num_graphs": len(y),
-                  "generator_version": GENERATOR_VERSION}
+    parameters = {
+        "n_outer": n_outer,
+        "holdout": holdout,
+        "seed": seed,
+        "num_graphs": len(y),
+        "generator_version": GENERATOR_VERSION,
+    }
     if cache is None:
         return generate_splits(y, n_outer, holdout, seed).head(max_folds)
     cache = Path(cache)
@@ -334,17 +333,22 @@ def load_or_create_splits(
 def _read_cached_splits(path: Path, parameters: dict[str, Any]) -> Splits:
     content = _read_json(path)
     if not isinstance(content, dict) or set(content) != {"parameters", "folds"}:
-        raise ValueError(f"{path}: expected a cached splits object with keys 'parameters' and 'folds'; "
-                         f"official split files are passed as official=, not cache=")
+        raise ValueError(
+            f"{path}: expected a cached splits object with keys 'parameters' and 'folds'; "
+            f"official split files are passed as official=, not cache="
+        )
     cached = content["parameters"]
     if cached != parameters:
         keys = parameters.keys() | cached.keys()
         differing = sorted(key for key in keys if cached.get(key) != parameters.get(key))
-        details = ", ".join(f"{key}: cached {cached.get(key)!r}, requested {parameters.get(key)!r}"
-                            for key in differing)
-        raise ValueError(f"{path}: cached splits were generated with other parameters ({details}); "
-                         f"pass the cached parameters or another cache path")
-    source = (f"generated seed={cached['seed']} n_outer={cached['n_outer']} holdout={cached['holdout']}, "
-              f"cached at {path}")
+        details = ", ".join(
+            f"{key}: cached {cached.get(key)!r}, requested {parameters.get(key)!r}" for key in differing
+        )
+        raise ValueError(
+            f"{path}: cached splits were generated with other parameters ({details}); "
+            f"pass the cached parameters or another cache path"
+        )
+    source = (
+        f"generated seed={cached['seed']} n_outer={cached['n_outer']} holdout={cached['holdout']}, cached at {path}"
+    )
     return Splits.from_json(content["folds"], parameters["num_graphs"], source)
-

@@ -15,6 +15,7 @@ runs of grid points that differ only in the early-stopping monitor share one
 training: their records are written when it ends, each with its share of the
 training's time in ``seconds``, so the records' seconds add up to the time spent.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,15 +52,23 @@ class ResultStore:
                 f"{self.root} holds results of a different configuration "
                 f"({existing.get('source', '?')}, fingerprint {existing.get('fingerprint')}); "
                 f"{config.source} has fingerprint {config.fingerprint()}. "
-                "Choose another --results folder instead of mixing results.")
+                "Choose another --results folder instead of mixing results."
+            )
 
     def claim(self, config: ExperimentConfig, details: dict[str, Any]) -> None:
         """Make ``root`` this experiment's folder (recording ``details``), or refuse."""
         self.check(config)
         if not (self.root / EXPERIMENT_FILE).exists():
-            write_json_atomically(self.root / EXPERIMENT_FILE, {
-                "name": config.name, "source": config.source, "fingerprint": config.fingerprint(),
-                "config": config.to_dict(), **details})
+            write_json_atomically(
+                self.root / EXPERIMENT_FILE,
+                {
+                    "name": config.name,
+                    "source": config.source,
+                    "fingerprint": config.fingerprint(),
+                    "config": config.to_dict(),
+                    **details,
+                },
+            )
 
     def experiment(self) -> dict[str, Any]:
         return json.loads((self.root / EXPERIMENT_FILE).read_text())

@@ -1,4 +1,5 @@
 """One training run of the protocol: train, early-stop, restore the best epoch, score."""
+
 from __future__ import annotations
 
 import copy
@@ -133,10 +134,22 @@ class GrowthSchedule(EpochHook):
             (:func:`awgnn.growth.step.select`).
     """
 
-    def __init__(self, method: str, warmup: int, interval: int, stop: int, *, num_neurons: int | None,
-                 fraction: float | None, eps: float, optimizer_state: OptimizerStatePolicy, seed: int,
-                 threshold: float = TINY_DEFAULT_THRESHOLD, selection: str = "global",
-                 offset_ratio: float | None = None) -> None:
+    def __init__(
+        self,
+        method: str,
+        warmup: int,
+        interval: int,
+        stop: int,
+        *,
+        num_neurons: int | None,
+        fraction: float | None,
+        eps: float,
+        optimizer_state: OptimizerStatePolicy,
+        seed: int,
+        threshold: float = TINY_DEFAULT_THRESHOLD,
+        selection: str = "global",
+        offset_ratio: float | None = None,
+    ) -> None:
         check_choice("method", method, GROWTH_METHODS)
         self.warmup = check_int_at_least("warmup", warmup, 0)
         self.interval = check_int_at_least("interval", interval, 1)
@@ -144,13 +157,23 @@ class GrowthSchedule(EpochHook):
         self.optimizer_state = optimizer_state
         if method == "firefly":
             self.step: S2DGrowth | FireflyGrowth | TinyGrowth = FireflyGrowth(
-                num_neurons, fraction=fraction, eps=eps, offset_ratio=offset_ratio,
-                generator=torch.Generator().manual_seed(seed), selection=selection)
+                num_neurons,
+                fraction=fraction,
+                eps=eps,
+                offset_ratio=offset_ratio,
+                generator=torch.Generator().manual_seed(seed),
+                selection=selection,
+            )
         elif method == "tiny":
             self.step = TinyGrowth(num_neurons or TINY_NEURONS_PER_LAYER, threshold=threshold)
         else:
-            self.step = S2DGrowth(num_neurons, fraction=fraction, eps=eps,
-                                  method="eigh" if method == "s2d" else "rayleigh", selection=selection)
+            self.step = S2DGrowth(
+                num_neurons,
+                fraction=fraction,
+                eps=eps,
+                method="eigh" if method == "s2d" else "rayleigh",
+                selection=selection,
+            )
 
     @classmethod
     def from_training(cls, training: dict[str, Any], settings: RunSettings, seed: int) -> GrowthSchedule:
@@ -165,12 +188,20 @@ class GrowthSchedule(EpochHook):
         if training["growth_neurons"] is None and fraction is None and method in REFERENCE_GROWTH_FRACTIONS:
             fraction = REFERENCE_GROWTH_FRACTIONS[method]
         stop = training["growth_stop"]
-        return cls(method, training["growth_warmup"], training["growth_interval"],
-                   settings.max_epochs - settings.patience if stop is None else stop,
-                   num_neurons=training["growth_neurons"], fraction=fraction, eps=training["growth_eps"],
-                   optimizer_state=training["optimizer_state"], seed=seed,
-                   threshold=training["growth_threshold"], selection=training["growth_selection"],
-                   offset_ratio=training["growth_offset_ratio"])
+        return cls(
+            method,
+            training["growth_warmup"],
+            training["growth_interval"],
+            settings.max_epochs - settings.patience if stop is None else stop,
+            num_neurons=training["growth_neurons"],
+            fraction=fraction,
+            eps=training["growth_eps"],
+            optimizer_state=training["optimizer_state"],
+            seed=seed,
+            threshold=training["growth_threshold"],
+            selection=training["growth_selection"],
+            offset_ratio=training["growth_offset_ratio"],
+        )
 
     def grows_at(self, epoch: int) -> bool:
         """Whether a step runs at the start of ``epoch``."""
@@ -181,11 +212,22 @@ class GrowthSchedule(EpochHook):
             return None
         before = context.model.layer_widths()
         started = time.perf_counter()
-        result: GrowthResult = self.step.grow_(context.model, context.train_loader, _summed_cross_entropy,
-                                               context.optimizer, optimizer_state=self.optimizer_state)
-        return {"growth": {"added": result.added, "split": result.split,
-                           "predicted_change": result.predicted_change, "before": before,
-                           "seconds": time.perf_counter() - started}}
+        result: GrowthResult = self.step.grow_(
+            context.model,
+            context.train_loader,
+            _summed_cross_entropy,
+            context.optimizer,
+            optimizer_state=self.optimizer_state,
+        )
+        return {
+            "growth": {
+                "added": result.added,
+                "split": result.split,
+                "predicted_change": result.predicted_change,
+                "before": before,
+                "seconds": time.perf_counter() - started,
+            }
+        }
 
 
 class MarginalWidthControl(EpochHook):
@@ -206,15 +248,21 @@ class MarginalWidthControl(EpochHook):
         reinitialise_(model)
         self.optimizer_state = training["optimizer_state"]
         self.widths = WIDTH_CONTROLLERS[training["width_control"]](
-            model, n_observations, alpha=training["neuron_cost"], window=training["width_window"],
-            settle_steps=training["width_settle_steps"], measured_examples=training["width_measured_examples"],
-            generator=torch.Generator().manual_seed(seed))
+            model,
+            n_observations,
+            alpha=training["neuron_cost"],
+            window=training["width_window"],
+            settle_steps=training["width_settle_steps"],
+            measured_examples=training["width_measured_examples"],
+            generator=torch.Generator().manual_seed(seed),
+        )
 
     def start_epoch(self, context: EpochContext) -> dict[str, Any] | None:
         if context.epoch == 0:
             return None
-        decisions = self.widths.update_(context.train_loader, _per_graph_cross_entropy, context.optimizer,
-                                        self.optimizer_state)
+        decisions = self.widths.update_(
+            context.train_loader, _per_graph_cross_entropy, context.optimizer, self.optimizer_state
+        )
         return {"width_control": {d.name: d.as_record() for d in decisions}}
 
 
@@ -267,8 +315,19 @@ def fit(
     with them. A NaN or infinite loss ends the run with ``status: "nan"``
     instead of raising.
     """
-    ((model, record),) = fit_monitors(data, train_index, validation_index, test_index, spec, model_arguments,
-                                      training, settings, seed, [training["monitor"]], epoch_hook)
+    ((model, record),) = fit_monitors(
+        data,
+        train_index,
+        validation_index,
+        test_index,
+        spec,
+        model_arguments,
+        training,
+        settings,
+        seed,
+        [training["monitor"]],
+        epoch_hook,
+    )
     return model, record
 
 
@@ -307,12 +366,17 @@ def fit_monitors(
     generator = seed_everything(seed)
     device = resolve_device(settings.device)
     model = spec.cls(data.num_features, data.num_classes, **model_arguments).to(device)
-    width_control = (MarginalWidthControl(model, training, len(train_index), seed)
-                     if training["width_control"] is not None else None)
-    optimizer = torch.optim.Adam(parameter_groups(model, rate_lr=training["rate_lr"]), lr=training["lr"],
-                                 weight_decay=training["weight_decay"])
-    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, training["scheduler_step"], training["scheduler_gamma"])
-                 if training["scheduler_step"] else None)
+    width_control = (
+        MarginalWidthControl(model, training, len(train_index), seed) if training["width_control"] is not None else None
+    )
+    optimizer = torch.optim.Adam(
+        parameter_groups(model, rate_lr=training["rate_lr"]), lr=training["lr"], weight_decay=training["weight_decay"]
+    )
+    scheduler = (
+        torch.optim.lr_scheduler.StepLR(optimizer, training["scheduler_step"], training["scheduler_gamma"])
+        if training["scheduler_step"]
+        else None
+    )
     if spec.adaptive and width_control is None:
         auto_update_widths(model, optimizer, optimizer_state=training["optimizer_state"])
     objective = _objective(training, n_observations=len(train_index))
@@ -320,8 +384,11 @@ def fit_monitors(
     train_loader = loaders.make(train_index, shuffle=True)
     validation_loader = loaders.make(validation_index, shuffle=False)
 
-    hooks = [hook for hook in (_growth_schedule(spec, training, settings, seed), width_control, epoch_hook)
-             if hook is not None]
+    hooks = [
+        hook
+        for hook in (_growth_schedule(spec, training, settings, seed), width_control, epoch_hook)
+        if hook is not None
+    ]
 
     history: list[dict[str, Any]] = []
     initial_state = copy.deepcopy(model.state_dict())
@@ -340,13 +407,15 @@ def fit_monitors(
                 "best_epoch": run.stopper.best_epoch,
                 "train_score": evaluate(scored, loaders.make(train_index, shuffle=False), data)[1],
                 "val_score": evaluate(scored, validation_loader, data)[1],
-                "test_score": (evaluate(scored, loaders.make(test_index, shuffle=False), data)[1]
-                               if test_index is not None else None),
+                "test_score": (
+                    evaluate(scored, loaders.make(test_index, shuffle=False), data)[1]
+                    if test_index is not None
+                    else None
+                ),
                 "layer_widths": scored.layer_widths(),
                 "total_width": scored.total_width(),
                 "num_parameters": scored.num_parameters(),
-                "n_observations": (objective.n_observations if isinstance(objective, ELBOLoss)
-                                   else len(train_index)),
+                "n_observations": (objective.n_observations if isinstance(objective, ELBOLoss) else len(train_index)),
                 "history": list(history),
                 "device": str(device),
             }
@@ -366,9 +435,17 @@ def fit_monitors(
             if scheduler is not None:
                 scheduler.step()
             val_loss, val_score = evaluate(model, validation_loader, data)
-            history.append({"epoch": epoch, "train_loss": train_loss, "train_score": train_score,
-                            "val_loss": val_loss, "val_score": val_score, "widths": model.layer_widths(),
-                            **_run_hooks(hooks, "end_epoch", context, started)})
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "train_score": train_score,
+                    "val_loss": val_loss,
+                    "val_score": val_score,
+                    "widths": model.layer_widths(),
+                    **_run_hooks(hooks, "end_epoch", context, started),
+                }
+            )
             snapshot = None  # monitors improving in the same epoch share one copy of the weights
             for run in training_runs:
                 if run.stopper.update(epoch, val_loss, val_score):
@@ -391,8 +468,9 @@ def fit_monitors(
     return [run.result for run in runs]
 
 
-def _growth_schedule(spec: ModelSpec, training: dict[str, Any], settings: RunSettings,
-                     seed: int) -> GrowthSchedule | None:
+def _growth_schedule(
+    spec: ModelSpec, training: dict[str, Any], settings: RunSettings, seed: int
+) -> GrowthSchedule | None:
     """The run's growth schedule, or ``None`` when it does not grow."""
     if training["growth"] is None:
         return None
@@ -401,30 +479,35 @@ def _growth_schedule(spec: ModelSpec, training: dict[str, Any], settings: RunSet
     return GrowthSchedule.from_training(training, settings, seed)
 
 
-def _run_hooks(hooks: Sequence[EpochHook], method: str, context: EpochContext,
-               entries: dict[str, Any]) -> dict[str, Any]:
+def _run_hooks(
+    hooks: Sequence[EpochHook], method: str, context: EpochContext, entries: dict[str, Any]
+) -> dict[str, Any]:
     """``entries`` with what every hook's ``method`` returns; ``ValueError`` on a key taken twice."""
     entries = dict(entries)
     for hook in hooks:
         returned = getattr(hook, method)(context) or {}
         taken = sorted(set(returned) & (set(HISTORY_KEYS) | set(entries)))
         if taken:
-            raise ValueError(f"{type(hook).__name__}.{method} returned the history key {taken[0]!r}, "
-                             f"which the run's history entry already has")
+            raise ValueError(
+                f"{type(hook).__name__}.{method} returned the history key {taken[0]!r}, "
+                f"which the run's history entry already has"
+            )
         entries.update(returned)
     return entries
 
 
 def _per_graph_cross_entropy(model: nn.Module, batch) -> Tensor:
     """Each graph's cross-entropy: what :class:`MarginalWidthControl` measures."""
-    return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch),
-                           reduction="none")
+    return F.cross_entropy(
+        model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch), reduction="none"
+    )
 
 
 def _summed_cross_entropy(model: nn.Module, batch) -> Tensor:
     """A batch's summed cross-entropy: the growth statistics' loss (the growth papers' reference settings)."""
-    return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch),
-                           reduction="sum")
+    return F.cross_entropy(
+        model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch), reduction="sum"
+    )
 
 
 class EarlyStopping:
@@ -494,8 +577,13 @@ def _objective(training: dict[str, Any], n_observations: int):
     )
 
 
-def train_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
-                objective: ELBOLoss | None, data: LoadedDataset) -> tuple[float, float]:
+def train_epoch(
+    model: nn.Module,
+    loader: Iterable,
+    optimizer: torch.optim.Optimizer,
+    objective: ELBOLoss | None,
+    data: LoadedDataset,
+) -> tuple[float, float]:
     """One pass over ``loader`` with an optimizer step per batch; mean loss and the metric on the fly.
 
     ``objective`` ``None`` trains on plain cross-entropy. Raises :class:`NonFiniteLoss`
@@ -536,8 +624,7 @@ def score(logits: Tensor, target: Tensor, data: LoadedDataset) -> float:
     if data.metric == "accuracy":
         return (logits.argmax(-1) == target).float().mean().item()
     positive = logits.softmax(-1)[:, 1:2]
-    result = data.evaluator.eval({"y_true": target.view(-1, 1).cpu().numpy(),
-                                  "y_pred": positive.cpu().numpy()})
+    result = data.evaluator.eval({"y_true": target.view(-1, 1).cpu().numpy(), "y_pred": positive.cpu().numpy()})
     return float(result[data.metric])
 
 
@@ -548,8 +635,9 @@ def _target(batch) -> Tensor:
 class _Loaders:
     """Builds the train/evaluation loaders of one run, in memory or with PyG's DataLoader."""
 
-    def __init__(self, data: LoadedDataset, kind: str, batch_size: int, generator: torch.Generator,
-                 device: torch.device) -> None:
+    def __init__(
+        self, data: LoadedDataset, kind: str, batch_size: int, generator: torch.Generator, device: torch.device
+    ) -> None:
         self.kind = kind
         self.batch_size = batch_size
         self.generator = generator
@@ -561,11 +649,9 @@ class _Loaders:
         if self.kind == "memory":
             if self.store is None:
                 self.store = GraphStore.from_dataset(self.data.dataset).to(self.device)
-            return InMemoryLoader(self.store, list(index), self.batch_size, shuffle=shuffle,
-                                  generator=self.generator)
+            return InMemoryLoader(self.store, list(index), self.batch_size, shuffle=shuffle, generator=self.generator)
         subset = self.data.dataset[list(index)]
-        return _OnDevice(DataLoader(subset, self.batch_size, shuffle=shuffle, generator=self.generator),
-                         self.device)
+        return _OnDevice(DataLoader(subset, self.batch_size, shuffle=shuffle, generator=self.generator), self.device)
 
 
 class _OnDevice:

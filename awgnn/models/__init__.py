@@ -1,5 +1,6 @@
 """Graph classifiers: the AWN paper's GIN, an adaptive GCN, their fixed-width
 counterparts, and the GIN of the fair-comparison protocol."""
+
 from awgnn.models.base import BlockReadoutClassifier, StaticClassifier
 from awgnn.models.fair_gin import AdaptiveFairGIN, FairGIN
 from awgnn.models.gcn import AdaptiveGCNClassifier, GCNClassifier

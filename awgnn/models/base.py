@@ -1,9 +1,9 @@
 """Graph classifiers that read out every block and sum the logits."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -63,8 +63,9 @@ class BlockReadoutClassifier(nn.Module, ABC):
         self.head_before_pooling = [False] * len(heads)
         self.eval_dropout = [False] * len(heads)
 
-    def forward(self, x: Tensor, edge_index: Tensor, batch: Optional[Tensor] = None,
-                num_graphs: Optional[int] = None) -> Tensor:
+    def forward(
+        self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None, num_graphs: int | None = None
+    ) -> Tensor:
         """Logits per graph; pass ``num_graphs`` to avoid a device synchronisation."""
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
@@ -80,9 +81,9 @@ class BlockReadoutClassifier(nn.Module, ABC):
             logits = out if index == 0 else logits + out
         return logits
 
-    def node_states(self, x: Tensor, edge_index: Tensor) -> List[Tensor]:
+    def node_states(self, x: Tensor, edge_index: Tensor) -> list[Tensor]:
         """The node states that are read out: input block first, then every block."""
-        states: List[Tensor] = []
+        states: list[Tensor] = []
         h = x
         if self.input_block is not None:
             h = self.input_block(h)
@@ -92,7 +93,7 @@ class BlockReadoutClassifier(nn.Module, ABC):
             states.append(h)
         return states
 
-    def pool(self, h: Tensor, batch: Tensor, num_graphs: Optional[int]) -> Tensor:
+    def pool(self, h: Tensor, batch: Tensor, num_graphs: int | None) -> Tensor:
         if self.pooling == "sum":
             return global_add_pool(h, batch, num_graphs)
         return global_mean_pool(h, batch, num_graphs)
@@ -119,8 +120,7 @@ class StaticClassifier(BlockReadoutClassifier):
     __jit_ignored_attributes__ = ["recorded_widths"]
 
     def __init__(self, model: BlockReadoutClassifier) -> None:
-        super().__init__(model.input_block, list(model.blocks), list(model.heads), model.pooling,
-                         model.dropout)
+        super().__init__(model.input_block, list(model.blocks), list(model.heads), model.pooling, model.dropout)
         self.head_before_pooling = list(model.head_before_pooling)
         self.eval_dropout = list(model.eval_dropout)
         self.recorded_widths = model.layer_widths()

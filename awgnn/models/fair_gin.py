@@ -1,4 +1,5 @@
 """The GIN of the fair-comparison protocol (Errica et al., ICLR 2020), fixed and adaptive."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -62,8 +63,7 @@ class FairGIN(BlockReadoutClassifier):
         self.eval_dropout[0] = gc_eval_dropout
 
     def layer_widths(self) -> dict[str, int]:
-        return {f"block{l}": width for l, width in enumerate(self.hidden_units)}
-
+        return {f"block{index}": width for index, width in enumerate(self.hidden_units)}
 
 
 class AdaptiveFairGIN(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
@@ -115,9 +115,15 @@ class AdaptiveFairGIN(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
     ) -> None:
         width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k, "max_width": max_width}
         input_block, blocks, heads = adaptive_gin_parts(
-            in_channels, num_classes, num_layers, embedding_channels, width_settings, train_eps=train_eps,
+            in_channels,
+            num_classes,
+            num_layers,
+            embedding_channels,
+            width_settings,
+            train_eps=train_eps,
             mlp={"activation": "relu", "hidden_norm": "batch_norm"},
-            input_tail={"output_norm": "batch_norm", "output_activation": "relu"})
+            input_tail={"output_norm": "batch_norm", "output_activation": "relu"},
+        )
         super().__init__(input_block, blocks, heads, pooling, dropout)
         self.head_before_pooling[0] = True
         share_importances(self)
@@ -126,6 +132,10 @@ class AdaptiveFairGIN(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
 def batch_norm_mlp(in_channels: int, out_channels: int) -> nn.Sequential:
     """``Linear, BN, ReLU, Linear, BN, ReLU``."""
     return nn.Sequential(
-        nn.Linear(in_channels, out_channels), nn.BatchNorm1d(out_channels), nn.ReLU(),
-        nn.Linear(out_channels, out_channels), nn.BatchNorm1d(out_channels), nn.ReLU(),
+        nn.Linear(in_channels, out_channels),
+        nn.BatchNorm1d(out_channels),
+        nn.ReLU(),
+        nn.Linear(out_channels, out_channels),
+        nn.BatchNorm1d(out_channels),
+        nn.ReLU(),
     )

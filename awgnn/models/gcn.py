@@ -1,4 +1,5 @@
 """GCN graph classifiers, with learned and with fixed channels."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -63,7 +64,7 @@ class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
         share_importances(self)
 
     def layer_widths(self) -> dict[str, int]:
-        return {f"block{l}": conv.out_channels for l, conv in enumerate(self.blocks)}
+        return {f"block{index}": conv.out_channels for index, conv in enumerate(self.blocks)}
 
     def to_static(self) -> StaticClassifier:
         """The frozen form (see :func:`awgnn.freeze`)."""
@@ -102,4 +103,4 @@ class GCNClassifier(BlockReadoutClassifier):
         self.hidden_channels = hidden
 
     def layer_widths(self) -> dict[str, int]:
-        return {f"block{l}": width for l, width in enumerate(self.hidden_channels)}
+        return {f"block{index}": width for index, width in enumerate(self.hidden_channels)}

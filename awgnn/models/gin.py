@@ -1,4 +1,5 @@
 """The AWN paper's GIN graph classifier, adaptive and with fixed widths."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -26,11 +27,12 @@ class AdaptiveGINWidths:
 
     def layer_widths(self) -> dict[str, int]:
         widths = {"block0": self.input_block.linears[0].out_features}
-        widths.update({f"block{l}": conv.hidden_channels for l, conv in enumerate(self.blocks, start=1)})
+        widths.update({f"block{index}": conv.hidden_channels for index, conv in enumerate(self.blocks, start=1)})
         if self.input_block.output_width is not None:
             widths["block0.embedding"] = self.input_block.output_width.width
-            widths.update({f"block{l}.embedding": conv.out_channels
-                           for l, conv in enumerate(self.blocks, start=1)})
+            widths.update(
+                {f"block{index}.embedding": conv.out_channels for index, conv in enumerate(self.blocks, start=1)}
+            )
         return widths
 
     def to_static(self) -> StaticClassifier:
@@ -86,8 +88,15 @@ class AdaptiveGINClassifier(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifie
     ) -> None:
         width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k, "max_width": max_width}
         input_block, blocks, heads = adaptive_gin_parts(
-            in_channels, num_classes, num_layers, embedding_channels, width_settings, train_eps=train_eps,
-            mlp={"activation": activation}, input_tail={})
+            in_channels,
+            num_classes,
+            num_layers,
+            embedding_channels,
+            width_settings,
+            train_eps=train_eps,
+            mlp={"activation": activation},
+            input_tail={},
+        )
         super().__init__(input_block, blocks, heads, pooling)
         share_importances(self)
 
@@ -129,8 +138,9 @@ def adaptive_gin_parts(
     blocks, heads = [], [AdaptiveLinear(embedding, num_classes)]
     for _ in range(num_layers - 1):
         previous, embedding = embedding, new_embedding()
-        blocks.append(AdaptiveGINConv(previous, embedding, new_width(), train_eps=train_eps, **mlp,
-                                      norm="batch_norm", act="relu"))
+        blocks.append(
+            AdaptiveGINConv(previous, embedding, new_width(), train_eps=train_eps, **mlp, norm="batch_norm", act="relu")
+        )
         heads.append(AdaptiveLinear(embedding, num_classes))
     return input_block, blocks, heads
 
@@ -168,9 +178,16 @@ class GINClassifier(BlockReadoutClassifier):
         check_int_at_least("embedding_channels", embedding_channels, 1)
         input_block = two_layer_mlp(in_channels, hidden[0], embedding_channels, activation)
         blocks = [
-            GINConv(two_layer_mlp(embedding_channels, width, embedding_channels, activation,
-                                  tail=[nn.BatchNorm1d(embedding_channels), nn.ReLU()]),
-                    train_eps=train_eps)
+            GINConv(
+                two_layer_mlp(
+                    embedding_channels,
+                    width,
+                    embedding_channels,
+                    activation,
+                    tail=[nn.BatchNorm1d(embedding_channels), nn.ReLU()],
+                ),
+                train_eps=train_eps,
+            )
             for width in hidden[1:]
         ]
         heads = [nn.Linear(embedding_channels, num_classes) for _ in hidden]
@@ -178,14 +195,16 @@ class GINClassifier(BlockReadoutClassifier):
         self.hidden_channels = hidden
 
     def layer_widths(self) -> dict[str, int]:
-        return {f"block{l}": width for l, width in enumerate(self.hidden_channels)}
+        return {f"block{index}": width for index, width in enumerate(self.hidden_channels)}
 
 
-def two_layer_mlp(in_channels: int, hidden: int, out_channels: int, activation: str,
-                  tail: Sequence[nn.Module] = ()) -> nn.Sequential:
+def two_layer_mlp(
+    in_channels: int, hidden: int, out_channels: int, activation: str, tail: Sequence[nn.Module] = ()
+) -> nn.Sequential:
     """``Linear, activation, Linear`` followed by ``tail``."""
-    return nn.Sequential(nn.Linear(in_channels, hidden), make_activation(activation),
-                         nn.Linear(hidden, out_channels), *tail)
+    return nn.Sequential(
+        nn.Linear(in_channels, hidden), make_activation(activation), nn.Linear(hidden, out_channels), *tail
+    )
 
 
 def per_layer(name: str, value: int | Sequence[int], num_layers: int) -> list[int]:
@@ -195,4 +214,3 @@ def per_layer(name: str, value: int | Sequence[int], num_layers: int) -> list[in
     if len(values) != num_layers:
         raise ValueError(f"{name} must be an integer or a list of {num_layers} integers, got {value!r}")
     return [check_int_at_least(name, v, 1) for v in values]
-

@@ -1,4 +1,5 @@
 """The GIN classifiers of the growing baselines: fixed hidden widths that only growth changes."""
+
 from __future__ import annotations
 
 from awgnn.growth import fix_hidden_widths_
@@ -56,8 +57,17 @@ class GrowingGINClassifier(AdaptiveGINClassifier):
         train_eps: bool = True,
     ) -> None:
         check_growth_widths(embedding_channels, start_width, max_width)
-        super().__init__(in_channels, num_classes, num_layers, embedding_channels, initial_width=start_width,
-                         max_width=max_width, activation=activation, pooling=pooling, train_eps=train_eps)
+        super().__init__(
+            in_channels,
+            num_classes,
+            num_layers,
+            embedding_channels,
+            initial_width=start_width,
+            max_width=max_width,
+            activation=activation,
+            pooling=pooling,
+            train_eps=train_eps,
+        )
         fix_hidden_widths_(self)
 
 
@@ -97,8 +107,17 @@ class GrowingFairGIN(AdaptiveFairGIN):
         dropout: float = 0.0,
     ) -> None:
         check_growth_widths(embedding_channels, start_width, max_width)
-        super().__init__(in_channels, num_classes, num_layers, embedding_channels, initial_width=start_width,
-                         max_width=max_width, train_eps=train_eps, pooling=pooling, dropout=dropout)
+        super().__init__(
+            in_channels,
+            num_classes,
+            num_layers,
+            embedding_channels,
+            initial_width=start_width,
+            max_width=max_width,
+            train_eps=train_eps,
+            pooling=pooling,
+            dropout=dropout,
+        )
         fix_hidden_widths_(self)
 
 

@@ -1,4 +1,5 @@
 """PyTorch Geometric layers and models with learned widths."""
+
 from awgnn.nn.conv import ActivatedGCNConv, AdaptiveGCNConv, AdaptiveGINConv
 from awgnn.nn.models import AdaptiveGCN, AdaptiveGIN
 

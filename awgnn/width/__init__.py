@@ -1,4 +1,5 @@
 """Width machinery: learnable widths, resizing, optimizer state, loss, truncation."""
+
 from awgnn.width.activations import ACTIVATION_NAMES
 from awgnn.width.adaptive_width import AdaptiveWidth, Follower, NonFiniteRate, WidthChange, WidthEvent
 from awgnn.width.checkpoint import AtomicLoad

@@ -1,4 +1,5 @@
 """Activations by name, with the gain Kaiming initialisation uses for each."""
+
 from __future__ import annotations
 
 import math

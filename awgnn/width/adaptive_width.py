@@ -1,4 +1,5 @@
 """The learnable width of one adaptive layer (AWN, Errica et al. 2025)."""
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,8 @@ DEFAULT_LAMBDA0 = 0.02
 DEFAULT_MAX_WIDTH = 4096
 # A batch norm's entries that follow a width, and the values of a new channel: an identity normalisation.
 BATCH_NORM_FILLS: Mapping[str, float] = MappingProxyType(
-    {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0})
+    {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
+)
 
 
 class Follower(NamedTuple):
@@ -72,7 +74,8 @@ def check_finite_rates(names: Sequence[str], rates: Sequence[float]) -> None:
     if bad:
         raise NonFiniteRate(
             f"the rate of adaptive width {'; '.join(bad)}: training diverged (try a lower learning "
-            "rate); no width was changed")
+            "rate); no width was changed"
+        )
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,7 @@ class AdaptiveWidth(nn.Module):
         super().__init__()
         self.distribution = distribution if distribution is not None else DiscretisedExponential()
         if not isinstance(self.distribution, WidthDistribution):
-            raise ValueError(
-                f"distribution must be a WidthDistribution, got {type(self.distribution).__name__}")
+            raise ValueError(f"distribution must be a WidthDistribution, got {type(self.distribution).__name__}")
         self.k = check_quantile(k)
         self.min_width = check_int_at_least("min_width", min_width, 1)
         self.max_width = check_int_at_least("max_width", max_width, self.min_width)
@@ -174,7 +176,8 @@ class AdaptiveWidth(nn.Module):
         if width > self.max_width:
             raise ValueError(
                 f"lambda0={rate:g} gives width {width:.0f}, above max_width={self.max_width}; "
-                "raise max_width or lambda0")
+                "raise max_width or lambda0"
+            )
         return rate
 
     # -- rate, width and importances ------------------------------------------------
@@ -202,7 +205,7 @@ class AdaptiveWidth(nn.Module):
         """A fixed width's importances: 1 for the neurons before ``cutoff`` (all when it is ``None``), 0 after."""
         gate = torch.ones(self.width, device=self.raw_rate.device, dtype=self.raw_rate.dtype)
         if self.cutoff is not None:
-            gate[self.cutoff:] = 0
+            gate[self.cutoff :] = 0
         return gate
 
     def forward(self, x: Tensor) -> Tensor:
@@ -258,7 +261,8 @@ class AdaptiveWidth(nn.Module):
         if not is_lazy(tensor) and tensor.shape[dim] != self.width:
             raise ValueError(
                 f"{type(module).__name__}.{name} has size {tensor.shape[dim]} along dim {dim}, "
-                f"expected the current width {self.width}")
+                f"expected the current width {self.width}"
+            )
         if not any(f.module is module for f in self._followers):
             module.register_load_state_dict_pre_hook(_ResizeFromCheckpoint(self))
         self._followers.append(Follower(module, name, dim, role, fill))
@@ -312,8 +316,9 @@ class AdaptiveWidth(nn.Module):
         check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
         self._resize_to(width, optimizer, optimizer_state, reason)
 
-    def _resize_to(self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy,
-                   reason: str) -> None:
+    def _resize_to(
+        self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy, reason: str
+    ) -> None:
         # Asked before anything changes: it raises for a width the distribution cannot express.
         rate = self.distribution.rate_for_width(width, self.k) if self.fixed else None
         if width != self.width:
@@ -324,16 +329,15 @@ class AdaptiveWidth(nn.Module):
             self.raw_rate.fill_(_inverse_softplus(rate))
         self.history.append(WidthEvent(self.num_updates, width, self.capped, reason))
 
-    def _resize_followers(
-        self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
-    ) -> None:
+    def _resize_followers(self, width: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy) -> None:
         tensors = [(f, getattr(f.module, f.name)) for f in self._followers]
         tensors = [(f, t) for f, t in tensors if t is not None and not is_lazy(t)]
         # Every new optimizer state before any change, so that a refusal leaves everything as it was.
         states = {}
         if optimizer is not None and optimizer_state == "carry":
             states = resized_optimizer_states(
-                optimizer, [(t, f.dim) for f, t in tensors if isinstance(t, Parameter)], width)
+                optimizer, [(t, f.dim) for f, t in tensors if isinstance(t, Parameter)], width
+            )
         for follower, tensor in tensors:
             new = resized(tensor, follower.dim, width, follower.fill)  # under no_grad: no graph
             if isinstance(tensor, Parameter):
@@ -444,8 +448,13 @@ class AdaptiveWidth(nn.Module):
         return nn.Identity()
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {"width": self.width, "support": self.support, "capped": self.capped,
-                "num_updates": self.num_updates, "fixed": self.fixed}
+        return {
+            "width": self.width,
+            "support": self.support,
+            "capped": self.capped,
+            "num_updates": self.num_updates,
+            "fixed": self.fixed,
+        }
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.support = state["support"]
@@ -454,8 +463,9 @@ class AdaptiveWidth(nn.Module):
         self.fixed = bool(state.get("fixed", False))
         self.raw_rate.requires_grad_(not self.fixed)
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys, error_msgs) -> None:
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
         state = state_dict.get(prefix + nn.modules.module._EXTRA_STATE_KEY_SUFFIX)
         if state is not None:
             problem = self._check_checkpoint_state(state)
@@ -463,8 +473,9 @@ class AdaptiveWidth(nn.Module):
                 error_msgs.append(f"adaptive width {prefix.rstrip('.') or '(root)'}: {problem}")
                 return
             self._match_checkpoint(state["width"])
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
-                                      missing_keys, unexpected_keys, error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     @torch.no_grad()
     def _match_checkpoint(self, width: int) -> None:
@@ -484,8 +495,10 @@ class AdaptiveWidth(nn.Module):
     def _checkpoint_width_problem(self, width: Any) -> str | None:
         """Why a checkpoint's width cannot be loaded here (outside the bounds), or ``None``."""
         if isinstance(width, bool) or not isinstance(width, int) or not self.min_width <= width <= self.max_width:
-            return (f"checkpoint width {width!r} is outside [min_width={self.min_width}, "
-                    f"max_width={self.max_width}]; build the model with bounds that include it")
+            return (
+                f"checkpoint width {width!r} is outside [min_width={self.min_width}, "
+                f"max_width={self.max_width}]; build the model with bounds that include it"
+            )
         return None
 
     def extra_repr(self) -> str:
@@ -511,9 +524,17 @@ class _ResizeFromCheckpoint:
     def __init__(self, width: AdaptiveWidth) -> None:
         self.width = width
 
-    def __call__(self, module: nn.Module, state_dict: dict[str, Any], prefix: str, local_metadata: dict,
-                 strict: bool, missing_keys: list[str], unexpected_keys: list[str],
-                 error_msgs: list[str]) -> None:
+    def __call__(
+        self,
+        module: nn.Module,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
         for follower in self.width.followers:
             saved = state_dict.get(prefix + follower.name)
             if follower.module is not module or not isinstance(saved, Tensor) or is_lazy(saved):

@@ -1,4 +1,5 @@
 """Loading a checkpoint into a model with adaptive widths: all or nothing."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -28,8 +29,9 @@ class AtomicLoad(nn.Module):
     layer that a failed load materialised stays materialised.
     """
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
-                        assign: bool = False) -> _IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
         snapshot = _Snapshot(self)
         try:
             return super().load_state_dict(state_dict, strict=strict, assign=assign)

@@ -10,6 +10,7 @@ It decides two things for an adaptive layer (AWN, Errica et al. 2025):
 A new family (power law, sigmoidal, ...) is one subclass of
 :class:`WidthDistribution` implementing its three methods.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,7 @@ class WidthDistribution(ABC):
         must not change its width.
         """
 
-    def check_max_width(self, max_width: int) -> None:
+    def check_max_width(self, max_width: int) -> None:  # noqa: B027 (every cap suits a family unless it says so)
         """Raise ``ValueError`` if this family cannot be capped at ``max_width``."""
 
 
@@ -96,9 +97,7 @@ class DiscretisedExponential(WidthDistribution):
 
     def rate_for_width(self, width: int, k: float) -> float:
         if not (isinstance(width, int) and width >= self.offset):
-            raise ValueError(
-                f"width must be an integer >= {self.offset} for "
-                f"{type(self).__name__}, got {width!r}")
+            raise ValueError(f"width must be an integer >= {self.offset} for {type(self).__name__}, got {width!r}")
         # Aim at the middle of the interval of rates that floor to `width`.
         return -math.log1p(-k) / (width - self.offset + 0.5)
 
@@ -106,7 +105,8 @@ class DiscretisedExponential(WidthDistribution):
         if max_width <= self.offset:
             raise ValueError(
                 f"max_width must be > {self.offset} for {type(self).__name__} "
-                f"(its smallest width is {self.offset}), got {max_width}")
+                f"(its smallest width is {self.offset}), got {max_width}"
+            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(floor={self.floor:g}, offset={self.offset})"

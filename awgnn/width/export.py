@@ -1,4 +1,5 @@
 """After training: cut the tail of adaptive layers, and freeze into static modules."""
+
 from __future__ import annotations
 
 import copy
@@ -64,7 +65,8 @@ def freeze(model: nn.Module) -> nn.Module:
             raise ValueError(
                 f"cannot freeze adaptive width {name!r}: it has no consumer to fold its "
                 "importances into (the model's output is importance-scaled); make the layer "
-                "that reads it follow it, e.g. width.follow_linear_input(head)")
+                "that reads it follow it, e.g. width.follow_linear_input(head)"
+            )
     importances = [w.importances() for _, w in widths]
     for (_, width), f in zip(widths, importances):
         _fold_into_consumers(width, f)
@@ -72,8 +74,9 @@ def freeze(model: nn.Module) -> nn.Module:
     unshare_importances_(frozen)
     leftovers = [name for name, m in frozen.named_modules() if isinstance(m, AdaptiveWidth)]
     if leftovers:
-        raise TypeError(f"cannot freeze: modules {leftovers} still hold adaptive widths; "
-                        "their owners need a to_static() method")
+        raise TypeError(
+            f"cannot freeze: modules {leftovers} still hold adaptive widths; their owners need a to_static() method"
+        )
     return frozen
 
 
@@ -93,4 +96,3 @@ def _to_static(module: nn.Module) -> nn.Module:
     for name, child in list(static.named_children()):
         setattr(static, name, _to_static(child))
     return static
-

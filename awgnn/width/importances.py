@@ -8,6 +8,7 @@ widths that share a distribution family at once, in one flat vector with the
 rates' gradient in closed form (:mod:`awgnn.width.normalised_mass`), and
 :func:`share_importances` makes a model use it on every forward.
 """
+
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
@@ -42,8 +43,9 @@ def batched_importances(widths: Sequence[AdaptiveWidth], layouts: _Layouts | Non
     for family, positions in families.items():
         members = [widths[p] for p in positions]
         layout = layouts.get(family, [w.support for w in members], members[0].raw_rate)
-        family_vectors = normalised_masses(members[0].distribution, layout, [w.width for w in members],
-                                           [w.raw_rate for w in members])
+        family_vectors = normalised_masses(
+            members[0].distribution, layout, [w.width for w in members], [w.raw_rate for w in members]
+        )
         for position, vector in zip(positions, family_vectors):
             vectors[position] = vector
     return vectors  # type: ignore[return-value]
@@ -70,8 +72,16 @@ class _Layouts:
 def _state_key(width: AdaptiveWidth) -> tuple:
     """Everything an importance vector depends on; the version counter moves with every in-place change."""
     rate = width.raw_rate
-    return (rate._version, rate.data_ptr(), rate.device, rate.dtype, width.width, width.support, width.fixed,
-            width.cutoff)
+    return (
+        rate._version,
+        rate.data_ptr(),
+        rate.device,
+        rate.dtype,
+        width.width,
+        width.support,
+        width.fixed,
+        width.cutoff,
+    )
 
 
 def _family_key(distribution: WidthDistribution) -> Hashable:
@@ -140,8 +150,7 @@ def share_importances(model: nn.Module) -> ImportanceSharingHandle | None:
     if not widths:
         return None
     hook = _SharedImportances(widths)
-    handles = [model.register_forward_pre_hook(hook.before),
-               model.register_forward_hook(hook.after, always_call=True)]
+    handles = [model.register_forward_pre_hook(hook.before), model.register_forward_hook(hook.after, always_call=True)]
     return ImportanceSharingHandle(hook, handles)
 
 
@@ -149,7 +158,8 @@ def unshare_importances_(model: nn.Module) -> None:
     """Remove :func:`share_importances`' hooks from every module of ``model`` (a frozen copy has no widths)."""
     for module in model.modules():
         for hooks in (module._forward_pre_hooks, module._forward_hooks):
-            for key in [k for k, hook in hooks.items() if isinstance(getattr(hook, "__self__", None),
-                                                                     _SharedImportances)]:
+            for key in [
+                k for k, hook in hooks.items() if isinstance(getattr(hook, "__self__", None), _SharedImportances)
+            ]:
                 del hooks[key]
                 module._forward_hooks_always_called.pop(key, None)

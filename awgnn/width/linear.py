@@ -1,4 +1,5 @@
 """A linear map whose input and/or output size may follow an adaptive width."""
+
 from __future__ import annotations
 
 import math
@@ -126,8 +127,13 @@ class AdaptiveLinear(nn.Module):
         """A plain :class:`torch.nn.Linear` with this layer's current weights."""
         if is_lazy(self.weight):
             raise RuntimeError("cannot freeze a lazy AdaptiveLinear: run one forward first")
-        static = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
-                           device=self.weight.device, dtype=self.weight.dtype)
+        static = nn.Linear(
+            self.in_features,
+            self.out_features,
+            bias=self.bias is not None,
+            device=self.weight.device,
+            dtype=self.weight.dtype,
+        )
         with torch.no_grad():
             static.weight.copy_(self.weight)
             if self.bias is not None:

@@ -1,4 +1,5 @@
 """The ELBO-style objective that trains weights and widths jointly (AWN, Errica et al. 2025)."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,6 @@ from torch import Tensor, nn
 from awgnn.width.adaptive_width import AdaptiveWidth, stacked_rates
 from awgnn.width.training import adaptive_widths
 from awgnn.width.validation import check_finite_positive, check_int_at_least
-
 
 # Where the width prior pulls unless told otherwise (neurons a layer); the width-convergence study chose it.
 DEFAULT_WIDTH_PRIOR_CENTRE = 16
@@ -85,12 +85,14 @@ class ELBOLoss:
         self.weight_prior_std = check_finite_positive("weight_prior_std", weight_prior_std)
         if (rate_prior_mean is None) != (rate_prior_std is None):
             raise ValueError("rate_prior_mean and rate_prior_std must be given together")
-        self.rate_prior_mean = None if rate_prior_mean is None else check_finite_positive(
-            "rate_prior_mean", rate_prior_mean)
+        self.rate_prior_mean = (
+            None if rate_prior_mean is None else check_finite_positive("rate_prior_mean", rate_prior_mean)
+        )
         self.rate_prior_std = rate_prior_std
         self.width_prior_centre = check_int_at_least("width_prior_centre", width_prior_centre, 2)
-        self.width_prior_std = None if width_prior_std is None else check_finite_positive(
-            "width_prior_std", width_prior_std)
+        self.width_prior_std = (
+            None if width_prior_std is None else check_finite_positive("width_prior_std", width_prior_std)
+        )
         self.data_loss = data_loss
 
     @property
@@ -140,18 +142,24 @@ class ELBOLoss:
             priors.append((rates - mu).square().sum() / (2 * sigma**2) + len(rates) * math.log(sigma))
         if self.width_prior_std is not None:
             s = self.width_prior_std
-            centres = rates.new_tensor([math.log(w.distribution.rate_for_width(self.width_prior_centre, w.k))
-                                        for w in widths])
+            centres = rates.new_tensor(
+                [math.log(w.distribution.rate_for_width(self.width_prior_centre, w.k)) for w in widths]
+            )
             priors.append((rates.log() - centres).square().sum() / (2 * s**2) + len(widths) * math.log(s))
         return [prior / self.n_observations for prior in priors]
 
     def __repr__(self) -> str:
-        prior = "" if self.rate_prior_std is None else (
-            f", rate_prior_mean={self.rate_prior_mean:g}, rate_prior_std={self.rate_prior_std:g}")
+        prior = (
+            ""
+            if self.rate_prior_std is None
+            else (f", rate_prior_mean={self.rate_prior_mean:g}, rate_prior_std={self.rate_prior_std:g}")
+        )
         if self.width_prior_std is not None:
             prior += f", width_prior_centre={self.width_prior_centre}, width_prior_std={self.width_prior_std:g}"
-        return (f"{type(self).__name__}(n_observations={self.n_observations}, "
-                f"weight_prior_std={self.weight_prior_std:g}{prior})")
+        return (
+            f"{type(self).__name__}(n_observations={self.n_observations}, "
+            f"weight_prior_std={self.weight_prior_std:g}{prior})"
+        )
 
 
 class _SumOfSquares(torch.autograd.Function):

@@ -1,4 +1,5 @@
 """Multi-layer perceptron whose hidden (and optionally output) widths are learned."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -143,9 +144,13 @@ class AdaptiveMLP(AtomicLoad, nn.Sequential):
 def _fusable_starts(layers: Sequence[nn.Module]) -> frozenset[int]:
     """Positions of ``linear, ReLU-type activation, the linear's own width`` triples."""
     return frozenset(
-        i for i in range(len(layers) - 2)
-        if isinstance(layers[i], AdaptiveLinear) and layers[i].output_width is not None
-        and layers[i + 2] is layers[i].output_width and is_positively_homogeneous(layers[i + 1]))
+        i
+        for i in range(len(layers) - 2)
+        if isinstance(layers[i], AdaptiveLinear)
+        and layers[i].output_width is not None
+        and layers[i + 2] is layers[i].output_width
+        and is_positively_homogeneous(layers[i + 1])
+    )
 
 
 def _batch_norm(size: Size) -> nn.BatchNorm1d:
@@ -159,5 +164,6 @@ def _batch_norm(size: Size) -> nn.BatchNorm1d:
 def _check_distinct_widths(sizes: Sequence[Size]) -> None:
     widths = [s for s in sizes if isinstance(s, AdaptiveWidth)]
     if len({id(w) for w in widths}) != len(widths) or any(w.followers for w in widths):
-        raise ValueError("each layer needs its own AdaptiveWidth; one instance was "
-                         "given twice or already belongs to another layer")
+        raise ValueError(
+            "each layer needs its own AdaptiveWidth; one instance was given twice or already belongs to another layer"
+        )

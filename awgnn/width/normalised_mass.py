@@ -14,6 +14,7 @@ operators per width in the backward pass (and on a GPU every one is a kernel
 launch); here it takes six for all the widths of a family together. The
 entries of all widths lie in one flat vector (:class:`SupportLayout`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -64,8 +65,9 @@ def _joined(parts: list[Tensor]) -> Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def normalised_masses(distribution: WidthDistribution, layout: SupportLayout, widths: Sequence[int],
-                      raw_rates: Sequence[Tensor]) -> tuple[Tensor, ...]:
+def normalised_masses(
+    distribution: WidthDistribution, layout: SupportLayout, widths: Sequence[int], raw_rates: Sequence[Tensor]
+) -> tuple[Tensor, ...]:
     r"""The importances :math:`f_l(0..D_l-1)` of widths that share ``distribution``, one vector per width.
 
     ``raw_rates`` are the raw rates :math:`w_l` (0-dim tensors, rate
@@ -82,8 +84,9 @@ def _segment_sums(values: Tensor, segment: Tensor, rows: int) -> Tensor:
     return values.new_zeros(rows).index_add_(0, segment, values)
 
 
-def _flat_importances(distribution: WidthDistribution, layout: SupportLayout,
-                      raw: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _flat_importances(
+    distribution: WidthDistribution, layout: SupportLayout, raw: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """The importances of every entry of ``layout``, the mass's rate derivative and each entry's total mass.
 
     ``raw`` holds the raw rates, one per width.
@@ -96,8 +99,9 @@ def _flat_importances(distribution: WidthDistribution, layout: SupportLayout,
 
 class _NormalisedMasses(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, distribution: WidthDistribution, layout: SupportLayout, widths: tuple[int, ...],
-                *raw_rates: Tensor) -> tuple[Tensor, ...]:
+    def forward(
+        ctx: Any, distribution: WidthDistribution, layout: SupportLayout, widths: tuple[int, ...], *raw_rates: Tensor
+    ) -> tuple[Tensor, ...]:
         raw = torch.stack(raw_rates)
         importances, derivative, total = _flat_importances(distribution, layout, raw)
         if any(ctx.needs_input_grad[3:]):
@@ -105,16 +109,21 @@ class _NormalisedMasses(torch.autograd.Function):
             ctx.save_for_backward((derivative - importances * spread) / total, raw, *raw_rates)
             ctx.distribution, ctx.layout, ctx.widths = distribution, layout, widths
         rows = importances.split(layout.supports)
-        return tuple(row if width == support else row[:width]
-                     for row, width, support in zip(rows, widths, layout.supports))
+        return tuple(
+            row if width == support else row[:width] for row, width, support in zip(rows, widths, layout.supports)
+        )
 
     @staticmethod
     def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, ...]:
         slope, raw, *raw_rates = ctx.saved_tensors
         layout = ctx.layout
         # A width below its support (after a truncation) has no gradient on its tail.
-        grad = torch.cat([grad if width == support else F.pad(grad, (0, support - width))
-                          for grad, width, support in zip(grads, ctx.widths, layout.supports)])
+        grad = torch.cat(
+            [
+                grad if width == support else F.pad(grad, (0, support - width))
+                for grad, width, support in zip(grads, ctx.widths, layout.supports)
+            ]
+        )
         if torch.is_grad_enabled():
             # create_graph: a gradient that can be differentiated again, through autograd's own operators.
             importances = _flat_importances(ctx.distribution, layout, torch.stack(raw_rates))[0]

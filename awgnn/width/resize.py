@@ -17,6 +17,7 @@ and external references stay valid; only the optimizer *state* needs care:
   seen it; the reference re-creates those layers, the next layer's bias
   included.
 """
+
 from __future__ import annotations
 
 import functools
@@ -70,24 +71,32 @@ def resized_optimizer_states(
     states = {}
     for param, dim in params:
         check_state_carryable(optimizer, param)
-        per_element = {key: value for key, value in optimizer.state.get(param, {}).items()
-                       if isinstance(value, Tensor) and value.dim() > 0}
+        per_element = {
+            key: value
+            for key, value in optimizer.state.get(param, {}).items()
+            if isinstance(value, Tensor) and value.dim() > 0
+        }
         if not per_element:
             continue
         tail_shape = list(param.shape)
         tail_shape[dim] = max(size - param.shape[dim], 0)
         # fresh_optimizer_state remembers its answers, so asking per parameter costs nothing after the first.
-        initial = (fresh_optimizer_state(optimizer, _param_group(optimizer, param), param.dtype, param.device)
-                   if tail_shape[dim] else {})
+        initial = (
+            fresh_optimizer_state(optimizer, _param_group(optimizer, param), param.dtype, param.device)
+            if tail_shape[dim]
+            else {}
+        )
         # A key without a fresh value (hyper-parameters changed since the state was made) starts at zero.
         states[id(param)] = {
             name: resized(value, dim, size, initial[name].expand(tail_shape) if name in initial else 0.0)
-            for name, value in per_element.items()}
+            for name, value in per_element.items()
+        }
     return states
 
 
-def fresh_optimizer_state(optimizer: Optimizer, group: dict[str, Any], dtype: torch.dtype,
-                          device: torch.device) -> Mapping[str, Tensor]:
+def fresh_optimizer_state(
+    optimizer: Optimizer, group: dict[str, Any], dtype: torch.dtype, device: torch.device
+) -> Mapping[str, Tensor]:
     """The per-element state ``optimizer`` gives a fresh entry in param group ``group``, as 0-dim tensors.
 
     Asked of the optimizer itself: a throw-away optimizer of the same class
@@ -114,18 +123,21 @@ def _can_key_memory(hyper: tuple) -> bool:
         hash(hyper)
     except TypeError:
         return False
-    return not any(isinstance(v, Tensor) or (isinstance(v, tuple) and any(isinstance(e, Tensor) for e in v))
-                   for _, v in hyper)
+    return not any(
+        isinstance(v, Tensor) or (isinstance(v, tuple) and any(isinstance(e, Tensor) for e in v)) for _, v in hyper
+    )
 
 
 @functools.lru_cache(maxsize=64)
-def _remembered_fresh_state(optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype,
-                            device: torch.device) -> Mapping[str, Tensor]:
+def _remembered_fresh_state(
+    optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype, device: torch.device
+) -> Mapping[str, Tensor]:
     return _fresh_state(optimizer_class, hyper, dtype, device)
 
 
-def _fresh_state(optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype,
-                 device: torch.device) -> Mapping[str, Tensor]:
+def _fresh_state(
+    optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dtype, device: torch.device
+) -> Mapping[str, Tensor]:
     accepted = inspect.signature(optimizer_class.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     arguments = {key: value for key, value in hyper if takes_any or key in accepted}
@@ -138,9 +150,15 @@ def _fresh_state(optimizer_class: type[Optimizer], hyper: tuple, dtype: torch.dt
         raise RuntimeError(
             f"cannot tell which state {optimizer_class.__name__} gives new neurons (a throw-away "
             f"{optimizer_class.__name__} on a zero parameter failed: {error}); use "
-            "optimizer_state='reset' with this optimizer") from error
-    return MappingProxyType({key: value.reshape(()) for key, value in throwaway.state[scratch].items()
-                             if isinstance(value, Tensor) and value.shape == scratch.shape})
+            "optimizer_state='reset' with this optimizer"
+        ) from error
+    return MappingProxyType(
+        {
+            key: value.reshape(())
+            for key, value in throwaway.state[scratch].items()
+            if isinstance(value, Tensor) and value.shape == scratch.shape
+        }
+    )
 
 
 def _param_group(optimizer: Optimizer, param: Tensor) -> dict[str, Any]:
@@ -161,7 +179,8 @@ def check_state_carryable(optimizer: Optimizer, param: Tensor) -> None:
                 f"{type(optimizer).__name__} keeps state {key!r} of shape "
                 f"{tuple(value.shape)} for a parameter of shape {tuple(param.shape)}; "
                 "awgnn can carry only per-element optimizer state across a resize. "
-                "Use optimizer_state='reset' with this optimizer.")
+                "Use optimizer_state='reset' with this optimizer."
+            )
 
 
 def stale_state_key(optimizer: Optimizer, param: Tensor) -> str | None:

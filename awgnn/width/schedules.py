@@ -7,6 +7,7 @@ standard deviation shrinks, which pulls the rates towards :math:`\\mu_\\lambda`.
 A :math:`\\mu_\\lambda` above the learned rates means narrower layers
 (:math:`\\lambda = 0.05` is about 48 neurons at ``k = 0.9``).
 """
+
 from __future__ import annotations
 
 from numbers import Integral
@@ -69,8 +70,8 @@ class RatePriorAnnealing:
         self.final_std = check_finite_positive("final_std", final_std)
         if self.final_std > self.initial_std:
             raise ValueError(
-                f"final_std={final_std!r} must not exceed initial_std={initial_std!r}: "
-                "annealing tightens the prior")
+                f"final_std={final_std!r} must not exceed initial_std={initial_std!r}: annealing tightens the prior"
+            )
 
     def std_at(self, epoch: int) -> float | None:
         """The prior's standard deviation at ``epoch``, or ``None`` while it is off."""
@@ -94,6 +95,8 @@ class RatePriorAnnealing:
         return std
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(mean={self.mean:g}, start_epoch={self.start_epoch}, "
-                f"end_epoch={self.end_epoch}, initial_std={self.initial_std:g}, "
-                f"final_std={self.final_std:g})")
+        return (
+            f"{type(self).__name__}(mean={self.mean:g}, start_epoch={self.start_epoch}, "
+            f"end_epoch={self.end_epoch}, initial_std={self.initial_std:g}, "
+            f"final_std={self.final_std:g})"
+        )

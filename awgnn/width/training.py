@@ -9,6 +9,7 @@ or attach it once, so that every ``optimizer.step()`` also updates widths::
 
     awgnn.auto_update_widths(model, optimizer)
 """
+
 from __future__ import annotations
 
 import torch
@@ -81,8 +82,12 @@ def _rates(widths: list[tuple[str, AdaptiveWidth]]) -> list[float]:
     return rates
 
 
-def _apply(widths: list[tuple[str, AdaptiveWidth]], rates: list[float], optimizer: Optimizer | None,
-           optimizer_state: OptimizerStatePolicy) -> list[WidthChange]:
+def _apply(
+    widths: list[tuple[str, AdaptiveWidth]],
+    rates: list[float],
+    optimizer: Optimizer | None,
+    optimizer_state: OptimizerStatePolicy,
+) -> list[WidthChange]:
     changes = []
     for (name, width), rate in zip(widths, rates):
         change = width.update_(name, optimizer, optimizer_state, rate)
@@ -98,8 +103,11 @@ def _check_no_gradients(model: nn.Module, widths: list[tuple[str, AdaptiveWidth]
     took it holds state of the old shapes, and its next step would fail on a
     bare shape mismatch.
     """
-    resized = [name for (name, width), rate in zip(widths, rates)
-               if width.target_width(rate) != width.width or width.support != width.width]
+    resized = [
+        name
+        for (name, width), rate in zip(widths, rates)
+        if width.target_width(rate) != width.width or width.support != width.width
+    ]
     trained = next((name for name, p in model.named_parameters() if p.grad is not None), None)
     if resized and trained is not None:
         raise RuntimeError(
@@ -107,7 +115,8 @@ def _check_no_gradients(model: nn.Module, widths: list[tuple[str, AdaptiveWidth]
             f"{resized[0]!r} while parameter {trained!r} has a gradient: an optimizer is training the "
             "model, and its state would no longer match the resized parameters. Pass it to every width "
             "update, update_widths(model, optimizer); without any optimizer, clear the gradients first "
-            "(model.zero_grad()).")
+            "(model.zero_grad())."
+        )
 
 
 def _parameter_name(model: nn.Module, param: nn.Parameter) -> str:
@@ -126,7 +135,8 @@ def check_optimizer_state(optimizer: Optimizer, model: nn.Module, widths: list[t
                     f"{tuple(optimizer.state[param][key].shape)} but the parameter has shape "
                     f"{tuple(param.shape)}: its width changed while this optimizer was not passed to "
                     "awgnn.update_widths. Build the optimizer after loading or resetting a model, "
-                    "and pass it to every width update.")
+                    "and pass it to every width update."
+                )
 
 
 class _UpdateAfterStep:
@@ -189,7 +199,6 @@ def auto_update_widths(
     hook = _UpdateAfterStep(model, optimizer_state)
     handles = [optimizer.register_step_pre_hook(hook.check), optimizer.register_step_post_hook(hook.update)]
     return WidthUpdateHandle(hook, handles)
-
 
 
 def parameter_groups(model: nn.Module, *, rate_lr: float | None = None) -> list[dict]:

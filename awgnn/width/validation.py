@@ -1,4 +1,5 @@
 """Argument checks shared by the width machinery (errors say what was expected)."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Graph convolution whose output channels are learned."""
+
 from __future__ import annotations
 
 import torch
@@ -115,8 +116,10 @@ class AdaptiveGCNConv(AtomicLoad, MessagePassing):
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
         if isinstance(x, (tuple, list)):
-            raise ValueError(f"{type(self).__name__} received a tuple of node features, but GCN "
-                             "normalisation needs a square adjacency: bipartite input is not supported")
+            raise ValueError(
+                f"{type(self).__name__} received a tuple of node features, but GCN "
+                "normalisation needs a square adjacency: bipartite input is not supported"
+            )
         if self.normalize:
             edge_index, edge_weight = self._normalised(x, edge_index, edge_weight)
         # With a ReLU-type activation the importances scale the weights and the bias
@@ -137,15 +140,17 @@ class AdaptiveGCNConv(AtomicLoad, MessagePassing):
         num_nodes = x.size(self.node_dim)
         if isinstance(edge_index, SparseTensor):
             if self._cached_adj_t is None:
-                adj_t = gcn_norm(edge_index, edge_weight, num_nodes, self.improved, self.add_self_loops,
-                                 self.flow, x.dtype)
+                adj_t = gcn_norm(
+                    edge_index, edge_weight, num_nodes, self.improved, self.add_self_loops, self.flow, x.dtype
+                )
                 if self.cached:
                     self._cached_adj_t = adj_t
                 return adj_t, None
             return self._cached_adj_t, None
         if self._cached_edge_index is None:
-            normalised = gcn_norm(edge_index, edge_weight, num_nodes, self.improved, self.add_self_loops,
-                                  self.flow, x.dtype)
+            normalised = gcn_norm(
+                edge_index, edge_weight, num_nodes, self.improved, self.add_self_loops, self.flow, x.dtype
+            )
             if self.cached:
                 self._cached_edge_index = normalised
             return normalised
@@ -159,9 +164,18 @@ class AdaptiveGCNConv(AtomicLoad, MessagePassing):
 
     def to_static(self) -> nn.Module:
         """Upstream :class:`~torch_geometric.nn.GCNConv` (followed by ``act`` when set)."""
-        conv = GCNConv(self.in_channels, self.out_channels, improved=self.improved, cached=self.cached,
-                       add_self_loops=self.add_self_loops, normalize=self.normalize,
-                       bias=self.bias is not None, aggr=self.aggr, flow=self.flow, node_dim=self.node_dim)
+        conv = GCNConv(
+            self.in_channels,
+            self.out_channels,
+            improved=self.improved,
+            cached=self.cached,
+            add_self_loops=self.add_self_loops,
+            normalize=self.normalize,
+            bias=self.bias is not None,
+            aggr=self.aggr,
+            flow=self.flow,
+            node_dim=self.node_dim,
+        )
         conv = conv.to(device=self.lin.weight.device, dtype=self.lin.weight.dtype)
         with torch.no_grad():
             conv.lin.weight.copy_(self.lin.weight)

@@ -1,4 +1,5 @@
 """Graph isomorphism convolution whose MLP learns its width."""
+
 from __future__ import annotations
 
 import torch
@@ -7,10 +8,10 @@ from torch_geometric.nn import GINConv, MessagePassing
 from torch_geometric.typing import Adj, OptPairTensor, Size, SparseTensor
 from torch_geometric.utils import spmm
 
+from awgnn.nn.conv.utils import max_width_repr
 from awgnn.width import AdaptiveMLP, AdaptiveWidth, AtomicLoad
 from awgnn.width.linear import Size as Width
 from awgnn.width.linear import check_size
-from awgnn.nn.conv.utils import max_width_repr
 
 
 class AdaptiveGINConv(AtomicLoad, MessagePassing):
@@ -80,8 +81,15 @@ class AdaptiveGINConv(AtomicLoad, MessagePassing):
         kwargs.setdefault("aggr", "add")
         super().__init__(**kwargs)
         self.initial_eps = eps
-        self.mlp = AdaptiveMLP(in_channels, out_channels, hidden=[hidden], activation=activation,
-                               output_norm=norm, output_activation=act, hidden_norm=hidden_norm)
+        self.mlp = AdaptiveMLP(
+            in_channels,
+            out_channels,
+            hidden=[hidden],
+            activation=activation,
+            output_norm=norm,
+            output_activation=act,
+            hidden_norm=hidden_norm,
+        )
         if train_eps:
             self.eps = torch.nn.Parameter(torch.empty(1))
         else:
@@ -136,14 +144,18 @@ class AdaptiveGINConv(AtomicLoad, MessagePassing):
     def to_static(self) -> GINConv:
         """An upstream :class:`~torch_geometric.nn.GINConv` around this layer's MLP."""
         # Given as constructor argument, the MLP would be re-initialised by GINConv.
-        static = GINConv(torch.nn.Identity(), eps=self.initial_eps,
-                         train_eps=isinstance(self.eps, torch.nn.Parameter),
-                         aggr=self.aggr, flow=self.flow, node_dim=self.node_dim)
+        static = GINConv(
+            torch.nn.Identity(),
+            eps=self.initial_eps,
+            train_eps=isinstance(self.eps, torch.nn.Parameter),
+            aggr=self.aggr,
+            flow=self.flow,
+            node_dim=self.node_dim,
+        )
         static.nn = self.mlp
         static.eps.data.copy_(self.eps.data)
         return static
 
     def __repr__(self) -> str:
-        text = (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
-                f"width={self.hidden_channels}")
+        text = f"{type(self).__name__}({self.in_channels}, {self.out_channels}, width={self.hidden_channels}"
         return text + max_width_repr(self.mlp.widths) + ")"

@@ -1,4 +1,5 @@
 """Helpers shared by the adaptive convolutions."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,5 @@
 """PyG's ``BasicGNN`` models (GCN, GIN) with learned hidden widths."""
+
 from __future__ import annotations
 
 import copy
@@ -42,8 +43,15 @@ _NORM_TENSORS: dict[type, tuple[tuple[str, float], ...]] = {
     MeanSubtractionNorm: (),
     GraphSizeNorm: (),
 }
-RESIZABLE_NORMS = ("batch_norm", "instance_norm", "layer_norm", "graph_norm", "pair_norm",
-                   "mean_subtraction_norm", "graph_size_norm")
+RESIZABLE_NORMS = (
+    "batch_norm",
+    "instance_norm",
+    "layer_norm",
+    "graph_norm",
+    "pair_norm",
+    "mean_subtraction_norm",
+    "graph_size_norm",
+)
 
 
 def follow_norm(width: AdaptiveWidth, norm: nn.Module) -> None:
@@ -75,7 +83,8 @@ def follow_norm(width: AdaptiveWidth, norm: nn.Module) -> None:
     else:
         raise ValueError(
             f"norm {norm!r} cannot follow a learned width; with hidden_channels=None use one of "
-            f"{', '.join(RESIZABLE_NORMS)} (LayerNorm in mode='graph'), or give hidden_channels an integer")
+            f"{', '.join(RESIZABLE_NORMS)} (LayerNorm in mode='graph'), or give hidden_channels an integer"
+        )
 
 
 class ConcatLinear(nn.Module):
@@ -105,7 +114,8 @@ class ConcatLinear(nn.Module):
         if not in_sizes:
             raise ValueError("in_sizes must name at least one input, got an empty sequence")
         self.blocks = nn.ModuleList(
-            AdaptiveLinear(size, out_channels, bias=index == 0) for index, size in enumerate(in_sizes))
+            AdaptiveLinear(size, out_channels, bias=index == 0) for index, size in enumerate(in_sizes)
+        )
 
     @property
     def in_channels(self) -> list[int]:
@@ -221,8 +231,7 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         self.norm = norm if isinstance(norm, str) else None
         self.norm_kwargs = norm_kwargs
         self._norm_argument = norm
-        self._width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k,
-                                "max_width": max_width}
+        self._width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k, "max_width": max_width}
         # Learned widths: Kaiming with the activation's gain for layers reading raw inputs
         # (AWN, Errica et al. 2025); fixed widths keep PyTorch's default, as PyG's models do.
         known = isinstance(act, str) and act in ACTIVATION_NAMES
@@ -240,7 +249,8 @@ class AdaptiveBasicGNN(nn.Module, ABC):
             previous = size
         self.norms = nn.ModuleList(
             self.make_norm(size) if index < num_layers - 1 or jk is not None else nn.Identity()
-            for index, size in enumerate(sizes))
+            for index, size in enumerate(sizes)
+        )
         self.supports_norm_batch = "batch" in inspect.signature(self.norms[0].forward).parameters
         if jk in FIXED_WIDTH_JK_MODES:
             self.jk = JumpingKnowledge(jk, hidden_channels, num_layers)
@@ -275,8 +285,10 @@ class AdaptiveBasicGNN(nn.Module, ABC):
                 return _resolve("norm", norm, normalization_resolver, size, **(self.norm_kwargs or {}))
             return copy.deepcopy(norm)
         if not isinstance(norm, str):
-            raise ValueError(f"with hidden_channels=None, norm must be a name (one of {', '.join(RESIZABLE_NORMS)}) "
-                             f"so that each layer gets its own at its width, got {norm!r}")
+            raise ValueError(
+                f"with hidden_channels=None, norm must be a name (one of {', '.join(RESIZABLE_NORMS)}) "
+                f"so that each layer gets its own at its width, got {norm!r}"
+            )
         layer = _resolve("norm", norm, normalization_resolver, size.width, **(self.norm_kwargs or {}))
         follow_norm(size, layer)
         return layer
@@ -318,9 +330,9 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         xs: list[Tensor] = []
         for index, (conv, norm, width) in enumerate(zip(self.convs, self.norms, self.widths)):
             if num_sampled_nodes_per_hop is not None:
-                x, edge_index, edge_weight = trim_to_layer(index, num_sampled_nodes_per_hop,
-                                                           num_sampled_edges_per_hop, x, edge_index,
-                                                           edge_weight)
+                x, edge_index, edge_weight = trim_to_layer(
+                    index, num_sampled_nodes_per_hop, num_sampled_edges_per_hop, x, edge_index, edge_weight
+                )
             x = conv(x, edge_index, edge_weight=edge_weight) if self.supports_edge_weight else conv(x, edge_index)
             if index < self.num_layers - 1 or self.jk_mode is not None:
                 if self.act is not None and self.act_first:
@@ -338,19 +350,24 @@ class AdaptiveBasicGNN(nn.Module, ABC):
 
     def _check_features(self, x: Tensor) -> None:
         if x.dim() != 2:
-            raise ValueError(f"{type(self).__name__}: x must be a 2-D tensor [num_nodes, in_channels], "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}: x must be a 2-D tensor [num_nodes, in_channels], got shape {tuple(x.shape)}"
+            )
         if self.in_channels != -1 and x.size(-1) != self.in_channels:
-            raise ValueError(f"{type(self).__name__}: x has {x.size(-1)} features per node, but the model "
-                             f"was built with in_channels={self.in_channels}")
+            raise ValueError(
+                f"{type(self).__name__}: x has {x.size(-1)} features per node, but the model "
+                f"was built with in_channels={self.in_channels}"
+            )
 
     # -- widths -------------------------------------------------------------------------
 
     def layer_widths(self) -> dict[str, int]:
         """Current width of every hidden layer, learned or fixed, keyed ``layer<l>``."""
-        return {f"layer{index}": _out_size(self.conv_output(conv))
-                for index, conv in enumerate(self.convs)
-                if index < self.num_layers - 1 or self.jk_mode is not None}
+        return {
+            f"layer{index}": _out_size(self.conv_output(conv))
+            for index, conv in enumerate(self.convs)
+            if index < self.num_layers - 1 or self.jk_mode is not None
+        }
 
     @abstractmethod
     def conv_output(self, conv: nn.Module) -> nn.Module:
@@ -365,8 +382,10 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         return sum(p.numel() for p in self.parameters() if not is_lazy(p))
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_layers={self.num_layers}, "
-                f"widths={self.layer_widths()})")
+        return (
+            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_layers={self.num_layers}, "
+            f"widths={self.layer_widths()})"
+        )
 
 
 def _out_size(linear: nn.Module) -> int:
@@ -383,10 +402,10 @@ def _resolve(name: str, query: Any, resolver: Callable[..., Any], *args: Any, **
         raise ValueError(f"{name}={query!r}: {error}") from None
 
 
-def _check_arguments(in_channels: object, hidden_channels: object, num_layers: object,
-                     out_channels: object, dropout: object, jk: object) -> None:
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or (in_channels < 1
-                                                                               and in_channels != -1):
+def _check_arguments(
+    in_channels: object, hidden_channels: object, num_layers: object, out_channels: object, dropout: object, jk: object
+) -> None:
+    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or (in_channels < 1 and in_channels != -1):
         raise ValueError(f"in_channels must be an integer >= 1 or -1 (lazy), got {in_channels!r}")
     if hidden_channels is not None:
         check_int_at_least("hidden_channels", hidden_channels, 1)
@@ -398,9 +417,13 @@ def _check_arguments(in_channels: object, hidden_channels: object, num_layers: o
     check_choice("jk", jk, JK_MODES)
     if hidden_channels is None:
         if out_channels is None:
-            raise ValueError("hidden_channels=None learns the hidden widths, so the output width must be "
-                             "fixed: give out_channels (e.g. the number of classes)")
+            raise ValueError(
+                "hidden_channels=None learns the hidden widths, so the output width must be "
+                "fixed: give out_channels (e.g. the number of classes)"
+            )
         if jk in FIXED_WIDTH_JK_MODES:
-            raise ValueError(f"jk={jk!r} combines the layers' outputs elementwise, so their widths must be "
-                             "equal and fixed: give hidden_channels an integer, or learn the widths with "
-                             "jk=None, 'last' or 'cat'")
+            raise ValueError(
+                f"jk={jk!r} combines the layers' outputs elementwise, so their widths must be "
+                "equal and fixed: give hidden_channels an integer, or learn the widths with "
+                "jk=None, 'last' or 'cat'"
+            )

@@ -1,4 +1,5 @@
 """PyG's GCN model with learned hidden widths."""
+
 from __future__ import annotations
 
 from typing import Any

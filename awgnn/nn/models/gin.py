@@ -1,4 +1,5 @@
 """PyG's GIN model with learned hidden widths."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,8 +39,15 @@ class AdaptiveGINMLP(nn.Module):
         - **output:** :math:`(N, F_{out})`
     """
 
-    def __init__(self, first: AdaptiveLinear, norm: nn.Module, act: nn.Module | None, act_first: bool,
-                 hidden: Size, second: AdaptiveLinear) -> None:
+    def __init__(
+        self,
+        first: AdaptiveLinear,
+        norm: nn.Module,
+        act: nn.Module | None,
+        act_first: bool,
+        hidden: Size,
+        second: AdaptiveLinear,
+    ) -> None:
         super().__init__()
         self.lins = nn.ModuleList([first, second])
         self.norms = nn.ModuleList([norm])
@@ -68,8 +76,7 @@ class AdaptiveGINMLP(nn.Module):
         return self.lins[1](self.width(x))
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.lins[0].in_features}, {self.hidden_channels}, "
-                f"{self.lins[1].out_features})")
+        return f"{type(self).__name__}({self.lins[0].in_features}, {self.hidden_channels}, {self.lins[1].out_features})"
 
 
 class AdaptiveGIN(AdaptiveBasicGNN):
@@ -109,8 +116,9 @@ class AdaptiveGIN(AdaptiveBasicGNN):
         # PyG's GIN: MLP([in, out, out]); the MLP's hidden width is learned on its own.
         hidden = self.new_width() if self.hidden_channels is None else out_size
         norm = self.make_norm(hidden) if self.norm is not None else nn.Identity()
-        mlp = AdaptiveGINMLP(self.linear(in_size, hidden), norm, self.act, self.act_first, hidden,
-                             self.linear(hidden, out_size))
+        mlp = AdaptiveGINMLP(
+            self.linear(in_size, hidden), norm, self.act, self.act_first, hidden, self.linear(hidden, out_size)
+        )
         return GINConv(mlp, **kwargs)
 
     def conv_output(self, conv: nn.Module) -> nn.Module:
