@@ -22,6 +22,10 @@ rule, the cost and the training-time dropping:
   the loss's gradient through the stochastic gates near it: a nested-truncation
   likelihood for a rate, in which every step sees a narrower or a wider layer
   and the neurons near the cut-off are trained while they are judged.
+* ``gates_refit`` (:class:`RefitGatedWidths`): the gates' growth, and besides
+  it ``refit``'s shrink: a layer whose refitted last window is worth less
+  than its cost loses it (the cut-off follows), unless it grew in the last
+  ``settle_steps`` steps.
 
 The study selects a variant by handing the harness its class for
 ``width_control: marginal`` (:func:`controller`), so its runs' settings and
@@ -160,7 +164,8 @@ class GatedWidths(MarginalWidths):
             )
 
     def _drop_window(self, module: nn.Module, args: Any) -> None:
-        """No window is dropped: the gates replace the measured widths' nested dropout."""
+        """No window is dropped (the gates replace the measured widths' nested dropout); training steps are counted."""
+        self.steps += module.training
 
     def _gate(self, consumer: nn.Module, args: tuple, cost: float) -> tuple:
         """The consumer's input times the gates; in training, the cut-off's gradient gets the cost's."""
@@ -185,17 +190,56 @@ class GatedWidths(MarginalWidths):
         optimizer_state: OptimizerStatePolicy = "carry",
     ) -> list[WidthDecision]:
         """Resize every layer to its open deterministic gates; then recalibrate the batch norms."""
-        decisions = []
-        for layer in self.layers:
-            old, log_cutoff = layer.size, layer.consumer.gate_log_cutoff.item()
-            new = min(max(kept_width(log_cutoff), MIN_WIDTH), layer.width.max_width)
-            if new > old:
-                self._grow(layer, new - old, optimizer, optimizer_state)
-            elif new < old:
-                self._shrink(layer, old - new, optimizer, optimizer_state)
-            decisions.append(WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer), False))
+        decisions = [self._resize_to_gates(index, optimizer, optimizer_state) for index in range(len(self.layers))]
         with self.measuring():
             used, _ = self._base_losses(batches, per_example_loss)
+        self.recalibrate_norms(used, per_example_loss)
+        return decisions
+
+    def _resize_to_gates(
+        self, index: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
+    ) -> WidthDecision:
+        """Grow layer ``index`` by silent neurons, or truncate it, to its open deterministic gates."""
+        layer = self.layers[index]
+        old, log_cutoff = layer.size, layer.consumer.gate_log_cutoff.item()
+        new = min(max(kept_width(log_cutoff), MIN_WIDTH), layer.width.max_width)
+        if new > old:
+            self._grow(layer, new - old, optimizer, optimizer_state)
+            self._judged_after[index] = self.steps + self.settle_steps
+        elif new < old:  # the neurons cut had shut gates: the evaluated function is unchanged
+            layer.width.resize_(new, optimizer, optimizer_state, reason="marginal")
+        return WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer), False)
+
+
+class RefitGatedWidths(GatedWidths, RefitMarginalWidths):
+    """Widths grown by the gates' cut-off and shrunk, besides, by ``refit``'s rule (see the module).
+
+    Between epochs the refitted value of every layer's last window is measured
+    first, under the gates; a layer that did not grow in the last
+    ``settle_steps`` steps and whose window is worth less than its cost loses
+    it, with the consumer refitted, and its cut-off moves so that exactly the
+    remaining neurons are kept. Every other layer follows its gates.
+    """
+
+    def update_(
+        self,
+        batches: Any,
+        per_example_loss: PerExampleLoss,
+        optimizer: Optimizer | None = None,
+        optimizer_state: OptimizerStatePolicy = "carry",
+    ) -> list[WidthDecision]:
+        """Shrink by the refitted windows where they do not pay, else follow the gates; recalibrate the norms."""
+        increases, used = RefitMarginalWidths.measure(self, batches, per_example_loss)
+        refitted = RefitMarginalWidths.decide(self, increases)
+        decisions = []
+        for index, (layer, decision) in enumerate(zip(self.layers, refitted)):
+            if decision.new < decision.old:
+                RefitMarginalWidths._shrink(self, layer, decision.old - decision.new, optimizer, optimizer_state)
+                with torch.no_grad():
+                    layer.consumer.gate_log_cutoff.fill_(math.log(layer.size + 0.5) - KEPT_BEYOND_CUTOFF)
+                decisions.append(decision)
+            else:
+                decisions.append(self._resize_to_gates(index, optimizer, optimizer_state))
         self.recalibrate_norms(used, per_example_loss)
         return decisions
 
@@ -205,6 +249,7 @@ VARIANTS: dict[str, type[MarginalWidths]] = {
     "tiny": TinyGrowthWidths,
     "refit_tiny": RefitTinyWidths,
     "gates": GatedWidths,
+    "gates_refit": RefitGatedWidths,
 }
 
 

@@ -16,6 +16,7 @@ from width_variants import (  # noqa: E402
     GATE_STRETCH,
     GATE_TEMPERATURE,
     GatedWidths,
+    RefitGatedWidths,
     RefitTinyWidths,
     TinyGrowthWidths,
     controller,
@@ -149,3 +150,28 @@ def test_a_copy_of_a_gated_model_carries_its_own_cutoffs():
     model.eval(), clone.eval()
     batch = batches()[0]
     assert not torch.allclose(per_graph(model, batch), per_graph(clone, batch))
+
+
+def test_gates_refit_drops_a_worthless_window_with_the_cutoff_following_unless_the_layer_just_grew():
+    model = fixed_model(width=8)
+    widths = RefitGatedWidths(model, 24, settle_steps=50)
+    silent, grown = widths.layers[0], widths.layers[1]
+    with torch.no_grad():
+        silent.consumer.weight[:, -2:] = 0  # its last window sends nothing on: worth 0 < its cost
+        grown.consumer.weight[:, -2:] = 0
+    widths._judged_after[1] = widths.steps + 50  # as if it had just grown
+    decisions = widths.update_(batches(), per_graph)
+    assert (decisions[0].old, decisions[0].new) == (8, 6) and silent.size == 6
+    assert kept_width(silent.consumer.gate_log_cutoff.item()) == 6
+    assert grown.size == kept_width(grown.consumer.gate_log_cutoff.item()) == 8  # followed its gates only
+
+
+def test_gates_count_training_steps_for_the_settling():
+    model = fixed_model(width=8)
+    widths = RefitGatedWidths(model, 24)
+    model.train()
+    for batch in batches()[:2]:
+        per_graph(model, batch)
+    model.eval()
+    per_graph(model, batches()[0])
+    assert widths.steps == 2
