@@ -22,6 +22,10 @@ rule, the cost and the training-time dropping:
   the loss's gradient through the stochastic gates near it: a nested-truncation
   likelihood for a rate, in which every step sees a narrower or a wider layer
   and the neurons near the cut-off are trained while they are judged.
+* ``gates_broad`` (:class:`BroadGatedWidths`): ``gates`` whose gates are
+  random over a range of widths more than ten times wide instead of about
+  three, so that every neuron beyond a small core is trained to be
+  removable, as nested dropout trains the units of a Matryoshka layer.
 * ``gates_refit`` (:class:`RefitGatedWidths`): the gates' growth, and besides
   it ``refit``'s shrink: a layer whose refitted last window is worth less
   than its cost loses it (the cut-off follows), unless it grew in the last
@@ -102,15 +106,21 @@ GATE_STRETCH = (-0.1, 1.1)
 # A gate's log-odds fall by this much per unit of log neuron index past the cut-off, so the gates are random between
 # about 0.6 and 1.6 times the cut-off whatever the width: a window of the layer's own scale, as the measured widths'.
 GATE_SLOPE = 8.0
-# Past this many log units beyond the cut-off a neuron's deterministic (evaluation) gate is 0: there its log-odds are
-# below logit(-stretch[0] / (stretch[1] - stretch[0])) = -log(-stretch[1] / stretch[0]) = -log 11.
-KEPT_BEYOND_CUTOFF = math.log(-GATE_STRETCH[1] / GATE_STRETCH[0]) / GATE_SLOPE
+# The broad gates' slope: random between about 0.3 and 3.8 times the cut-off, so every step trains a layer at a width
+# drawn from a range of more than a factor of ten (nested dropout over most of the layer).
+BROAD_GATE_SLOPE = 3.0
 
 
-def gate_log_odds(log_cutoff: Tensor, width: int) -> Tensor:
+def kept_beyond_cutoff(slope: float) -> float:
+    """Past this many log units beyond the cut-off a neuron's deterministic (evaluation) gate is 0: there its
+    log-odds are below logit(-stretch[0] / (stretch[1] - stretch[0])) = -log(-stretch[1] / stretch[0]) = -log 11."""
+    return math.log(-GATE_STRETCH[1] / GATE_STRETCH[0]) / slope
+
+
+def gate_log_odds(log_cutoff: Tensor, width: int, slope: float = GATE_SLOPE) -> Tensor:
     """The log-odds of the gates of neurons 1..``width`` of a layer whose cut-off is ``exp(log_cutoff)``."""
     index = torch.arange(1, width + 1, dtype=log_cutoff.dtype, device=log_cutoff.device)
-    return GATE_SLOPE * (log_cutoff - index.log())
+    return slope * (log_cutoff - index.log())
 
 
 def open_probability(log_odds: Tensor) -> Tensor:
@@ -133,9 +143,9 @@ def deterministic_gates(log_odds: Tensor) -> Tensor:
     return (torch.sigmoid(log_odds) * (high - low) + low).clamp(0, 1)
 
 
-def kept_width(log_cutoff: float) -> int:
+def kept_width(log_cutoff: float, slope: float = GATE_SLOPE) -> int:
     """How many neurons have an open deterministic gate: those with index below ``exp(log_cutoff + KEPT_...)``."""
-    return max(0, math.ceil(math.exp(log_cutoff + KEPT_BEYOND_CUTOFF)) - 1)
+    return max(0, math.ceil(math.exp(log_cutoff + kept_beyond_cutoff(slope))) - 1)
 
 
 class GatedWidths(MarginalWidths):
@@ -144,7 +154,8 @@ class GatedWidths(MarginalWidths):
     Each layer holds one parameter, its log cut-off :math:`\log w`, on the
     next linear (``gate_log_cutoff``: the optimizer built after this trains it
     with the weights, and a copy of the model carries its own); neuron
-    :math:`i` is multiplied by a gate of log-odds :math:`8(\log w - \log i)`
+    :math:`i` is multiplied by a gate of log-odds :math:`s(\log w - \log i)`
+    (:math:`s` = :attr:`slope`)
     before the next linear reads it: sampled in training, Louizos et al.'s
     deterministic gate in evaluation. The cost :math:`c` of a neuron times the
     expected number of open gates is added to the training loss through the
@@ -157,11 +168,17 @@ class GatedWidths(MarginalWidths):
     def __init__(self, model: nn.Module, n_observations: int, **options: Any) -> None:
         super().__init__(model, n_observations, **options)
         for layer in self.layers:
-            start = math.log(layer.size + 0.5) - KEPT_BEYOND_CUTOFF  # every neuron of the start is kept
+            start = self.log_cutoff_keeping(layer.size)
             layer.consumer.register_parameter("gate_log_cutoff", nn.Parameter(torch.tensor(start)))
             self._handles.append(
                 layer.consumer.register_forward_pre_hook(functools.partial(self._gate, cost=self.cost(layer)))
             )
+
+    slope = GATE_SLOPE
+
+    def log_cutoff_keeping(self, width: int) -> float:
+        """The log cut-off whose deterministic gates keep exactly ``width`` neurons."""
+        return math.log(width + 0.5) - kept_beyond_cutoff(self.slope)
 
     def _drop_window(self, module: nn.Module, args: Any) -> None:
         """No window is dropped (the gates replace the measured widths' nested dropout); training steps are counted."""
@@ -171,13 +188,13 @@ class GatedWidths(MarginalWidths):
         """The consumer's input times the gates; in training, the cut-off's gradient gets the cost's."""
         if not consumer.training:
             return (
-                args[0] * deterministic_gates(gate_log_odds(consumer.gate_log_cutoff, args[0].shape[-1])),
+                args[0] * deterministic_gates(gate_log_odds(consumer.gate_log_cutoff, args[0].shape[-1], self.slope)),
                 *args[1:],
             )
         log_cutoff = consumer.gate_log_cutoff * 1.0  # a fresh node, so that the hook lives for this step only
-        log_odds = gate_log_odds(log_cutoff, args[0].shape[-1])
+        log_odds = gate_log_odds(log_cutoff, args[0].shape[-1], self.slope)
         probability = open_probability(log_odds.detach())
-        cost_gradient = cost * GATE_SLOPE * (probability * (1 - probability)).sum()
+        cost_gradient = cost * self.slope * (probability * (1 - probability)).sum()
         if log_cutoff.requires_grad:
             log_cutoff.register_hook(lambda grad: grad + cost_gradient)
         return (args[0] * sampled_gates(log_odds, self.generator), *args[1:])
@@ -202,13 +219,19 @@ class GatedWidths(MarginalWidths):
         """Grow layer ``index`` by silent neurons, or truncate it, to its open deterministic gates."""
         layer = self.layers[index]
         old, log_cutoff = layer.size, layer.consumer.gate_log_cutoff.item()
-        new = min(max(kept_width(log_cutoff), MIN_WIDTH), layer.width.max_width)
+        new = min(max(kept_width(log_cutoff, self.slope), MIN_WIDTH), layer.width.max_width)
         if new > old:
             self._grow(layer, new - old, optimizer, optimizer_state)
             self._judged_after[index] = self.steps + self.settle_steps
         elif new < old:  # the neurons cut had shut gates: the evaluated function is unchanged
             layer.width.resize_(new, optimizer, optimizer_state, reason="marginal")
         return WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer), False)
+
+
+class BroadGatedWidths(GatedWidths):
+    """:class:`GatedWidths` with the broad gates' slope, :data:`BROAD_GATE_SLOPE` (see the module)."""
+
+    slope = BROAD_GATE_SLOPE
 
 
 class RefitGatedWidths(GatedWidths, RefitMarginalWidths):
@@ -236,7 +259,7 @@ class RefitGatedWidths(GatedWidths, RefitMarginalWidths):
             if decision.new < decision.old:
                 RefitMarginalWidths._shrink(self, layer, decision.old - decision.new, optimizer, optimizer_state)
                 with torch.no_grad():
-                    layer.consumer.gate_log_cutoff.fill_(math.log(layer.size + 0.5) - KEPT_BEYOND_CUTOFF)
+                    layer.consumer.gate_log_cutoff.fill_(self.log_cutoff_keeping(layer.size))
                 decisions.append(decision)
             else:
                 decisions.append(self._resize_to_gates(index, optimizer, optimizer_state))
@@ -250,6 +273,7 @@ VARIANTS: dict[str, type[MarginalWidths]] = {
     "refit_tiny": RefitTinyWidths,
     "gates": GatedWidths,
     "gates_refit": RefitGatedWidths,
+    "gates_broad": BroadGatedWidths,
 }
 
 

@@ -2,6 +2,7 @@
 hard-concrete gates past a learned cut-off."""
 
 import copy
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ from test_marginal_widths import batch_statistics, batches, fixed_model, per_gra
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from width_variants import (  # noqa: E402
+    BROAD_GATE_SLOPE,
+    GATE_SLOPE,
     GATE_STRETCH,
     GATE_TEMPERATURE,
+    BroadGatedWidths,
     GatedWidths,
     RefitGatedWidths,
     RefitTinyWidths,
@@ -68,24 +72,25 @@ def test_the_gates_closed_forms():
     draws = torch.stack([sampled_gates(log_odds, torch.Generator().manual_seed(seed)) for seed in range(4000)])
     torch.testing.assert_close(draws.gt(0).double().mean(0), open_probability(log_odds), atol=0.03, rtol=0)
     assert draws.min() == 0 and draws.max() == 1
-    # The deterministic gate is 0 from the kept width on, and open before it.
-    for log_cutoff in (math.log(3.0), math.log(16.4), math.log(250.0)):
-        kept = kept_width(log_cutoff)
-        gates = deterministic_gates(gate_log_odds(torch.tensor(log_cutoff, dtype=torch.float64), kept + 5))
+    # The deterministic gate is 0 from the kept width on, and open before it, whatever the slope.
+    for slope, log_cutoff in itertools.product((GATE_SLOPE, BROAD_GATE_SLOPE), (1.1, 2.8, 5.5)):
+        kept = kept_width(log_cutoff, slope)
+        gates = deterministic_gates(gate_log_odds(torch.tensor(log_cutoff, dtype=torch.float64), kept + 5, slope))
         assert gates[:kept].gt(0).all() and gates[kept:].eq(0).all()
 
 
-def test_a_gated_layer_starts_with_every_neuron_kept_and_gated_in_evaluation_only_by_its_deterministic_gates():
+@pytest.mark.parametrize("variant", [GatedWidths, BroadGatedWidths])
+def test_a_gated_layer_starts_with_every_neuron_kept_and_gated_in_evaluation_only_by_its_deterministic_gates(variant):
     model = fixed_model(width=8)
-    widths = GatedWidths(model, 24)
+    widths = variant(model, 24)
     for layer in widths.layers:
-        assert kept_width(layer.consumer.gate_log_cutoff.item()) == 8
+        assert kept_width(layer.consumer.gate_log_cutoff.item(), variant.slope) == 8
     model.eval()
     batch = batches()[0]
     gated = per_graph(model, batch)
     widths.remove()
     for layer in widths.layers:  # the same gates folded into the consumers' columns
-        log_odds = gate_log_odds(layer.consumer.gate_log_cutoff.detach(), layer.size)
+        log_odds = gate_log_odds(layer.consumer.gate_log_cutoff.detach(), layer.size, variant.slope)
         with torch.no_grad():
             layer.consumer.weight.mul_(deterministic_gates(log_odds))
     torch.testing.assert_close(per_graph(model, batch), gated)
