@@ -30,6 +30,7 @@ appended to ``width_equilibrium.jsonl``; the study resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -57,8 +58,9 @@ from common import (
     train_model,
 )
 from scipy import stats
+from torch import nn
 from width_need import DATASETS, outer_folds, saturation_widths, subsample
-from width_variants import VARIANTS, controller
+from width_variants import VARIANTS, GatedWidths, controller
 
 from awgnn.growth import MarginalWidths, fix_hidden_widths_, reinitialise_
 from awgnn.harness.batching import GraphStore, InMemoryLoader
@@ -351,6 +353,8 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
     Both train AdaptiveGINClassifier (3 blocks, 16 neurons a layer) on PROTEINS batches of 32, interleaved
     in rounds so that load affects both alike; the marginal model's measurement is timed per epoch, and so is
     each of ``variants``' measurement of the same model (their training steps are the marginal setting's).
+    A variant that learns its widths through gates (:class:`width_variants.GatedWidths`) trains a model of its
+    own in the same rounds, and its work between epochs, its update, is timed instead of a measurement.
     """
     data = load_dataset("PROTEINS", data_root)
     store = GraphStore.from_dataset(data.dataset)
@@ -362,16 +366,27 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
             model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), batch.y.view(-1), reduction="none"
         )
 
+    def fixed_widths(controller: type[MarginalWidths]) -> tuple[nn.Module, MarginalWidths, torch.optim.Optimizer]:
+        model = AdaptiveGINClassifier(data.num_features, data.num_classes, 3, 64, initial_width=16)
+        fix_hidden_widths_(model)
+        reinitialise_(model)
+        widths = controller(model, len(index), settle_steps=10**9)
+        return model, widths, torch.optim.Adam(model.parameters(), lr=0.01)  # after the controller: its gates
+
+    def plain_step(model, optimizer, batch):
+        optimizer.zero_grad()
+        per_graph(model, batch).mean().backward()
+        optimizer.step()
+
     torch.manual_seed(0)
     prior = AdaptiveGINClassifier(data.num_features, data.num_classes, 3, 64, initial_width=16)
     prior_optimizer = torch.optim.Adam(parameter_groups(prior, rate_lr=0.05), lr=0.01)
     auto_update_widths(prior, prior_optimizer)
     objective = ELBOLoss(len(index), width_prior_std=0.3)
-    marginal = AdaptiveGINClassifier(data.num_features, data.num_classes, 3, 64, initial_width=16)
-    fix_hidden_widths_(marginal)
-    reinitialise_(marginal)
-    widths = MarginalWidths(marginal, len(index), settle_steps=10**9)
-    marginal_optimizer = torch.optim.Adam(marginal.parameters(), lr=0.01)
+    marginal, widths, marginal_optimizer = fixed_widths(MarginalWidths)
+    gated = {
+        variant: fixed_widths(VARIANTS[variant]) for variant in variants if issubclass(VARIANTS[variant], GatedWidths)
+    }
 
     def prior_step(batch):
         prior_optimizer.zero_grad()
@@ -379,32 +394,55 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
         objective(prior, logits, batch.y.view(-1)).total.backward()
         prior_optimizer.step()
 
-    def marginal_step(batch):
-        marginal_optimizer.zero_grad()
-        per_graph(marginal, batch).mean().backward()
-        marginal_optimizer.step()
-
-    prior.train(), marginal.train()
-    times = {"prior": 0.0, "marginal": 0.0, "measure": 0.0}
+    trainers = {
+        "prior": prior_step,
+        "marginal": functools.partial(plain_step, marginal, marginal_optimizer),
+        **{
+            f"{variant} step": functools.partial(plain_step, model, optimizer)
+            for variant, (model, _, optimizer) in gated.items()
+        },
+    }
+    for model in (prior, marginal, *(model for model, _, _ in gated.values())):
+        model.train()
+    times = dict.fromkeys(trainers, 0.0)
     for step in range(steps):
         batch = batches[step % len(batches)]
-        for name, function in (("prior", prior_step), ("marginal", marginal_step)):
+        for name, function in trainers.items():
             started = time.process_time()
             function(batch)
             times[name] += time.process_time() - started
     rounds = max(1, steps // len(batches))
-    measurers = {
-        "measure": widths,
-        **{variant: VARIANTS[variant](marginal, len(index), settle_steps=10**9) for variant in variants},
+    between_epochs = {
+        "measure": functools.partial(widths.measure, batches, per_graph),
+        **{
+            variant: functools.partial(
+                VARIANTS[variant](marginal, len(index), settle_steps=10**9).measure, batches, per_graph
+            )
+            for variant in variants
+            if variant not in gated
+        },
+        **{
+            variant: functools.partial(controller.update_, batches, per_graph, optimizer)
+            for variant, (_, controller, optimizer) in gated.items()
+        },
     }
     for _ in range(rounds):
-        for name, measurer in measurers.items():
+        for name, function in between_epochs.items():
             started = time.process_time()
-            measurer.measure(batches, per_graph)
+            function()
             times[name] = times.get(name, 0.0) + time.process_time() - started
     prior_step_time, marginal_step_time = times["prior"] / steps, times["marginal"] / steps
+    prior_epoch = prior_step_time * len(batches)
     epoch = marginal_step_time * len(batches)
     measure = times["measure"] / rounds
+    gated_text = []
+    for variant in gated:
+        step, update = times[f"{variant} step"] / steps, times[variant] / rounds
+        gated_text.append(
+            f" A training step of {variant} costs {1000 * step:.2f} ms ({step / prior_step_time:.2f}x the prior's, "
+            f"target <= 1.5: {verdict(step <= 1.5 * prior_step_time)}), its update between epochs "
+            f"{1000 * update:.0f} ms, an epoch with it {(step * len(batches) + update) / prior_epoch:.2f}x the prior's."
+        )
     return (
         f"Training step (PROTEINS, batch 32, 16 neurons a layer, {steps} steps each, CPU time): width prior "
         f"{1000 * prior_step_time:.2f} ms, marginal {1000 * marginal_step_time:.2f} ms "
@@ -412,12 +450,14 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
         f"{verdict(marginal_step_time / prior_step_time <= 1.5)}); the measurement between epochs "
         f"({widths.measured_examples} graphs, {len(widths.layers)} layers) costs {1000 * measure:.0f} ms, "
         f"{measure / epoch:.2f} of a {len(batches)}-step epoch, so an epoch with it costs "
-        f"{(epoch + measure) / (prior_step_time * len(batches)):.2f}x the width prior's."
+        f"{(epoch + measure) / prior_epoch:.2f}x the width prior's."
         + "".join(
             f" The measurement of {variant} costs {1000 * times[variant] / rounds:.0f} ms, an epoch with it "
-            f"{(epoch + times[variant] / rounds) / (prior_step_time * len(batches)):.2f}x the prior's."
+            f"{(epoch + times[variant] / rounds) / prior_epoch:.2f}x the prior's."
             for variant in variants
+            if variant not in gated
         )
+        + "".join(gated_text)
     )
 
 

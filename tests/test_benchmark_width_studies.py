@@ -44,7 +44,7 @@ def test_subsampling_is_nested_free_and_reproducible():
         ("width_need.py", [], "| architecture | dataset | N (inner train) | width 4 | width 8 | W* |"),
         (
             "width_equilibrium.py",
-            ["--prior", "--variants", "refit", "tiny"],
+            ["--prior", "--variants", "refit", "tiny", "gates_broad"],
             "| setting | task | width from 8 | width from 320 | spread (target <= 1.25)",
         ),
     ],
@@ -63,6 +63,8 @@ def test_smoke_runs_print_their_tables_and_resume(tmp_path, data_root, script, e
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     assert table in first.stdout
+    if "gates_broad" in extra:  # a gated variant's own training step and update are timed
+        assert "A training step of gates_broad costs" in first.stdout
     results = next(tmp_path.glob("*.jsonl"))
     lines = results.read_text().splitlines()
     assert lines and all(json.loads(line)["key"] for line in lines)
