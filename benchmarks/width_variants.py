@@ -193,9 +193,9 @@ class GatedWidths(MarginalWidths):
             )
         log_cutoff = consumer.gate_log_cutoff * 1.0  # a fresh node, so that the hook lives for this step only
         log_odds = gate_log_odds(log_cutoff, args[0].shape[-1], self.slope)
-        probability = open_probability(log_odds.detach())
-        cost_gradient = cost * self.slope * (probability * (1 - probability)).sum()
         if log_cutoff.requires_grad:
+            probability = open_probability(log_odds.detach())
+            cost_gradient = cost * self.slope * (probability * (1 - probability)).sum()
             log_cutoff.register_hook(lambda grad: grad + cost_gradient)
         return (args[0] * sampled_gates(log_odds, self.generator), *args[1:])
 
@@ -208,9 +208,7 @@ class GatedWidths(MarginalWidths):
     ) -> list[WidthDecision]:
         """Resize every layer to its open deterministic gates; then recalibrate the batch norms."""
         decisions = [self._resize_to_gates(index, optimizer, optimizer_state) for index in range(len(self.layers))]
-        with self.measuring():
-            used, _ = self._base_losses(batches, per_example_loss)
-        self.recalibrate_norms(used, per_example_loss)
+        self.recalibrate_norms(batches, per_example_loss)
         return decisions
 
     def _resize_to_gates(
@@ -252,12 +250,11 @@ class RefitGatedWidths(GatedWidths, RefitMarginalWidths):
         optimizer_state: OptimizerStatePolicy = "carry",
     ) -> list[WidthDecision]:
         """Shrink by the refitted windows where they do not pay, else follow the gates; recalibrate the norms."""
-        increases, used = RefitMarginalWidths.measure(self, batches, per_example_loss)
-        refitted = RefitMarginalWidths.decide(self, increases)
+        increases, used = self.measure(batches, per_example_loss)  # RefitMarginalWidths': the gates measure nothing
         decisions = []
-        for index, (layer, decision) in enumerate(zip(self.layers, refitted)):
+        for index, (layer, decision) in enumerate(zip(self.layers, self.decide(increases))):
             if decision.new < decision.old:
-                RefitMarginalWidths._shrink(self, layer, decision.old - decision.new, optimizer, optimizer_state)
+                self._shrink(layer, decision.old - decision.new, optimizer, optimizer_state)  # with the refit
                 with torch.no_grad():
                     layer.consumer.gate_log_cutoff.fill_(self.log_cutoff_keeping(layer.size))
                 decisions.append(decision)

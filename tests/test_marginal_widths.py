@@ -137,6 +137,25 @@ def test_a_measurement_stops_after_the_examples_it_needs():
     assert len(used) == 2 and all(len(values) == 16 for values in increases)
 
 
+def test_a_recalibration_averages_the_norms_over_the_examples_a_measurement_uses():
+    model = fixed_model(cls=AdaptiveFairGIN)
+    widths = MarginalWidths(model, 24, measured_examples=10)
+    seen = []
+
+    def counting(model, batch):
+        seen.append(batch.num_graphs)
+        return per_graph(model, batch)
+
+    widths.recalibrate_norms(batches(size=8), counting)
+    assert seen == [8, 8]  # the first two of the three batches: 10 examples are reached in the second
+    statistics = [(m.running_mean.clone(), m.running_var.clone()) for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert statistics
+    widths.recalibrate_norms(batches(size=8)[:2], per_graph)
+    for (mean, variance), norm in zip(statistics, (m for m in model.modules() if isinstance(m, _BatchNorm))):
+        torch.testing.assert_close(norm.running_mean, mean)
+        torch.testing.assert_close(norm.running_var, variance)
+
+
 # -- the rule --------------------------------------------------------------------------------------
 
 

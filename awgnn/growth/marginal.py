@@ -360,7 +360,8 @@ class MarginalWidths:
 
     @torch.no_grad()
     def recalibrate_norms(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> None:
-        """Batch norms' running statistics averaged afresh over ``batches`` at the current widths.
+        """Batch norms' running statistics averaged afresh over ``batches`` at the current widths, until
+        ``measured_examples`` examples are seen (the batches a measurement used).
 
         A change of width shifts what the norms after it see, and only half of
         the training steps update their running statistics; on a small
@@ -374,8 +375,11 @@ class MarginalWidths:
             norm.momentum = None  # a cumulative average over the batches
             norm.train()
         try:
+            seen = 0
             for batch in batches:
-                per_example_loss(self.model, batch)
+                seen += len(per_example_loss(self.model, batch))
+                if seen >= self.measured_examples:
+                    break
         finally:
             for norm, momentum in zip(self.norms, self._momenta):
                 norm.momentum = momentum
