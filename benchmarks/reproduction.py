@@ -73,6 +73,8 @@ CONFIG_FOLDERS: Mapping[str, Path] = MappingProxyType(
         "awn_fair_gin_marginal": ROOT / "configs" / "reproduction" / "awn_fair_gin_marginal",
         "awn_gin_marginal_refit": ROOT / "configs" / "reproduction" / "awn_gin_marginal_refit",
         "awn_fair_gin_marginal_refit": ROOT / "configs" / "reproduction" / "awn_fair_gin_marginal_refit",
+        "awn_gin_gates": ROOT / "configs" / "reproduction" / "awn_gin_gates",
+        "awn_fair_gin_gates": ROOT / "configs" / "reproduction" / "awn_fair_gin_gates",
         **{
             f"{family}_{method}": ROOT / "configs" / family / method
             for family in ("growth", "growth_fair_gin")
@@ -90,6 +92,8 @@ MEASURED_WIDTH_MODELS: Mapping[str, str] = MappingProxyType(
         "awn_gin_marginal_refit": "adaptive GIN, preset marginal_refit",
         "awn_fair_gin_marginal": "adaptive FairGIN, preset marginal",
         "awn_fair_gin_marginal_refit": "adaptive FairGIN, preset marginal_refit",
+        "awn_gin_gates": "adaptive GIN, preset gates",
+        "awn_fair_gin_gates": "adaptive FairGIN, preset gates",
     }
 )
 DATASETS = ("MUTAG", "PROTEINS", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "NCI1", "DD", "REDDIT-BINARY")
@@ -715,9 +719,9 @@ def main() -> None:
     )
     print(single_configuration_table(cells, progresses, DATASETS))
     print(
-        "\nWidths set by measurement (presets marginal and marginal_refit), one configuration: the AWN classifier at "
-        "the library's defaults (3 blocks, batch 32) and FairGIN's architecture at the first point of its grid "
-        "(5 blocks, dropout 0.5); a verdict compares with the fixed grid's mean and standard deviation.\n"
+        "\nWidths set from the data (presets marginal, marginal_refit and gates), one configuration: the AWN "
+        "classifier at the library's defaults (3 blocks, batch 32) and FairGIN's architecture at the first point of "
+        "its grid (5 blocks, dropout 0.5); a verdict compares with the fixed grid's mean and standard deviation.\n"
     )
     print(measured_widths_table(cells, progresses, DATASETS))
     error = estimate_error(cells)

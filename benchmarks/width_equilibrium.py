@@ -60,9 +60,10 @@ from common import (
 from scipy import stats
 from torch import nn
 from width_need import DATASETS, outer_folds, saturation_widths, subsample
-from width_variants import VARIANTS, GatedWidths, controller
+from width_variants import VARIANTS, controller
 
-from awgnn.growth import MarginalWidths, fix_hidden_widths_, reinitialise_
+from awgnn.growth import GatedWidths, MarginalWidths, fix_hidden_widths_, reinitialise_
+from awgnn.growth.marginal import DEFAULT_WINDOW
 from awgnn.harness.batching import GraphStore, InMemoryLoader
 from awgnn.harness.config import model_arguments, training_settings
 from awgnn.harness.data import load_dataset, resolve_data_root
@@ -370,7 +371,7 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
         model = AdaptiveGINClassifier(data.num_features, data.num_classes, 3, 64, initial_width=16)
         fix_hidden_widths_(model)
         reinitialise_(model)
-        widths = controller(model, len(index), settle_steps=10**9)
+        widths = controller(model, len(index), window=DEFAULT_WINDOW, settle_steps=10**9)
         return model, widths, torch.optim.Adam(model.parameters(), lr=0.01)  # after the controller: its gates
 
     def plain_step(model, optimizer, batch):
@@ -416,7 +417,9 @@ def step_cost(data_root: str, steps: int, variants: Sequence[str] = ()) -> str:
         "measure": functools.partial(widths.measure, batches, per_graph),
         **{
             variant: functools.partial(
-                VARIANTS[variant](marginal, len(index), settle_steps=10**9).measure, batches, per_graph
+                VARIANTS[variant](marginal, len(index), window=DEFAULT_WINDOW, settle_steps=10**9).measure,
+                batches,
+                per_graph,
             )
             for variant in variants
             if variant not in gated

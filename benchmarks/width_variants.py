@@ -14,7 +14,8 @@ rule, the cost and the training-time dropping:
   place of random rows with zero outgoing weights, so a new neuron starts
   useful instead of silent; random ones fill in where TINY finds fewer.
 * ``refit_tiny`` (:class:`RefitTinyWidths`): both.
-* ``gates`` (:class:`GatedWidths`): no measurement at all. Every layer's
+* ``gates`` (:class:`StudyGatedWidths`: :class:`awgnn.growth.GatedWidths`
+  with a slope of 8): no measurement at all. Every layer's
   ordered neurons pass through hard-concrete gates (Louizos et al. 2018,
   https://arxiv.org/abs/1712.01312) whose log-odds fall with the neuron's
   index past one learned cut-off per layer, and the expected number of open
@@ -22,10 +23,12 @@ rule, the cost and the training-time dropping:
   the loss's gradient through the stochastic gates near it: a nested-truncation
   likelihood for a rate, in which every step sees a narrower or a wider layer
   and the neurons near the cut-off are trained while they are judged.
-* ``gates_broad`` (:class:`BroadGatedWidths`): ``gates`` whose gates are
-  random over a range of widths more than ten times wide instead of about
-  three, so that every neuron beyond a small core is trained to be
-  removable, as nested dropout trains the units of a Matryoshka layer.
+* ``gates_broad`` (:class:`BroadGatedWidths`: the library's
+  ``width_control: gates`` with its default slope, 3): ``gates`` whose gates
+  are random over a range of widths a factor of 7 wide instead of 2
+  (:func:`awgnn.growth.gates.random_range`), so that every neuron beyond a
+  small core is trained to be removable, as nested dropout trains the units
+  of a Matryoshka layer.
 * ``gates_refit`` (:class:`RefitGatedWidths`): the gates' growth, and besides
   it ``refit``'s shrink: a layer whose refitted last window is worth less
   than its cost loses it (the cut-off follows), unless it grew in the last
@@ -33,15 +36,14 @@ rule, the cost and the training-time dropping:
 
 The study selects a variant by handing the harness its class for
 ``width_control: marginal`` (:func:`controller`), so its runs' settings and
-keys are the measured widths' own; ``tiny`` and ``refit_tiny`` live here, not
-in the library, because the screening of section 12 rejected them.
+keys are the measured widths' own; ``tiny``, ``refit_tiny``, ``gates`` and
+``gates_refit`` live here, not in the library, because the screening of
+section 12 rejected them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import math
 from typing import Any
 from unittest import mock
 
@@ -49,8 +51,18 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from awgnn.growth import GrowableLayer, MarginalWidths, RefitMarginalWidths, TinyGrowth
-from awgnn.growth.marginal import MIN_WIDTH, WIDTH_CONTROLLERS, PerExampleLoss, WidthDecision
+from awgnn.growth import (
+    WIDTH_CONTROLLERS,
+    GatedWidths,
+    GrowableLayer,
+    MarginalWidths,
+    RefitMarginalWidths,
+    TinyGrowth,
+    WidthController,
+    WidthDecision,
+)
+from awgnn.growth.gates import CUTOFF_PARAMETER, DEFAULT_GATE_SLOPE, log_cutoff_keeping
+from awgnn.growth.width_control import PerExampleLoss
 from awgnn.harness import train as harness_train
 from awgnn.width.resize import OptimizerStatePolicy
 
@@ -100,140 +112,30 @@ class RefitTinyWidths(TinyGrowthWidths, RefitMarginalWidths):
     """Both: windows measured and removed with the consumer refitted, growths by TINY's neurons."""
 
 
-# Hard-concrete gates (Louizos et al. 2018): the temperature and the stretch interval, their paper's values.
-GATE_TEMPERATURE = 2 / 3
-GATE_STRETCH = (-0.1, 1.1)
-# A gate's log-odds fall by this much per unit of log neuron index past the cut-off, so the gates are random between
-# about 0.6 and 1.6 times the cut-off whatever the width: a window of the layer's own scale, as the measured widths'.
-GATE_SLOPE = 8.0
-# The broad gates' slope: random between about 0.3 and 3.8 times the cut-off, so every step trains a layer at a width
-# drawn from a range of more than a factor of ten (nested dropout over most of the layer).
-BROAD_GATE_SLOPE = 3.0
+# The screened gates' slope: random between about 0.7 and 1.3 times the cut-off, a window of the layer's own scale,
+# as the measured widths'. The broad gates are the library's default slope (random over a range of more than ten).
+SCREENED_GATE_SLOPE = 8.0
 
 
-def kept_beyond_cutoff(slope: float) -> float:
-    """Past this many log units beyond the cut-off a neuron's deterministic (evaluation) gate is 0: there its
-    log-odds are below logit(-stretch[0] / (stretch[1] - stretch[0])) = -log(-stretch[1] / stretch[0]) = -log 11."""
-    return math.log(-GATE_STRETCH[1] / GATE_STRETCH[0]) / slope
+class StudyGatedWidths(GatedWidths):
+    """The library's gates (slope :data:`SCREENED_GATE_SLOPE`) under the study's measured-width keys, whose window
+    and settle steps the gates do not use."""
+
+    study_slope = SCREENED_GATE_SLOPE
+
+    def __init__(self, model: nn.Module, n_observations: int, *, window: float, settle_steps: int, **options: Any):
+        super().__init__(model, n_observations, slope=self.study_slope, **options)
 
 
-def gate_log_odds(log_cutoff: Tensor, width: int, slope: float = GATE_SLOPE) -> Tensor:
-    """The log-odds of the gates of neurons 1..``width`` of a layer whose cut-off is ``exp(log_cutoff)``."""
-    index = torch.arange(1, width + 1, dtype=log_cutoff.dtype, device=log_cutoff.device)
-    return slope * (log_cutoff - index.log())
+class BroadGatedWidths(StudyGatedWidths):
+    """:class:`StudyGatedWidths` with the library's slope, :data:`~awgnn.growth.gates.DEFAULT_GATE_SLOPE`."""
 
-
-def open_probability(log_odds: Tensor) -> Tensor:
-    """P(gate != 0) of hard-concrete gates: their expected L0 norm, term by term."""
-    low, high = GATE_STRETCH
-    return torch.sigmoid(log_odds - GATE_TEMPERATURE * math.log(-low / high))
-
-
-def sampled_gates(log_odds: Tensor, generator: torch.Generator) -> Tensor:
-    """One draw of the hard-concrete gates (reparametrised: differentiable in ``log_odds``)."""
-    uniform = torch.rand(log_odds.shape, generator=generator).clamp(1e-6, 1 - 1e-6).to(log_odds)
-    low, high = GATE_STRETCH
-    concrete = torch.sigmoid((uniform.log() - (-uniform).log1p() + log_odds) / GATE_TEMPERATURE)
-    return (concrete * (high - low) + low).clamp(0, 1)
-
-
-def deterministic_gates(log_odds: Tensor) -> Tensor:
-    """The gates at evaluation (Louizos et al.'s estimator): 0 for every neuron past the kept width."""
-    low, high = GATE_STRETCH
-    return (torch.sigmoid(log_odds) * (high - low) + low).clamp(0, 1)
-
-
-def kept_width(log_cutoff: float, slope: float = GATE_SLOPE) -> int:
-    """How many neurons have an open deterministic gate: those with index below ``exp(log_cutoff + KEPT_...)``."""
-    return max(0, math.ceil(math.exp(log_cutoff + kept_beyond_cutoff(slope))) - 1)
-
-
-class GatedWidths(MarginalWidths):
-    r"""Widths set by hard-concrete gates on the ordered neurons past a learned cut-off (see the module).
-
-    Each layer holds one parameter, its log cut-off :math:`\log w`, on the
-    next linear (``gate_log_cutoff``: the optimizer built after this trains it
-    with the weights, and a copy of the model carries its own); neuron
-    :math:`i` is multiplied by a gate of log-odds :math:`s(\log w - \log i)`
-    (:math:`s` = :attr:`slope`)
-    before the next linear reads it: sampled in training, Louizos et al.'s
-    deterministic gate in evaluation. The cost :math:`c` of a neuron times the
-    expected number of open gates is added to the training loss through the
-    cut-off's gradient. Between epochs every layer is resized to the neurons
-    whose deterministic gate is open: the ones past them contribute nothing in
-    evaluation, and new ones start silent. ``window`` and ``settle_steps`` are
-    not used; ``measured_examples`` graphs recalibrate the batch norms.
-    """
-
-    def __init__(self, model: nn.Module, n_observations: int, **options: Any) -> None:
-        super().__init__(model, n_observations, **options)
-        for layer in self.layers:
-            start = self.log_cutoff_keeping(layer.size)
-            layer.consumer.register_parameter("gate_log_cutoff", nn.Parameter(torch.tensor(start)))
-            self._handles.append(
-                layer.consumer.register_forward_pre_hook(functools.partial(self._gate, cost=self.cost(layer)))
-            )
-
-    slope = GATE_SLOPE
-
-    def log_cutoff_keeping(self, width: int) -> float:
-        """The log cut-off whose deterministic gates keep exactly ``width`` neurons."""
-        return math.log(width + 0.5) - kept_beyond_cutoff(self.slope)
-
-    def _drop_window(self, module: nn.Module, args: Any) -> None:
-        """No window is dropped (the gates replace the measured widths' nested dropout); training steps are counted."""
-        self.steps += module.training
-
-    def _gate(self, consumer: nn.Module, args: tuple, cost: float) -> tuple:
-        """The consumer's input times the gates; in training, the cut-off's gradient gets the cost's."""
-        if not consumer.training:
-            return (
-                args[0] * deterministic_gates(gate_log_odds(consumer.gate_log_cutoff, args[0].shape[-1], self.slope)),
-                *args[1:],
-            )
-        log_cutoff = consumer.gate_log_cutoff * 1.0  # a fresh node, so that the hook lives for this step only
-        log_odds = gate_log_odds(log_cutoff, args[0].shape[-1], self.slope)
-        if log_cutoff.requires_grad:
-            probability = open_probability(log_odds.detach())
-            cost_gradient = cost * self.slope * (probability * (1 - probability)).sum()
-            log_cutoff.register_hook(lambda grad: grad + cost_gradient)
-        return (args[0] * sampled_gates(log_odds, self.generator), *args[1:])
-
-    def update_(
-        self,
-        batches: Any,
-        per_example_loss: PerExampleLoss,
-        optimizer: Optimizer | None = None,
-        optimizer_state: OptimizerStatePolicy = "carry",
-    ) -> list[WidthDecision]:
-        """Resize every layer to its open deterministic gates; then recalibrate the batch norms."""
-        decisions = [self._resize_to_gates(index, optimizer, optimizer_state) for index in range(len(self.layers))]
-        self.recalibrate_norms(batches, per_example_loss)
-        return decisions
-
-    def _resize_to_gates(
-        self, index: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
-    ) -> WidthDecision:
-        """Grow layer ``index`` by silent neurons, or truncate it, to its open deterministic gates."""
-        layer = self.layers[index]
-        old, log_cutoff = layer.size, layer.consumer.gate_log_cutoff.item()
-        new = min(max(kept_width(log_cutoff, self.slope), MIN_WIDTH), layer.width.max_width)
-        if new > old:
-            self._grow(layer, new - old, optimizer, optimizer_state)
-            self._judged_after[index] = self.steps + self.settle_steps
-        elif new < old:  # the neurons cut had shut gates: the evaluated function is unchanged
-            layer.width.resize_(new, optimizer, optimizer_state, reason="marginal")
-        return WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer), False)
-
-
-class BroadGatedWidths(GatedWidths):
-    """:class:`GatedWidths` with the broad gates' slope, :data:`BROAD_GATE_SLOPE` (see the module)."""
-
-    slope = BROAD_GATE_SLOPE
+    study_slope = DEFAULT_GATE_SLOPE
 
 
 class RefitGatedWidths(GatedWidths, RefitMarginalWidths):
-    """Widths grown by the gates' cut-off and shrunk, besides, by ``refit``'s rule (see the module).
+    """Widths grown by the gates' cut-off (slope :data:`SCREENED_GATE_SLOPE`) and shrunk, besides, by ``refit``'s
+    rule (see the module).
 
     Between epochs the refitted value of every layer's last window is measured
     first, under the gates; a layer that did not grow in the last
@@ -241,6 +143,15 @@ class RefitGatedWidths(GatedWidths, RefitMarginalWidths):
     it, with the consumer refitted, and its cut-off moves so that exactly the
     remaining neurons are kept. Every other layer follows its gates.
     """
+
+    def __init__(self, model: nn.Module, n_observations: int, *, window: float, settle_steps: int, **options: Any):
+        # GatedWidths takes the slope; RefitMarginalWidths, next in the order, the window and settle steps.
+        super().__init__(model, n_observations, slope=SCREENED_GATE_SLOPE, **options)
+        self.window, self.settle_steps = window, settle_steps
+
+    def _drop_window(self, module: nn.Module, args: Any) -> None:
+        """No window is dropped (the gates replace the measured widths' nested dropout); training steps are counted."""
+        self.steps += module.training
 
     def update_(
         self,
@@ -256,19 +167,21 @@ class RefitGatedWidths(GatedWidths, RefitMarginalWidths):
             if decision.new < decision.old:
                 self._shrink(layer, decision.old - decision.new, optimizer, optimizer_state)  # with the refit
                 with torch.no_grad():
-                    layer.consumer.gate_log_cutoff.fill_(self.log_cutoff_keeping(layer.size))
+                    getattr(layer.consumer, CUTOFF_PARAMETER).fill_(log_cutoff_keeping(layer.size, self.slope))
                 decisions.append(decision)
             else:
-                decisions.append(self._resize_to_gates(index, optimizer, optimizer_state))
+                decisions.append(self._resize_to_gates(layer, optimizer, optimizer_state))
+                if decisions[-1].new > decisions[-1].old:
+                    self._judged_after[index] = self.steps + self.settle_steps
         self.recalibrate_norms(used, per_example_loss)
         return decisions
 
 
-VARIANTS: dict[str, type[MarginalWidths]] = {
+VARIANTS: dict[str, type[WidthController]] = {
     "refit": RefitMarginalWidths,
     "tiny": TinyGrowthWidths,
     "refit_tiny": RefitTinyWidths,
-    "gates": GatedWidths,
+    "gates": StudyGatedWidths,
     "gates_refit": RefitGatedWidths,
     "gates_broad": BroadGatedWidths,
 }

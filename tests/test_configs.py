@@ -34,14 +34,18 @@ REPRODUCTION_MODELS = {
     "awn_fair_gin_marginal",
     "awn_gin_marginal_refit",
     "awn_fair_gin_marginal_refit",
+    "awn_gin_gates",
+    "awn_fair_gin_gates",
 }
-# A single configuration with widths set by measurement (the folder's preset): the twin's first grid point, the
+# A single configuration with widths set from the data (the folder's preset): the twin's first grid point, the
 # width keys aside.
 MARGINAL_TWINS = {
     "reproduction/awn_gin_marginal": ("awn_gin_single", "marginal"),
     "reproduction/awn_fair_gin_marginal": ("awn_fair_gin", "marginal"),
     "reproduction/awn_gin_marginal_refit": ("awn_gin_single", "marginal_refit"),
     "reproduction/awn_fair_gin_marginal_refit": ("awn_fair_gin", "marginal_refit"),
+    "reproduction/awn_gin_gates": ("awn_gin_single", "gates"),
+    "reproduction/awn_fair_gin_gates": ("awn_fair_gin", "gates"),
 }
 REPRODUCTION_DATASETS = {"MUTAG", "PROTEINS", "NCI1", "ENZYMES", "DD", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY"}
 # The growing baselines (issue #10) on the reproduction table's budget, on the AWN paper's GIN classifier

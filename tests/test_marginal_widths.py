@@ -20,7 +20,8 @@ from awgnn.growth import (
     refitted_consumer,
     reinitialise_,
 )
-from awgnn.growth.marginal import MIN_WIDTH, parameters_per_neuron, window_size
+from awgnn.growth.marginal import window_size
+from awgnn.growth.width_control import MIN_WIDTH, parameters_per_neuron
 from awgnn.harness.config import ConfigError, parse_config
 from awgnn.models import AdaptiveFairGIN, AdaptiveGINClassifier
 
@@ -348,9 +349,19 @@ def marginal_config(grid):
         ({"width_control": "marginal", "embedding_channels": None}, r"embedding_channels: expected an integer"),
         (
             {"neuron_cost": 0.01},
-            r"neuron_cost: expected no neuron_cost without width_control \(one of marginal, "
-            r"marginal_refit\)",
+            r"neuron_cost: expected no neuron_cost without width_control 'marginal' or 'marginal_refit' or 'gates' "
+            r"\(width_control is None\)",
         ),
+        (
+            {"width_control": "gates", "width_window": 0.5},
+            r"width_window: expected no width_window without width_control 'marginal' or 'marginal_refit' "
+            r"\(width_control is 'gates'\)",
+        ),
+        (
+            {"width_control": "marginal", "gate_slope": 3},
+            r"gate_slope: expected no gate_slope without width_control 'gates' \(width_control is 'marginal'\)",
+        ),
+        ({"width_control": "gates", "gate_slope": 0}, r"gate_slope: expected a number > 0"),
         ({"width_control": "marginal", "neuron_cost": -1}, r"neuron_cost: expected a number > 0"),
         ({"width_control": "marginal", "width_window": 0}, r"width_window: expected a number in \(0, 1\]"),
     ],

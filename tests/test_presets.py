@@ -3,7 +3,8 @@
 import pytest
 
 from awgnn.growth import MarginalWidths, RefitMarginalWidths, growable_layers
-from awgnn.growth.marginal import DEFAULT_WINDOW, parameters_per_neuron, window_size
+from awgnn.growth.marginal import DEFAULT_WINDOW, window_size
+from awgnn.growth.width_control import parameters_per_neuron
 from awgnn.harness.config import ConfigError, model_arguments, parse_config, training_settings
 from awgnn.harness.data import load_dataset
 from awgnn.harness.presets import PRESETS
@@ -67,7 +68,7 @@ def test_presets_differ_in_the_fingerprint():
         (
             {"preset": "fast"},
             r"exp.yaml: models\.awn\.preset: expected one of 'paper', 'awgnn', 'marginal', 'marginal_refit', "
-            r"got 'fast'",
+            r"'gates', got 'fast'",
         ),
         ({"preset": ["awgnn"]}, r"models\.awn\.preset: expected one of"),
     ],

@@ -12,11 +12,16 @@ follow it as in AWN. A batch norm inside the MLP (as in
 
 :class:`MarginalWidths` grows and shrinks the same layers by the measured
 value of their last neurons against a cost per neuron that falls with the
-number of training observations.
+number of training observations; :class:`GatedWidths` by hard-concrete gates
+past a learned cut-off, against the same cost.
 """
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from awgnn.growth.activations import SecondDerivative
 from awgnn.growth.firefly import FireflyCandidates, FireflyGrowth
+from awgnn.growth.gates import GatedWidths
 from awgnn.growth.layer import (
     GROWABLE_ACTIVATIONS,
     GrowableLayer,
@@ -28,16 +33,23 @@ from awgnn.growth.layer import (
     input_moment,
     reinitialise_,
 )
-from awgnn.growth.marginal import MarginalWidths, RefitMarginalWidths, WidthDecision, neuron_cost, refitted_consumer
+from awgnn.growth.marginal import MarginalWidths, RefitMarginalWidths, refitted_consumer
 from awgnn.growth.s2d import S2DGrowth, SplittingMatrices, splitting_matrices
 from awgnn.growth.statistics import NodeGradients, node_gradients
 from awgnn.growth.step import GrowthBudget, GrowthResult
 from awgnn.growth.tiny import TinyGrowth
+from awgnn.growth.width_control import WidthController, WidthDecision, neuron_cost
+
+# The ways of setting fixed hidden widths from the data, by their name in the harness's width_control key.
+WIDTH_CONTROLLERS: Mapping[str, type[WidthController]] = MappingProxyType(
+    {"marginal": MarginalWidths, "marginal_refit": RefitMarginalWidths, "gates": GatedWidths}
+)
 
 __all__ = [
     "FireflyCandidates",
     "FireflyGrowth",
     "GROWABLE_ACTIVATIONS",
+    "GatedWidths",
     "GrowableLayer",
     "GrowthBudget",
     "GrowthResult",
@@ -50,6 +62,8 @@ __all__ = [
     "SecondDerivative",
     "SplittingMatrices",
     "TinyGrowth",
+    "WIDTH_CONTROLLERS",
+    "WidthController",
     "WidthDecision",
     "fix_hidden_widths_",
     "growable_layers",

@@ -31,24 +31,9 @@ statistics of the first kind of steps only, and are recalibrated at the
 widths after every update, so that evaluation normalises with statistics of
 the widths it runs at.
 
-**The cost of a neuron.** Training would minimise the penalised likelihood
-:math:`\sum_i \ell_i + \alpha\,|\theta|` (``alpha`` nats per parameter; AIC
-has :math:`\alpha = 1`, BIC :math:`\tfrac12 \ln N`), i.e. per observation
-:math:`\bar\ell + \alpha |\theta| / N`. A neuron of a layer with fan-in
-:math:`d` (plus a bias), fan-out :math:`F` and a batch norm's two parameters
-holds :math:`p = d + 1 + F\,(+2)` parameters, so it pays for itself when it
-lowers the mean training loss by more than
-
-.. math::
-    c = \alpha\, p / N .
-
-The same :math:`\alpha` serves every dataset: the cost halves when the data
-doubles, so more data keeps more neurons, and a harder task, whose neurons
-lower the loss more, keeps more too. It counts neurons, not weight norms, so
-no rescaling of weights dodges it. A network's effective number of parameters
-is far below its count, so :math:`\alpha` is far below AIC's 1:
-:data:`DEFAULT_NEURON_COST` was chosen on the synthetic ladder, never on a
-test fold.
+**The cost of a neuron** :math:`c = \alpha\,p / N` (:math:`p` its parameters,
+:math:`N` the training observations) is derived in
+:mod:`awgnn.growth.width_control`.
 
 **Refitted windows** (:class:`RefitMarginalWidths`). A wide network spreads
 its function over all its neurons, so its last ones carry part of it even
@@ -72,51 +57,34 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim import Optimizer
 
-from awgnn.growth.layer import GrowableLayer, growable_layers
+from awgnn.growth.layer import GrowableLayer
+from awgnn.growth.width_control import (
+    DEFAULT_MEASURED_EXAMPLES,
+    DEFAULT_NEURON_COST,
+    MIN_WIDTH,
+    PerExampleLoss,
+    WidthController,
+    WidthDecision,
+)
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy
-from awgnn.width.training import adaptive_widths
-from awgnn.width.validation import check_choice, check_finite_positive, check_fraction, check_int_at_least
+from awgnn.width.validation import check_choice, check_fraction, check_int_at_least
 
-# alpha, nats per parameter: chosen on the synthetic ladder against 0.01 (see the module docstring).
-DEFAULT_NEURON_COST = 0.003
 # The window measured (and the step of a decision) as a fraction of the width, at least MIN_WINDOW neurons.
 DEFAULT_WINDOW = 0.25
 MIN_WINDOW = 2
 # Optimizer steps a layer trains after growing before it is judged again.
 DEFAULT_SETTLE_STEPS = 50
-# Training examples whose losses a measurement uses (all of them when the training set is smaller).
-DEFAULT_MEASURED_EXAMPLES = 512
 # The share of training steps that run every layer at its width (the others drop one layer's window).
 PLAIN_STEPS = 0.5
-# The smallest width a fixed AdaptiveWidth can express (its distribution's offset).
-MIN_WIDTH = 2
 # The refit's ridge, relative to the mean diagonal of the Gram matrix: dead or duplicate neurons stay solvable.
 REFIT_RIDGE = 1e-6
-
-PerExampleLoss = Callable[[nn.Module, Any], Tensor]
-
-
-def neuron_cost(parameters_per_neuron: int, n_observations: int, alpha: float = DEFAULT_NEURON_COST) -> float:
-    r"""The mean training loss a neuron must remove to pay for itself: :math:`c = \alpha\,p / N`."""
-    check_int_at_least("parameters_per_neuron", parameters_per_neuron, 1)
-    check_int_at_least("n_observations", n_observations, 1)
-    return check_finite_positive("alpha", alpha) * parameters_per_neuron / n_observations
-
-
-def parameters_per_neuron(layer: GrowableLayer) -> int:
-    """The parameters one neuron of ``layer`` holds: its incoming row and bias, outgoing column, norm entries."""
-    norm = 0 if layer.norm is None else sum(getattr(layer.norm, key, None) is not None for key in ("weight", "bias"))
-    return layer.linear.weight.shape[1] + 1 + layer.consumer.weight.shape[0] + norm
 
 
 def window_size(width: int, fraction: float) -> int:
@@ -125,39 +93,14 @@ def window_size(width: int, fraction: float) -> int:
     return min(max(MIN_WINDOW, math.ceil(fraction * width)), width - MIN_WIDTH)
 
 
-@dataclass(frozen=True)
-class WidthDecision:
-    """What one measurement found for one layer, and the width it chose.
-
-    ``value``: mean training-loss increase when the last ``window`` neurons are
-    off, with its standard error ``error``; ``cost``: of those neurons
-    together; ``settling``: the layer grew recently and was not judged.
-    """
-
-    name: str
-    old: int
-    new: int
-    window: int
-    value: float
-    error: float
-    cost: float
-    settling: bool
-
-    def as_record(self) -> dict[str, Any]:
-        return {"old": self.old, "new": self.new, "value": self.value, "error": self.error, "cost": self.cost}
-
-
-class MarginalWidths:
+class MarginalWidths(WidthController):
     r"""Set every hidden width of ``model`` by the measured value of its last neurons (see the module docstring).
 
-    Works on the hidden layers :func:`~awgnn.growth.growable_layers` finds
-    (block 0 and every GIN MLP of :class:`~awgnn.models.AdaptiveGINClassifier`
-    and :class:`~awgnn.models.AdaptiveFairGIN`, every conv of
-    :class:`~awgnn.nn.models.AdaptiveGIN`), whose widths must be fixed
-    (:func:`~awgnn.growth.fix_hidden_widths_`). Building it hooks the model's
-    forward, which in training mode drops one layer's last neurons in half of
-    the calls. Call :meth:`update_` between epochs with training batches and a
-    per-example loss; it returns one :class:`WidthDecision` per layer.
+    Works on the layers of :class:`~awgnn.growth.WidthController`. Building it
+    hooks the model's forward, which in training mode drops one layer's last
+    neurons in half of the calls. Call :meth:`update_` between epochs with
+    training batches and a per-example loss; it returns one
+    :class:`~awgnn.growth.WidthDecision` per layer.
 
     Args:
         model: the model; its current hidden widths are the start.
@@ -180,39 +123,16 @@ class MarginalWidths:
         measured_examples: int = DEFAULT_MEASURED_EXAMPLES,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.n_observations = check_int_at_least("n_observations", n_observations, 1)
-        self.alpha = check_finite_positive("alpha", alpha)
         self.window = check_fraction("window", window)
         self.settle_steps = check_int_at_least("settle_steps", settle_steps, 0)
-        self.measured_examples = check_int_at_least("measured_examples", measured_examples, 1)
-        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        self.model = model
-        self.layers = growable_layers(model)
-        if not self.layers:
-            raise ValueError(f"{type(model).__name__} has no hidden layer with an AdaptiveWidth to set")
-        learned = [name for name, width in adaptive_widths(model) if not width.fixed]
-        if learned:
-            raise ValueError(
-                f"adaptive width {learned[0]!r} is learned by its rate; MarginalWidths sets fixed "
-                "widths only (fix the hidden widths, and give the model fixed embedding sizes)"
-            )
-        self.norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
-        self._momenta = [norm.momentum for norm in self.norms]
+        super().__init__(model, n_observations, alpha=alpha, measured_examples=measured_examples, generator=generator)
         self._dropping = False  # a training forward that drops a window is running
         self.steps = 0  # training forwards seen
         self._judged_after = [0] * len(self.layers)  # a layer is judged once `steps` passes this
-        self._handles = [
+        self._handles += [
             model.register_forward_pre_hook(self._drop_window, prepend=True),
             model.register_forward_hook(self._restore, always_call=True),
         ]
-
-    def widths(self) -> dict[str, int]:
-        """The width of every layer, keyed by layer name."""
-        return {layer.name: layer.size for layer in self.layers}
-
-    def cost(self, layer: GrowableLayer) -> float:
-        """:math:`c` of one neuron of ``layer``."""
-        return neuron_cost(parameters_per_neuron(layer), self.n_observations, self.alpha)
 
     # -- training-time nested dropout ------------------------------------------------------------
 
@@ -321,12 +241,8 @@ class MarginalWidths:
         optimizer: Optimizer | None = None,
         optimizer_state: OptimizerStatePolicy = "carry",
     ) -> list[WidthDecision]:
-        """Measure, decide and resize every layer; then recalibrate the batch norms on the measured batches.
-
-        ``per_example_loss(model, batch)`` returns one loss per example of
-        ``batch`` (e.g. ``F.cross_entropy(..., reduction="none")``). The
-        optimizer's state follows ``optimizer_state`` as in an AWN resize.
-        """
+        """Measure, decide and resize every layer; then recalibrate the batch norms on the measured batches
+        (arguments as in :meth:`~awgnn.growth.WidthController.update_`)."""
         check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
         increases, used = self.measure(batches, per_example_loss)
         decisions = self.decide(increases)
@@ -344,51 +260,6 @@ class MarginalWidths:
     ) -> None:
         """Remove the last ``count`` neurons, as measured: the others and the consumer's weights stay."""
         layer.width.resize_(layer.size - count, optimizer, optimizer_state, reason="marginal")
-
-    @torch.no_grad()
-    def _grow(
-        self, layer: GrowableLayer, count: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
-    ) -> None:
-        """Append ``count`` neurons: rows drawn at the scale of the layer's rows, bias and outgoing weights zero."""
-        old = layer.size
-        scale = layer.linear.weight.std().item() if layer.linear.weight.numel() > 1 else 1.0
-        layer.width.resize_(old + count, optimizer, optimizer_state, reason="marginal")
-        rows = torch.randn(count, layer.linear.weight.shape[1], generator=self.generator)
-        layer.linear.weight[old:] = (scale * rows).to(layer.linear.weight)
-        layer.linear.bias[old:] = 0
-        layer.consumer.weight[:, old:] = 0  # the function is unchanged until they are trained
-
-    @torch.no_grad()
-    def recalibrate_norms(self, batches: Iterable[Any], per_example_loss: PerExampleLoss) -> None:
-        """Batch norms' running statistics averaged afresh over ``batches`` at the current widths, until
-        ``measured_examples`` examples are seen (the batches a measurement used).
-
-        A change of width shifts what the norms after it see, and only half of
-        the training steps update their running statistics; on a small
-        training set those would lag behind for several epochs, and evaluation
-        would normalise with statistics of older weights and widths.
-        """
-        was_training = self.model.training
-        self.model.eval()
-        for norm in self.norms:
-            norm.reset_running_stats()
-            norm.momentum = None  # a cumulative average over the batches
-            norm.train()
-        try:
-            seen = 0
-            for batch in batches:
-                seen += len(per_example_loss(self.model, batch))
-                if seen >= self.measured_examples:
-                    break
-        finally:
-            for norm, momentum in zip(self.norms, self._momenta):
-                norm.momentum = momentum
-            self.model.train(was_training)
-
-    def remove(self) -> None:
-        """Detach the forward hooks: training then runs every layer at its width."""
-        for handle in self._handles:
-            handle.remove()
 
 
 def refitted_consumer(hidden: Tensor, weight: Tensor, bias: Tensor, window: int) -> tuple[Tensor, Tensor]:
@@ -495,12 +366,6 @@ class RefitMarginalWidths(MarginalWidths):
         layer.consumer.weight[:, :-count] = weight
         layer.consumer.bias.copy_(bias)
         super()._shrink(layer, count, optimizer, optimizer_state)
-
-
-# The ways of setting widths by measurement, by their name in the harness's width_control key.
-WIDTH_CONTROLLERS: Mapping[str, type[MarginalWidths]] = MappingProxyType(
-    {"marginal": MarginalWidths, "marginal_refit": RefitMarginalWidths}
-)
 
 
 def _mean_and_error(values: Tensor) -> tuple[float, float]:

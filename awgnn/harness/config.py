@@ -22,15 +22,12 @@ from typing import Any
 
 import yaml
 
-from awgnn.growth.marginal import (
-    DEFAULT_MEASURED_EXAMPLES,
-    DEFAULT_NEURON_COST,
-    DEFAULT_SETTLE_STEPS,
-    DEFAULT_WINDOW,
-    WIDTH_CONTROLLERS,
-)
+from awgnn.growth import WIDTH_CONTROLLERS
+from awgnn.growth.gates import DEFAULT_GATE_SLOPE
+from awgnn.growth.marginal import DEFAULT_SETTLE_STEPS, DEFAULT_WINDOW
 from awgnn.growth.step import SELECTIONS as GROWTH_SELECTIONS
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
+from awgnn.growth.width_control import DEFAULT_MEASURED_EXAMPLES, DEFAULT_NEURON_COST
 from awgnn.harness.presets import PRESETS
 from awgnn.harness.registry import MODEL_CLASSES, ModelSpec
 from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
@@ -58,12 +55,13 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
     "rate_lr": ("a number > 0 or null (the rates train at lr)", None),
     "width_prior_centre": ("an integer >= 2 (neurons a layer)", DEFAULT_WIDTH_PRIOR_CENTRE),
     "width_prior_std": ("a number > 0 or null (no width prior)", None),
-    # Widths set by the measured value of neurons against their cost (awgnn.growth.MarginalWidths).
+    # Widths set from the data against a cost per neuron (awgnn.growth.WIDTH_CONTROLLERS).
     "width_control": (
         "'marginal' (an adaptive GIN's hidden widths are fixed and set by the measured value of "
         "their last neurons against a cost per neuron), 'marginal_refit' (the same, with the next "
-        "layer refitted before the last neurons are measured and when they are removed) or null (the "
-        "rates learn them)",
+        "layer refitted before the last neurons are measured and when they are removed), 'gates' "
+        "(hard-concrete gates on the ordered neurons past a learned cut-off per layer, the expected "
+        "open gates paying the same cost) or null (the rates learn them)",
         None,
     ),
     "neuron_cost": (
@@ -78,7 +76,14 @@ TRAINING_KEYS: dict[str, tuple[str, Any]] = {
         "an integer >= 0 (training steps after a growth before the layer is judged again)",
         DEFAULT_SETTLE_STEPS,
     ),
-    "width_measured_examples": ("an integer >= 1 (training examples a measurement uses)", DEFAULT_MEASURED_EXAMPLES),
+    "width_measured_examples": (
+        "an integer >= 1 (training examples a measurement, and a batch norms' recalibration, uses)",
+        DEFAULT_MEASURED_EXAMPLES,
+    ),
+    "gate_slope": (
+        "a number > 0 (width_control 'gates': the gates' log-odds per unit of log neuron index)",
+        DEFAULT_GATE_SLOPE,
+    ),
     # The growth schedule of a growing model class (awgnn.harness.train.GrowthSchedule).
     "growth": ("'s2d', 's2d_fast', 'firefly', 'tiny' or null (no growth)", None),
     "growth_warmup": ("an integer >= 0 (epochs before the first growth step)", 50),
@@ -108,7 +113,21 @@ GROWTH_METHODS = ("s2d", "s2d_fast", "firefly", "tiny")
 TINY_NEURONS_PER_LAYER = 8
 GROWTH_KEYS = tuple(key for key in TRAINING_KEYS if key.startswith("growth"))
 WIDTH_CONTROLS = tuple(WIDTH_CONTROLLERS)
-MARGINAL_KEYS = ("neuron_cost", "width_window", "width_settle_steps", "width_measured_examples")
+_MEASURED_KEYS = ("neuron_cost", "width_window", "width_settle_steps", "width_measured_examples")
+# The training keys each width_control reads (the others would be ignored, so a grid may not set them).
+WIDTH_CONTROL_KEYS = {
+    "marginal": _MEASURED_KEYS,
+    "marginal_refit": _MEASURED_KEYS,
+    "gates": ("neuron_cost", "gate_slope", "width_measured_examples"),
+}
+# The controller's argument each of those keys sets.
+WIDTH_CONTROL_ARGUMENTS = {
+    "neuron_cost": "alpha",
+    "width_window": "window",
+    "width_settle_steps": "settle_steps",
+    "width_measured_examples": "measured_examples",
+    "gate_slope": "slope",
+}
 
 
 @dataclass(frozen=True)
@@ -341,15 +360,18 @@ def _check_width_control(reader: _Reader, model: ModelConfig) -> None:
     """``width_control`` only for a class whose hidden MLP widths it can set, with cross-entropy and fixed
     embeddings; its keys only where it is set."""
     spec, where = model.spec, f"models.{model.name}.grid"
+    every_key = sorted({key for keys in WIDTH_CONTROL_KEYS.values() for key in keys})
     for point in model.points():
-        if point.get("width_control") is None:
-            for key in MARGINAL_KEYS:
-                if key in point:
-                    raise reader.fail(
-                        f"{where}.{key}",
-                        f"no {key} without width_control (one of {', '.join(WIDTH_CONTROLS)})",
-                        point[key],
-                    )
+        control = point.get("width_control")
+        for key in every_key:
+            if key in point and (control is None or key not in WIDTH_CONTROL_KEYS[control]):
+                users = [name for name, keys in WIDTH_CONTROL_KEYS.items() if key in keys]
+                raise reader.fail(
+                    f"{where}.{key}",
+                    f"no {key} without width_control {' or '.join(map(repr, users))} (width_control is {control!r})",
+                    point[key],
+                )
+        if control is None:
             continue
         if not spec.controllable:
             raise reader.fail(
@@ -442,6 +464,7 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         "width_window": lambda v: _is_number(v) and 0 < v <= 1,
         "width_settle_steps": lambda v: _is_int(v) and v >= 0,
         "width_measured_examples": lambda v: _is_int(v) and v >= 1,
+        "gate_slope": lambda v: _is_number(v) and 0 < v < float("inf"),
     }
     if not checks[key](value):
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")

@@ -4,9 +4,9 @@ A model section of a configuration may name one with ``preset:``; the
 preset's values fill every grid key the section does not set itself, so a
 grid can still override any of them. See ``benchmarks/RESULTS.md`` ("Width
 convergence") for the evidence behind ``awgnn``, its section 12 for
-``marginal`` and ``marginal_refit`` (widths set by measurement, not
-recommended: it reports which of its targets each meets), and the README for
-what each key does.
+``marginal``, ``marginal_refit`` and ``gates`` (widths set from the data
+against a cost per neuron, not recommended yet: it reports which of its
+targets each meets), and the README for what each key does.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from awgnn.growth.marginal import DEFAULT_NEURON_COST, DEFAULT_SETTLE_STEPS
+from awgnn.growth.gates import DEFAULT_GATE_SLOPE
+from awgnn.growth.marginal import DEFAULT_SETTLE_STEPS
+from awgnn.growth.width_control import DEFAULT_NEURON_COST
 from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
 
 # The recommended preset's values (benchmarks/width_convergence.py measured them against the others).
@@ -70,6 +72,17 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
                 "width_control": "marginal_refit",
                 "neuron_cost": DEFAULT_NEURON_COST,
                 "width_settle_steps": DEFAULT_SETTLE_STEPS,
+            }
+        ),
+        # Hidden widths set by hard-concrete gates past a learned cut-off per layer, the expected open gates paying
+        # the same cost (awgnn.growth.GatedWidths); the slope makes the gates random over a range of widths a factor of
+        # 7 wide.
+        "gates": MappingProxyType(
+            {
+                "initial_width": AWGNN_INITIAL_WIDTH,
+                "width_control": "gates",
+                "neuron_cost": DEFAULT_NEURON_COST,
+                "gate_slope": DEFAULT_GATE_SLOPE,
             }
         ),
     }

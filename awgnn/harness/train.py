@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
 from awgnn.growth import (
+    WIDTH_CONTROLLERS,
     FireflyGrowth,
     GrowthResult,
     S2DGrowth,
@@ -24,10 +25,9 @@ from awgnn.growth import (
     fix_hidden_widths_,
     reinitialise_,
 )
-from awgnn.growth.marginal import WIDTH_CONTROLLERS
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.harness.batching import GraphStore, InMemoryLoader
-from awgnn.harness.config import GROWTH_METHODS, TINY_NEURONS_PER_LAYER
+from awgnn.harness.config import GROWTH_METHODS, TINY_NEURONS_PER_LAYER, WIDTH_CONTROL_ARGUMENTS, WIDTH_CONTROL_KEYS
 from awgnn.harness.data import LoadedDataset
 from awgnn.harness.registry import ModelSpec
 from awgnn.width import ELBOLoss, NonFiniteRate, auto_update_widths, parameter_groups
@@ -230,32 +230,41 @@ class GrowthSchedule(EpochHook):
         }
 
 
-class MarginalWidthControl(EpochHook):
-    """An adaptive GIN's hidden widths set by measurement: ``width_control`` names the class
-    (:data:`~awgnn.growth.marginal.WIDTH_CONTROLLERS`: ``marginal`` is :class:`~awgnn.growth.MarginalWidths`,
-    ``marginal_refit`` :class:`~awgnn.growth.RefitMarginalWidths`).
+class WidthControlHook(EpochHook):
+    """An adaptive GIN's hidden widths set from the data: ``width_control`` names the class
+    (:data:`~awgnn.growth.WIDTH_CONTROLLERS`: ``marginal`` is :class:`~awgnn.growth.MarginalWidths`,
+    ``marginal_refit`` :class:`~awgnn.growth.RefitMarginalWidths`, ``gates`` :class:`~awgnn.growth.GatedWidths`),
+    the keys it reads (:data:`~awgnn.harness.config.WIDTH_CONTROL_KEYS`) its arguments.
 
     Building it fixes the model's hidden widths and draws its weights afresh
     as in a plain network (:func:`~awgnn.growth.reinitialise_`); build the
-    optimizer after it. At the start of every epoch but the first, the widths
-    are measured on the inner-train batches (as batched in training) and
-    updated; the epoch's history entry gets ``"width_control"``, one
-    :meth:`~awgnn.growth.WidthDecision.as_record` per layer, keyed by its name.
+    optimizer after it, from :meth:`parameter_groups`. At the start of every
+    epoch but the first, the widths are updated on the inner-train batches
+    (as batched in training); the epoch's history entry gets
+    ``"width_control"``, one :meth:`~awgnn.growth.WidthDecision.as_record`
+    per layer, keyed by its name.
     """
 
     def __init__(self, model: nn.Module, training: dict[str, Any], n_observations: int, seed: int) -> None:
         fix_hidden_widths_(model)
         reinitialise_(model)
         self.optimizer_state = training["optimizer_state"]
-        self.widths = WIDTH_CONTROLLERS[training["width_control"]](
+        control = training["width_control"]
+        self.widths = WIDTH_CONTROLLERS[control](
             model,
             n_observations,
-            alpha=training["neuron_cost"],
-            window=training["width_window"],
-            settle_steps=training["width_settle_steps"],
-            measured_examples=training["width_measured_examples"],
+            **{WIDTH_CONTROL_ARGUMENTS[key]: training[key] for key in WIDTH_CONTROL_KEYS[control]},
             generator=torch.Generator().manual_seed(seed),
         )
+
+    def parameter_groups(self, groups: list[dict]) -> list[dict]:
+        """``groups`` (:func:`~awgnn.parameter_groups`'), with the parameters the controller added to the model
+        that must not decay moved into a group of their own, without weight decay."""
+        kept = {id(p) for p in self.widths.decay_free_parameters()}
+        if not kept:
+            return groups
+        moved = [{**group, "params": [p for p in group["params"] if id(p) not in kept]} for group in groups]
+        return [*moved, {"params": self.widths.decay_free_parameters(), "weight_decay": 0.0}]
 
     def start_epoch(self, context: EpochContext) -> dict[str, Any] | None:
         if context.epoch == 0:
@@ -306,7 +315,7 @@ def fit(
     ``epoch_hook`` at the start of an epoch); the best epoch's weights are
     restored at that epoch's widths. An adaptive class with
     ``training["width_control"]`` set has its hidden widths set by
-    :class:`MarginalWidthControl` instead of its rates (also before
+    :class:`WidthControlHook` instead of its rates (also before
     ``epoch_hook``).
 
     The monitored validation quantity (``training["monitor"]``) decides the best
@@ -367,10 +376,13 @@ def fit_monitors(
     device = resolve_device(settings.device)
     model = spec.cls(data.num_features, data.num_classes, **model_arguments).to(device)
     width_control = (
-        MarginalWidthControl(model, training, len(train_index), seed) if training["width_control"] is not None else None
+        WidthControlHook(model, training, len(train_index), seed) if training["width_control"] is not None else None
     )
+    groups = parameter_groups(model, rate_lr=training["rate_lr"])
     optimizer = torch.optim.Adam(
-        parameter_groups(model, rate_lr=training["rate_lr"]), lr=training["lr"], weight_decay=training["weight_decay"]
+        width_control.parameter_groups(groups) if width_control is not None else groups,
+        lr=training["lr"],
+        weight_decay=training["weight_decay"],
     )
     scheduler = (
         torch.optim.lr_scheduler.StepLR(optimizer, training["scheduler_step"], training["scheduler_gamma"])
@@ -497,7 +509,7 @@ def _run_hooks(
 
 
 def _per_graph_cross_entropy(model: nn.Module, batch) -> Tensor:
-    """Each graph's cross-entropy: what :class:`MarginalWidthControl` measures."""
+    """Each graph's cross-entropy: what :class:`WidthControlHook` measures."""
     return F.cross_entropy(
         model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch), reduction="none"
     )
