@@ -312,7 +312,7 @@ def test_update_widths_in_a_gcn_stack_keeps_optimizer_state():
 
 
 def test_symbolic_widths_avoid_a_recompile_per_resize():
-    """The README's option (b): resizes do not each trigger a compilation."""
+    """The second torch.compile option of docs/layers.rst: resizes do not each trigger a compilation."""
     import torch._dynamo
 
     compilations = []

@@ -16,7 +16,11 @@ POOLINGS = ("mean", "sum")
 
 
 class BlockReadoutClassifier(nn.Module, ABC):
-    r"""Graph classifier with one readout per block, logits summed.
+    r"""An abstract class for the graph classifiers of the `"Adaptive Width
+    Neural Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the `"A Fair
+    Comparison of Graph Neural Networks for Graph Classification"
+    <https://arxiv.org/abs/1912.09893>`_ paper: one readout per block, logits
+    summed.
 
     .. math::
         h^{(0)} = \mathrm{input}(x), \quad
@@ -112,7 +116,9 @@ class BlockReadoutClassifier(nn.Module, ABC):
 
 
 class StaticClassifier(BlockReadoutClassifier):
-    """A frozen adaptive classifier: static layers, widths recorded when it was frozen.
+    """The frozen form of the adaptive graph classifiers of the `"Adaptive Width
+    Neural Networks" <https://arxiv.org/abs/2501.15889>`_ paper: static layers,
+    widths recorded when it was frozen.
 
     It scripts, compiles and exports to ONNX like the upstream layers it holds.
     """

@@ -16,7 +16,9 @@ from awgnn.width.validation import check_int_at_least
 
 
 class FairGIN(BlockReadoutClassifier):
-    r"""GIN as run in the fair-comparison benchmark (the protocol's fixed-width grid).
+    r"""The GIN of the `"A Fair Comparison of Graph Neural Networks for Graph
+    Classification" <https://arxiv.org/abs/1912.09893>`_ paper, as run in its
+    benchmark (the protocol's fixed-width grid).
 
     * layer 0, node-wise: ``Linear, BN, ReLU, Linear, BN, ReLU`` to ``hidden_units[0]``;
     * one :class:`~torch_geometric.nn.GINConv` per entry :math:`h` of
@@ -67,7 +69,11 @@ class FairGIN(BlockReadoutClassifier):
 
 
 class AdaptiveFairGIN(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
-    r""":class:`FairGIN`'s architecture with learned widths.
+    r"""The GIN of the `"A Fair Comparison of Graph Neural Networks for Graph
+    Classification" <https://arxiv.org/abs/1912.09893>`_ paper with the learned
+    widths of the `"Adaptive Width Neural Networks"
+    <https://arxiv.org/abs/2501.15889>`_ paper: :class:`FairGIN`'s architecture
+    with learned widths.
 
     ``num_layers`` blocks, each with its own learned hidden width :math:`D_l`:
 

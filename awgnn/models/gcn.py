@@ -19,7 +19,11 @@ from awgnn.width.validation import check_int_at_least
 
 
 class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
-    r"""A stack of :class:`~awgnn.nn.AdaptiveGCNConv` layers with learned channels.
+    r"""An adaptive-width GCN graph classifier from the `"Adaptive Width Neural
+    Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the
+    `"Semi-supervised Classification with Graph Convolutional Networks"
+    <https://arxiv.org/abs/1609.02907>`_ paper: a stack of
+    :class:`~awgnn.nn.AdaptiveGCNConv` layers with learned channels.
 
     .. math::
         h^{(l)} = f_l \odot \mathrm{ReLU}\big(\hat A h^{(l-1)} \Theta_l + b_l\big),
@@ -72,7 +76,10 @@ class AdaptiveGCNClassifier(AtomicLoad, BlockReadoutClassifier):
 
 
 class GCNClassifier(BlockReadoutClassifier):
-    r"""Fixed-width counterpart of :class:`AdaptiveGCNClassifier`, from upstream PyG layers.
+    r"""The GCN graph classifier of the `"Semi-supervised Classification with
+    Graph Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_ paper at
+    fixed widths: the counterpart of :class:`AdaptiveGCNClassifier`, from
+    upstream PyG layers.
 
     Args:
         in_channels: node feature size.

@@ -41,7 +41,8 @@ class AdaptiveGINWidths:
 
 
 class AdaptiveGINClassifier(AdaptiveGINWidths, AtomicLoad, BlockReadoutClassifier):
-    r"""The graph classifier of the AWN paper (Errica et al. 2025).
+    r"""The graph classifier of the `"Adaptive Width Neural Networks"
+    <https://arxiv.org/abs/2501.15889>`_ paper (Errica et al. 2025).
 
     ``num_layers`` blocks, each with its own learned width :math:`D_l`:
 
@@ -146,7 +147,9 @@ def adaptive_gin_parts(
 
 
 class GINClassifier(BlockReadoutClassifier):
-    r"""Fixed-width counterpart of :class:`AdaptiveGINClassifier`, from upstream PyG layers.
+    r"""The GIN graph classifier of the `"Adaptive Width Neural Networks"
+    <https://arxiv.org/abs/2501.15889>`_ paper at fixed widths: the counterpart
+    of :class:`AdaptiveGINClassifier`, from upstream PyG layers.
 
     Same blocks, readout and activations, with fixed hidden widths and
     :class:`~torch_geometric.nn.GINConv`; PyTorch's default initialisation.

@@ -13,7 +13,10 @@ DEFAULT_GROWTH_CAP = 256
 
 
 class GrowingGINClassifier(AdaptiveGINClassifier):
-    r""":class:`AdaptiveGINClassifier` with every hidden width fixed (:func:`~awgnn.growth.fix_hidden_widths_`).
+    r"""The graph classifier of the `"Adaptive Width Neural Networks"
+    <https://arxiv.org/abs/2501.15889>`_ paper with every hidden width fixed,
+    for growth: :class:`AdaptiveGINClassifier` after
+    :func:`~awgnn.growth.fix_hidden_widths_`.
 
     Each block's MLP hidden layer starts with ``start_width`` neurons and is a
     plain layer (importances 1, rate frozen): training never changes its
@@ -72,7 +75,9 @@ class GrowingGINClassifier(AdaptiveGINClassifier):
 
 
 class GrowingFairGIN(AdaptiveFairGIN):
-    r""":class:`AdaptiveFairGIN` with every hidden width fixed: FairGIN's architecture, grown.
+    r"""The GIN of the `"A Fair Comparison of Graph Neural Networks for Graph
+    Classification" <https://arxiv.org/abs/1912.09893>`_ paper, grown: an
+    :class:`AdaptiveFairGIN` with every hidden width fixed.
 
     The fair-comparison GIN (batch norms inside every MLP, ReLU, dropout on
     the heads) whose MLP hidden layers start with ``start_width`` neurons and

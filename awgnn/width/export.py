@@ -56,7 +56,12 @@ def freeze(model: nn.Module) -> nn.Module:
     so it folds exactly into their weights, :math:`W' = W\\,\\mathrm{diag}(f)`.
     Adaptive modules are then replaced by their plain torch / PyG equivalents
     (``to_static()``); the result scripts, compiles and exports like them.
-    ``model`` itself is left untouched.
+    An :class:`~awgnn.nn.models.AdaptiveGIN` / :class:`~awgnn.nn.models.AdaptiveGCN`
+    becomes PyG's own :class:`~torch_geometric.nn.models.GIN` /
+    :class:`~torch_geometric.nn.models.GCN` when every hidden layer has the same
+    width (for GIN, every MLP's hidden width too), otherwise a
+    :class:`~awgnn.nn.models.StaticBasicGNN` of upstream layers at the learned
+    widths. ``model`` itself is left untouched.
     """
     frozen = copy.deepcopy(model)
     widths = adaptive_widths(frozen)

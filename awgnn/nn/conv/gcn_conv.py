@@ -18,7 +18,11 @@ from awgnn.width.linear import check_size
 
 
 class AdaptiveGCNConv(AtomicLoad, MessagePassing):
-    r"""The graph convolutional operator with a learned number of output channels.
+    r"""The adaptive-width graph convolutional operator from the `"Adaptive Width
+    Neural Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the
+    `"Semi-supervised Classification with Graph Convolutional Networks"
+    <https://arxiv.org/abs/1609.02907>`_ paper, with a learned number of output
+    channels.
 
     .. math::
         \mathbf{X}^{\prime} = f \odot \sigma\left(\mathbf{\hat{D}}^{-1/2}
@@ -189,9 +193,13 @@ class AdaptiveGCNConv(AtomicLoad, MessagePassing):
 
 
 class ActivatedGCNConv(nn.Module):
-    """A static :class:`~torch_geometric.nn.GCNConv` followed by an activation.
+    """The frozen graph convolutional operator of the `"Adaptive Width Neural
+    Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the
+    `"Semi-supervised Classification with Graph Convolutional Networks"
+    <https://arxiv.org/abs/1609.02907>`_ paper, followed by an activation.
 
-    The frozen form of an :class:`AdaptiveGCNConv` with ``act`` set; it scripts,
+    A static :class:`~torch_geometric.nn.GCNConv` and the activation: the
+    frozen form of an :class:`AdaptiveGCNConv` with ``act`` set; it scripts,
     compiles and exports like the upstream layer it wraps.
     """
 

@@ -15,7 +15,10 @@ from awgnn.width.linear import check_size
 
 
 class AdaptiveGINConv(AtomicLoad, MessagePassing):
-    r"""The graph isomorphism operator with an adaptive-width MLP.
+    r"""The adaptive-width graph isomorphism operator from the `"Adaptive Width
+    Neural Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the `"How
+    Powerful are Graph Neural Networks?" <https://arxiv.org/abs/1810.00826>`_
+    paper, whose MLP learns its width.
 
     .. math::
         \mathbf{x}^{\prime}_i = \mathrm{MLP}_f \left( (1 + \epsilon) \cdot

@@ -8,9 +8,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torch.nn.parameter import is_lazy
 from torch_geometric.nn import JumpingKnowledge, MessagePassing
+from torch_geometric.nn.models.basic_gnn import BasicGNN
 from torch_geometric.nn.norm import (
     BatchNorm,
     GraphNorm,
@@ -24,6 +26,7 @@ from torch_geometric.nn.resolver import activation_resolver, normalization_resol
 from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import trim_to_layer
 
+from awgnn.nn.models.static import JK_MODES, StaticBasicGNN
 from awgnn.width import AdaptiveLinear, AdaptiveWidth
 from awgnn.width.activations import ACTIVATION_NAMES
 from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
@@ -31,7 +34,6 @@ from awgnn.width.importances import share_importances
 from awgnn.width.linear import Size
 from awgnn.width.validation import check_choice, check_int_at_least
 
-JK_MODES: tuple[str | None, ...] = (None, "last", "cat", "max", "lstm")
 # Modes that combine the layers' outputs elementwise: every layer needs the same, fixed width.
 FIXED_WIDTH_JK_MODES = ("max", "lstm")
 
@@ -88,7 +90,13 @@ def follow_norm(width: AdaptiveWidth, norm: nn.Module) -> None:
 
 
 class ConcatLinear(nn.Module):
-    r"""A linear map of the concatenation of several inputs, computed block by block.
+    r"""The readout of the concatenated layers (jumping knowledge ``"cat"``) from the
+    `"Representation Learning on Graphs with Jumping Knowledge Networks"
+    <https://arxiv.org/abs/1806.03536>`_ paper, computed block by block so that
+    each block follows a learned width of the `"Adaptive Width Neural Networks"
+    <https://arxiv.org/abs/2501.15889>`_ paper.
+
+    A linear map of the concatenation of several inputs:
 
     .. math::
         y = W \left[\mathbf{x}_1 \,\Vert\, \cdots \,\Vert\, \mathbf{x}_L\right] + b
@@ -142,7 +150,9 @@ class ConcatLinear(nn.Module):
 
 
 class AdaptiveBasicGNN(nn.Module, ABC):
-    r"""PyG's ``BasicGNN`` with every hidden width learned (``hidden_channels=None``).
+    r"""An abstract class for the adaptive-width GNN models of the `"Adaptive
+    Width Neural Networks" <https://arxiv.org/abs/2501.15889>`_ paper: PyG's
+    ``BasicGNN`` with every hidden width learned (``hidden_channels=None``).
 
     Same constructor and ``forward`` as
     :class:`torch_geometric.nn.models.basic_gnn.BasicGNN`; each hidden layer
@@ -161,7 +171,9 @@ class AdaptiveBasicGNN(nn.Module, ABC):
     With an integer ``hidden_channels`` nothing is learned and the model
     computes exactly what PyG's model computes with the same weights; its
     ``state_dict`` has PyG's keys, except that ``jk="cat"`` keeps its readout
-    as :class:`ConcatLinear` blocks.
+    as :class:`ConcatLinear` blocks. :func:`awgnn.freeze` returns PyG's own
+    model when it can express the widths (:meth:`fits_pyg_model`), else a
+    :class:`StaticBasicGNN` of upstream layers (:meth:`to_static`).
 
     Learned widths and ``jk``:
 
@@ -197,6 +209,9 @@ class AdaptiveBasicGNN(nn.Module, ABC):
     """
 
     supports_edge_weight: bool = False
+    #: PyG's model of the same architecture (``GIN``, ``GCN``), the frozen form when it can express the widths.
+    #: A subclass that leaves it ``None`` is frozen in place (its adaptive parts made static, its forward kept).
+    pyg_model: type[BasicGNN] | None = None
 
     def __init__(
         self,
@@ -231,6 +246,7 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         self.norm = norm if isinstance(norm, str) else None
         self.norm_kwargs = norm_kwargs
         self._norm_argument = norm
+        self._conv_kwargs = dict(kwargs)  # rebuilt as upstream convolutions by to_static()
         self._width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k, "max_width": max_width}
         # Learned widths: Kaiming with the activation's gain for layers reading raw inputs
         # (AWN, Errica et al. 2025); fixed widths keep PyTorch's default, as PyG's models do.
@@ -376,6 +392,112 @@ class AdaptiveBasicGNN(nn.Module, ABC):
     def total_width(self) -> int:
         """Sum of :meth:`layer_widths` (the AWN "total width")."""
         return sum(self.layer_widths().values())
+
+    def embedding_widths(self) -> list[int]:
+        """Current output width of every hidden layer (each one followed by norm and activation), in order."""
+        widths = [_out_size(self.conv_output(conv)) for conv in self.convs]
+        return widths if self.jk_mode is not None else widths[:-1]
+
+    # -- frozen form --------------------------------------------------------------------
+
+    def conv_input(self, conv: nn.Module) -> nn.Module:
+        """The linear map that reads a convolution's input channels (needed with :attr:`pyg_model`)."""
+        raise NotImplementedError(f"{type(self).__name__} sets pyg_model, so it must define conv_input()")
+
+    def static_conv(self, conv: nn.Module, act: nn.Module | None) -> MessagePassing:
+        """A fresh upstream convolution of ``conv``'s current sizes and the model's options.
+
+        ``act`` is the frozen model's activation module, for convolutions that
+        apply it inside. Needed with :attr:`pyg_model`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} sets pyg_model, so it must define static_conv()")
+
+    def fits_pyg_model(self) -> bool:
+        """Whether :attr:`pyg_model` expresses this model at its current widths: all hidden widths are equal."""
+        return len(set(self.embedding_widths())) <= 1
+
+    @torch.no_grad()
+    def to_static(self) -> nn.Module:
+        """The frozen form: :func:`awgnn.freeze` calls it once the importances are folded into the weights.
+
+        PyG's own model (:attr:`pyg_model`, ``GIN`` or ``GCN``) with this
+        model's options when :meth:`fits_pyg_model`, otherwise a
+        :class:`StaticBasicGNN` of upstream layers at the current widths. The
+        weights are copied (on their device, in their dtype), and every module
+        keeps its training mode, so the outputs are the same. Called on a model
+        whose importances are not folded, it drops them: use :func:`awgnn.freeze`.
+        Without a :attr:`pyg_model`, the model itself.
+        """
+        if self.pyg_model is None:
+            return self
+        first = self.conv_input(self.convs[0])
+        if is_lazy(first.weight):
+            raise RuntimeError(
+                f"cannot freeze {type(self).__name__} before its input size is known (in_channels=-1): "
+                "run one forward first"
+            )
+        # A copy: the frozen model must not share a parametrised activation (PReLU) with this one.
+        act = copy.deepcopy(self.act)
+        hidden = self.embedding_widths()
+        if self.fits_pyg_model():
+            static = self.pyg_model(
+                first.weight.shape[1],
+                hidden[0] if hidden else self.out_channels,  # one layer and no jk: PyG reads no hidden size
+                self.num_layers,
+                self.out_channels,
+                dropout=self.dropout.p,
+                act=act,
+                act_first=self.act_first,
+                norm=self._norm_argument,
+                norm_kwargs=self.norm_kwargs,
+                jk=self.jk_mode,
+                **self._conv_kwargs,
+            )
+        else:
+            static = self._static_basic_gnn(hidden, act)
+        reference = self.conv_output(self.convs[0]).weight
+        static.to(device=reference.device, dtype=reference.dtype)
+        static.load_state_dict(self._static_state_dict(), strict=True)
+        modes = {name: module.training for name, module in self.named_modules(remove_duplicate=False)}
+        for name, module in static.named_modules():
+            module.training = modes.get(name, self.training)
+        return static
+
+    def _static_basic_gnn(self, hidden: list[int], act: nn.Module | None) -> StaticBasicGNN:
+        """Upstream layers at the current widths, in the structure (and under the keys) of PyG's model."""
+        norms = [self.make_norm(width) for width in hidden] + [nn.Identity()] * (self.num_layers - len(hidden))
+        jk_module = (
+            None if self.jk_mode in (None, "last") else JumpingKnowledge(self.jk_mode, hidden[0], self.num_layers)
+        )
+        lin = None
+        if self.jk_mode is not None:
+            lin = nn.Linear(sum(hidden) if self.jk_mode == "cat" else hidden[-1], self.out_channels)
+        return StaticBasicGNN(
+            [self.static_conv(conv, act) for conv in self.convs],
+            norms,
+            lin,
+            jk=self.jk_mode,
+            jk_module=jk_module,
+            act=act,
+            act_first=self.act_first,
+            dropout=self.dropout.p,
+            supports_edge_weight=self.supports_edge_weight,
+        )
+
+    def _static_state_dict(self) -> dict[str, Tensor]:
+        """This model's state under the keys of PyG's model: no widths, and ``ConcatLinear`` as one ``Linear``."""
+        widths = tuple(
+            f"{name}."
+            for name, module in self.named_modules(remove_duplicate=False)
+            if isinstance(module, AdaptiveWidth)
+        )
+        state = {key: value for key, value in self.state_dict().items() if not key.startswith(widths)}
+        if isinstance(getattr(self, "lin", None), ConcatLinear):
+            state = {key: value for key, value in state.items() if not key.startswith("lin.blocks.")}
+            # PyG's readout of jk="cat" is one Linear over the concatenation: the blocks side by side.
+            state["lin.weight"] = torch.cat([block.weight for block in self.lin.blocks], dim=1)
+            state["lin.bias"] = self.lin.blocks[0].bias
+        return state
 
     def num_parameters(self) -> int:
         """Number of scalar parameters at the current widths."""

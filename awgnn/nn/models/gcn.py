@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 from torch_geometric.nn import GCNConv
+from torch_geometric.nn.models import GCN
 
 from awgnn.nn.models.basic_gnn import AdaptiveBasicGNN
 from awgnn.width import AdaptiveWidth
@@ -13,7 +14,11 @@ from awgnn.width.linear import Size
 
 
 class AdaptiveGCN(AdaptiveBasicGNN):
-    r"""The GCN of Kipf and Welling (PyG's :class:`~torch_geometric.nn.models.GCN`) with learned widths.
+    r"""The adaptive-width Graph Neural Network from the `"Adaptive Width Neural
+    Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the
+    `"Semi-supervised Classification with Graph Convolutional Networks"
+    <https://arxiv.org/abs/1609.02907>`_ paper: PyG's
+    :class:`~torch_geometric.nn.models.GCN` with learned widths.
 
     Layer :math:`l` computes, with :math:`\hat A = \mathbf{\hat D}^{-1/2}
     (\mathbf{A} + \mathbf{I}) \mathbf{\hat D}^{-1/2}`,
@@ -52,6 +57,7 @@ class AdaptiveGCN(AdaptiveBasicGNN):
     """
 
     supports_edge_weight = True
+    pyg_model = GCN
 
     def init_conv(self, in_size: Size, out_size: Size, **kwargs: Any) -> GCNConv:
         conv = GCNConv(_current(in_size), _current(out_size), **kwargs)
@@ -64,6 +70,13 @@ class AdaptiveGCN(AdaptiveBasicGNN):
 
     def conv_output(self, conv: nn.Module) -> nn.Module:
         return conv.lin
+
+    def conv_input(self, conv: nn.Module) -> nn.Module:
+        return conv.lin
+
+    def static_conv(self, conv: nn.Module, act: nn.Module | None) -> GCNConv:
+        out_channels, in_channels = conv.lin.weight.shape
+        return GCNConv(in_channels, out_channels, **self._conv_kwargs)
 
 
 def _current(size: Size) -> int:

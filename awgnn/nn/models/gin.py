@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 from torch_geometric.nn import GINConv
+from torch_geometric.nn.models import GIN, MLP
 
 from awgnn.nn.models.basic_gnn import AdaptiveBasicGNN
 from awgnn.width import AdaptiveLinear, AdaptiveWidth
@@ -13,7 +14,10 @@ from awgnn.width.linear import Size
 
 
 class AdaptiveGINMLP(nn.Module):
-    r"""The two-layer MLP of PyG's GIN model, with learned or fixed sizes.
+    r"""The two-layer MLP of the adaptive-width GIN from the `"Adaptive Width
+    Neural Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the `"How
+    Powerful are Graph Neural Networks?" <https://arxiv.org/abs/1810.00826>`_
+    paper, with learned or fixed sizes.
 
     .. math::
         \mathbf{x} \mapsto W_2 \Big(f \odot \mathrm{act}\big(\mathrm{norm}(W_1
@@ -80,7 +84,10 @@ class AdaptiveGINMLP(nn.Module):
 
 
 class AdaptiveGIN(AdaptiveBasicGNN):
-    r"""The GIN of Xu et al. (PyG's :class:`~torch_geometric.nn.models.GIN`) with learned widths.
+    r"""The adaptive-width Graph Neural Network from the `"Adaptive Width Neural
+    Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the `"How Powerful
+    are Graph Neural Networks?" <https://arxiv.org/abs/1810.00826>`_ paper:
+    PyG's :class:`~torch_geometric.nn.models.GIN` with learned widths.
 
     Layer :math:`l` is an upstream :class:`~torch_geometric.nn.GINConv`
     around an :class:`AdaptiveGINMLP`,
@@ -112,6 +119,8 @@ class AdaptiveGIN(AdaptiveBasicGNN):
         - **output:** node features :math:`(|\mathcal{V}|, F_{out})`
     """
 
+    pyg_model = GIN
+
     def init_conv(self, in_size: Size, out_size: Size, **kwargs: Any) -> GINConv:
         # PyG's GIN: MLP([in, out, out]); the MLP's hidden width is learned on its own.
         hidden = self.new_width() if self.hidden_channels is None else out_size
@@ -123,6 +132,26 @@ class AdaptiveGIN(AdaptiveBasicGNN):
 
     def conv_output(self, conv: nn.Module) -> nn.Module:
         return conv.nn.lins[1]
+
+    def conv_input(self, conv: nn.Module) -> nn.Module:
+        return conv.nn.lins[0]
+
+    def static_conv(self, conv: nn.Module, act: nn.Module | None) -> GINConv:
+        first, second = conv.nn.lins
+        mlp = MLP(
+            [first.weight.shape[1], first.out_features, second.out_features],
+            act=act,
+            act_first=self.act_first,
+            norm=self.norm,
+            norm_kwargs=self.norm_kwargs,
+        )
+        return GINConv(mlp, **self._conv_kwargs)
+
+    def fits_pyg_model(self) -> bool:
+        """Also every MLP's hidden width equals its layer's output width, as in PyG's ``MLP([in, out, out])``."""
+        return super().fits_pyg_model() and all(
+            conv.nn.hidden_channels == conv.nn.lins[1].out_features for conv in self.convs
+        )
 
     def layer_widths(self) -> dict[str, int]:
         """Width of every hidden layer: ``layer<l>`` (embedding) and ``layer<l>.mlp`` (MLP hidden)."""
