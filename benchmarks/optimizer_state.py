@@ -1,9 +1,9 @@
 """Optimizer state on resize: Adam's moments carried for surviving neurons vs reset, as in the reference.
 
 The AWN reference wipes the whole Adam state of every tensor it resizes, which
-happens after almost every step while widths move (METHOD.md 11.1); awgnn
+happens after almost every step while widths move; awgnn
 carries the moments of surviving neurons and starts new neurons at zero
-(METHOD.md 12.1). This study trains the adaptive GIN with the harness on each
+(docs/method.rst). This study trains the adaptive GIN with the harness on each
 task, once with ``optimizer_state="carry"`` and once with ``"reset"``, with
 the same seeds, split, data order and everything else, for a fixed number of
 epochs (no early stop; the model at the best validation epoch is scored), and

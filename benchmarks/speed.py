@@ -15,7 +15,7 @@ throughput bars in ``--out/speed.png``):
    (forced by nudging the raw rates) against when none does; then, over a
    real training run, the number of resize events and the share of the
    training time spent in width updates.
-3. **torch.compile** (PYG.md section 5). Training the adaptive GIN (a) as its
+3. **torch.compile**. Training the adaptive GIN (a) as its
    frozen form compiled, (b) compiled with ``dynamic=True`` and
    ``force_parameter_static_shapes=False`` (also with
    ``allow_unspec_int_on_nn_module=True``), (c) compiled with a raised recompile
@@ -84,7 +84,7 @@ from awgnn.width.adaptive_width import AdaptiveWidth
 from awgnn.width.training import WidthUpdateHandle, adaptive_widths
 
 MODEL_CLASSES = {"GIN": AdaptiveGINClassifier, "GCN": AdaptiveGCNClassifier}
-COMPILED_MODEL = "GIN"  # the adaptive GCN adds self-loops inside forward, a graph break (PYG.md section 5)
+COMPILED_MODEL = "GIN"  # the adaptive GCN adds self-loops inside forward, a graph break
 LEARNING_RATE = 0.01  # the AWN graph experiments' Adam learning rate
 # Targets of issue #12, adaptive over fixed: step time below / from batch 128, aten operators per step, inference.
 STEP_TARGETS = (1.10, 1.05)

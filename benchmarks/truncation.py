@@ -1,6 +1,6 @@
 """Compression of the adaptive GIN: post-training tail truncation, and online rate-prior annealing.
 
-**Truncation** (METHOD.md section 9). The adaptive GIN is trained with the
+**Truncation**. The adaptive GIN is trained with the
 harness on each task (one stratified 80/10/10 split, a reduced budget), then
 every adaptive layer is cut to 100%, 90%, ..., 10% of its learned width in
 two ways, and the test accuracy, parameter count and inference throughput of
@@ -18,7 +18,7 @@ each cut copy are reported:
 The claim under test is the paper's: a tail cut costs almost nothing near
 100% and degrades gracefully, far better than random removal.
 
-**Online compression** (METHOD.md section 4). The same model trained with the
+**Online compression**. The same model trained with the
 rate prior annealed by :class:`awgnn.RatePriorAnnealing` (off,
 then tightening linearly towards a mean rate of 0.05, about 48 neurons a
 layer) against the same training without a rate prior: the curve of total

@@ -91,7 +91,7 @@ LADDER_EPOCHS = 60
 LADDER_POINT: Mapping[str, Any] = MappingProxyType({**LADDER_TRAINING, "lambda0": 0.5})
 # Hidden widths of the fixed curves, from narrow to wide.
 FIXED_WIDTHS = (8, 16, 32, 64)
-# The AWN paper's graph settings (METHOD.md section 8) at one grid point; lambda0 0.02 is the default.
+# The AWN paper's graph settings at one grid point; lambda0 0.02 is the default.
 REAL_POINT: Mapping[str, Any] = MappingProxyType({"num_layers": 3, "batch_size": 32, "lr": 0.01})
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "awn_gin"
 

@@ -67,7 +67,7 @@ def outputs(model, loader):
         return torch.cat([model(b.x, b.edge_index, b.batch, b.num_graphs) for b in loader])
 
 
-# -- statistics and new neurons against GROWTH.md's formulas -----------------------------------
+# -- statistics and new neurons against the papers' formulas -----------------------------------
 
 
 def reference_tiny(mlp, batches, max_neurons, threshold):

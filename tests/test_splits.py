@@ -43,7 +43,7 @@ def test_official_files_are_read_with_their_published_sizes(
 def test_the_two_imdb_binary_variants_are_different_splits(data_root):
     constant = read_official_splits(data_root / FAIR / "COLLABORATIVE_1" / "IMDB-BINARY_splits.json", 1000)
     degree = read_official_splits(data_root / FAIR / "COLLABORATIVE_DEGREE" / "IMDB-BINARY_splits.json", 1000)
-    assert len(set(constant[0].test) & set(degree[0].test)) == 11  # PROTOCOL.md 2.1
+    assert len(set(constant[0].test) & set(degree[0].test)) == 11
 
 
 def test_max_folds_keeps_the_first_folds(data_root):
@@ -137,7 +137,7 @@ def test_generated_splits_are_stratified_partitions(counts, n_outer):
     labels = _labels(counts)
     splits = generate_splits(labels, n_outer=n_outer, holdout=0.1, seed=3)
     assert len(splits) == n_outer
-    Splits.from_json(splits.to_json(), len(labels), "generated")  # every invariant of PROTOCOL.md 2.1
+    Splits.from_json(splits.to_json(), len(labels), "generated")  # every invariant of the split format
     for fold in splits:
         test_counts = np.bincount(labels[list(fold.test)], minlength=len(counts))
         assert np.all(np.abs(test_counts - np.array(counts) / n_outer) < 1)

@@ -6,7 +6,7 @@ grid can still override any of them. See ``benchmarks/RESULTS.md`` ("Width
 convergence") for the evidence behind ``awgnn``, its section 12 for
 ``marginal``, ``marginal_refit`` and ``gates`` (widths set from the data
 against a cost per neuron, not recommended yet: it reports which of its
-targets each meets), and the README for what each key does.
+targets each meets), and ``docs/widths.rst`` for what each key does.
 """
 
 from __future__ import annotations
