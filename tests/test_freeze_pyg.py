@@ -54,6 +54,8 @@ def build(name: str, widths: str | int, jk: str | None = None, norm: str | None 
         F.cross_entropy(model(x, edge_index), y).backward()
         optimizer.step()
     handle.remove()
+    if widths == "trained" and model.fits_pyg_model():  # the steps left the widths equal: set them apart
+        model.widths[0].resize_(model.widths[0].width + 2)
     if widths == "equal":
         equalise_(model)
         with torch.no_grad():

@@ -188,7 +188,7 @@ def test_graph_level_gin_with_pooling_learns():
     model = AdaptiveGIN(1, None, 2, out_channels=2, jk="cat", initial_width=8)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     awgnn.auto_update_widths(model, optimizer)
-    for _ in range(40):
+    for _ in range(100):  # PyG's GIN(1, 8, 2, 2, jk="cat") classifies every graph by then on 10 of 10 seeds
         optimizer.zero_grad()
         logits = global_add_pool(model(x, edge_index), batch, len(graphs))
         F.cross_entropy(logits, y).backward()

@@ -12,8 +12,11 @@ from torch.nn.parameter import Parameter, UninitializedParameter, is_lazy
 
 from awgnn.width.activations import activation_gain
 from awgnn.width.adaptive_width import AdaptiveWidth
+from awgnn.width.validation import check_choice
 
 Size = int | AdaptiveWidth
+# How AdaptiveLinear draws its weights (see its docstring).
+WEIGHT_INITS = ("kaiming_plus", "pytorch", "glorot")
 
 
 class AdaptiveLinear(nn.Module):
@@ -26,12 +29,27 @@ class AdaptiveLinear(nn.Module):
     * ``out_features`` an :class:`AdaptiveWidth`: the rows of :math:`W` and
       the entries of :math:`b` grow and shrink with it.
     * ``in_features`` an :class:`AdaptiveWidth`: the columns of :math:`W`
-      follow it. The input is then importance-scaled, and :math:`W` starts as
-      "Kaiming+", :math:`W_{ij} \sim \mathcal N(0, 2 / \sum_j f(j)^2)` with the
-      input width's importances :math:`f` (AWN, Errica et al. 2025).
-    * otherwise, with ``nonlinearity`` given, Kaiming-normal with that
-      activation's gain; with neither, PyTorch's default initialisation.
-      Biases always keep PyTorch's default.
+      follow it, and the input is importance-scaled.
+
+    ``weight_init`` says how :math:`W` is drawn. With importance-scaled
+    inputs it uses the *effective fan-in* :math:`\sum_j f(j)^2` (the input
+    width's importances :math:`f`): an input scaled by :math:`f` carries that
+    many unit inputs' worth of variance.
+
+    * ``"kaiming_plus"`` (AWN, Errica et al. 2025): with an adaptive input,
+      "Kaiming+", :math:`W_{ij} \sim \mathcal N(0, 2 / \sum_j f(j)^2)`;
+      otherwise Kaiming-normal with ``nonlinearity``'s gain, or PyTorch's
+      default without one.
+    * ``"pytorch"``: PyTorch's (and PyG's ``Linear``'s) default,
+      :math:`\mathcal U(\pm 1/\sqrt{F_{in}})`, scaled by
+      :math:`\sqrt{F_{in} / \sum_j f(j)^2}` for an adaptive input, so the
+      layer passes on the signal scale of the PyG layer of the same width.
+    * ``"glorot"``: PyG's Glorot initialisation (its ``GCNConv``'s),
+      :math:`\mathcal U(\pm\sqrt{6 / (F_{in} + F_{out})})`, scaled the same way.
+
+    For inputs that are not importance-scaled both equal PyTorch's and PyG's
+    own draws.
+    Biases always keep PyTorch's default (bound :math:`1/\sqrt{F_{in}}`).
 
     ``in_features=-1`` infers the input size at the first forward (run one
     forward before building the optimizer, as with PyG's lazy layers).
@@ -47,11 +65,13 @@ class AdaptiveLinear(nn.Module):
         out_features: Size,
         bias: bool = True,
         nonlinearity: str | None = None,
+        weight_init: str = "kaiming_plus",
     ) -> None:
         super().__init__()
         if nonlinearity is not None:
             activation_gain(nonlinearity)
         self.nonlinearity = nonlinearity
+        self.weight_init = check_choice("weight_init", weight_init, WEIGHT_INITS)
         # Widths are owned (registered) by the enclosing layer; keep plain references.
         object.__setattr__(self, "input_width", in_features if isinstance(in_features, AdaptiveWidth) else None)
         object.__setattr__(self, "output_width", out_features if isinstance(out_features, AdaptiveWidth) else None)
@@ -80,14 +100,29 @@ class AdaptiveLinear(nn.Module):
             return self.weight.shape[0]
         return self.output_width.width if self.output_width is not None else self._out_size
 
+    def effective_fan_in(self) -> float:
+        """:math:`\\sum_j f(j)^2` over the input width's importances, else the number of inputs: an
+        importance-scaled input carries that many inputs' worth of variance."""
+        if self.input_width is not None:
+            return float(self.input_width.importances().detach().square().sum())
+        return float(self.in_features)
+
     def reset_parameters(self) -> None:
         fan_in = self.in_features
         if fan_in <= 0:
             return
         with torch.no_grad():
-            if self.input_width is not None:
-                f = self.input_width.importances().to(self.weight)
-                self.weight.normal_(0.0, math.sqrt(2.0 / float(f.square().sum())))
+            fan = self.effective_fan_in()
+            # PyG's draw at this layer's size, scaled so that importance-scaled inputs pass on the same variance.
+            compensation = math.sqrt(fan_in / fan)
+            if self.weight_init == "pytorch":
+                bound = compensation / math.sqrt(fan_in)
+                self.weight.uniform_(-bound, bound)
+            elif self.weight_init == "glorot":
+                bound = compensation * math.sqrt(6.0 / (fan_in + self.out_features))
+                self.weight.uniform_(-bound, bound)
+            elif self.input_width is not None:
+                self.weight.normal_(0.0, math.sqrt(2.0 / fan))
             elif self.nonlinearity is not None:
                 self.weight.normal_(0.0, activation_gain(self.nonlinearity) / math.sqrt(fan_in))
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,7 +29,6 @@ from torch_geometric.utils import trim_to_layer
 
 from awgnn.nn.models.static import JK_MODES, StaticBasicGNN
 from awgnn.width import AdaptiveLinear, AdaptiveWidth
-from awgnn.width.activations import ACTIVATION_NAMES
 from awgnn.width.adaptive_width import DEFAULT_MAX_WIDTH
 from awgnn.width.importances import share_importances
 from awgnn.width.linear import Size
@@ -124,6 +124,7 @@ class ConcatLinear(nn.Module):
         self.blocks = nn.ModuleList(
             AdaptiveLinear(size, out_channels, bias=index == 0) for index, size in enumerate(in_sizes)
         )
+        self.reset_parameters()
 
     @property
     def in_channels(self) -> list[int]:
@@ -133,9 +134,18 @@ class ConcatLinear(nn.Module):
     def out_channels(self) -> int:
         return self.blocks[0].out_features
 
+    @torch.no_grad()
     def reset_parameters(self) -> None:
+        r"""PyTorch's default initialisation of one ``Linear`` over the concatenation: weights
+        :math:`\mathcal U(\pm 1/\sqrt{\mathrm{fan}})` over the blocks' summed effective fan-in, bias
+        :math:`\mathcal U(\pm 1/\sqrt{F_{in}})` over all inputs."""
+        if any(block.in_features <= 0 for block in self.blocks):
+            return  # a lazy block: initialised at its first forward
+        fan = sum(block.effective_fan_in() for block in self.blocks)
         for block in self.blocks:
-            block.reset_parameters()
+            block.weight.uniform_(-1.0 / math.sqrt(fan), 1.0 / math.sqrt(fan))
+        bound = 1.0 / math.sqrt(sum(self.in_channels))
+        self.blocks[0].bias.uniform_(-bound, bound)
 
     def forward(self, xs: list[Tensor]) -> Tensor:
         if len(xs) != len(self.blocks):
@@ -248,10 +258,6 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         self._norm_argument = norm
         self._conv_kwargs = dict(kwargs)  # rebuilt as upstream convolutions by to_static()
         self._width_settings = {"lambda0": lambda0, "initial_width": initial_width, "k": k, "max_width": max_width}
-        # Learned widths: Kaiming with the activation's gain for layers reading raw inputs
-        # (AWN, Errica et al. 2025); fixed widths keep PyTorch's default, as PyG's models do.
-        known = isinstance(act, str) and act in ACTIVATION_NAMES
-        self._nonlinearity = act if hidden_channels is None and known else None
         if hidden_channels is None:
             self.new_width()  # validates the width settings once, before any layer is built
 
@@ -273,7 +279,9 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         if jk == "cat":
             self.lin = ConcatLinear(sizes, self.out_channels)
         elif jk is not None:
-            self.lin = AdaptiveLinear(sizes[-1] if jk == "last" else hidden_channels, self.out_channels)
+            self.lin = AdaptiveLinear(
+                sizes[-1] if jk == "last" else hidden_channels, self.out_channels, weight_init="pytorch"
+            )
         self.reset_parameters()
         share_importances(self)
 
@@ -309,14 +317,19 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         follow_norm(size, layer)
         return layer
 
+    #: How the convolutions' linear layers draw their weights (:class:`~awgnn.AdaptiveLinear`'s ``weight_init``):
+    #: PyG's own initialisation over the effective fan-in, so a layer passes on the signal scale of the PyG layer
+    #: it replaces, at any learned width.
+    weight_init = "pytorch"
+
     def linear(self, in_size: Size, out_size: Size, bias: bool = True) -> AdaptiveLinear:
-        """An :class:`AdaptiveLinear` initialised for the model's activation."""
-        return AdaptiveLinear(in_size, out_size, bias=bias, nonlinearity=self._nonlinearity)
+        """An :class:`AdaptiveLinear` with the model's :attr:`weight_init`."""
+        return AdaptiveLinear(in_size, out_size, bias=bias, weight_init=self.weight_init)
 
     # -- parameters, forward ------------------------------------------------------------
 
     def reset_parameters(self) -> None:
-        """Initial widths first (the layers' Kaiming+ initialisation reads them), then weights."""
+        """Initial widths first (the layers' initialisation reads their importances), then weights."""
         for module in self.modules():
             if isinstance(module, AdaptiveWidth):
                 module.reset_parameters()

@@ -32,8 +32,8 @@ class AdaptiveGCN(AdaptiveBasicGNN):
     \mathbf{b}_L` with ``out_channels`` columns (or a JumpingKnowledge
     readout). Each layer is an upstream :class:`~torch_geometric.nn.GCNConv`
     whose linear map is an :class:`awgnn.AdaptiveLinear` when one of its sizes
-    is learned (rows follow :math:`D_l`, columns :math:`D_{l-1}`, Kaiming+
-    initialisation); with an integer ``hidden_channels`` it is PyG's model
+    is learned (rows follow :math:`D_l`, columns :math:`D_{l-1}`; PyG's Glorot
+    initialisation over the effective fan-in, see :class:`awgnn.AdaptiveLinear`); with an integer ``hidden_channels`` it is PyG's model
     exactly. Constructor, ``forward``, learned widths and ``jk``/``norm``
     rules: :class:`AdaptiveBasicGNN`; ``**kwargs`` go to ``GCNConv``
     (``improved``, ``cached``, ``add_self_loops``, ``normalize``, ``bias``).
@@ -58,6 +58,7 @@ class AdaptiveGCN(AdaptiveBasicGNN):
 
     supports_edge_weight = True
     pyg_model = GCN
+    weight_init = "glorot"  # PyG's GCNConv initialises its linear map by Glorot
 
     def init_conv(self, in_size: Size, out_size: Size, **kwargs: Any) -> GCNConv:
         conv = GCNConv(_current(in_size), _current(out_size), **kwargs)
