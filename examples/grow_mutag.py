@@ -7,7 +7,7 @@ The growing baselines start narrow and add neurons while training; every consume
 optional extra: pip install -e ".[growth]".
 """
 
-import sys
+import argparse
 
 import torch
 import torch.nn.functional as F
@@ -32,9 +32,10 @@ def summed_loss(model: torch.nn.Module, batch) -> torch.Tensor:
     return F.cross_entropy(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), batch.y, reduction="sum")
 
 
-method = sys.argv[1] if len(sys.argv) > 1 else "s2d"
-if method not in GROWTH_STEPS:
-    sys.exit(f"method must be one of {', '.join(GROWTH_STEPS)}, got {method!r}")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("method", nargs="?", default="s2d", choices=GROWTH_STEPS, help="growth method (default: s2d)")
+method = parser.parse_args().method
+print(f"growth method: {method}")
 torch.manual_seed(0)
 data = load_dataset("MUTAG")  # from $AWGNN_DATA, else the copy shipped with awgnn
 dataset = data.dataset.shuffle()

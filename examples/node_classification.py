@@ -1,6 +1,7 @@
 """Node classification on Cora or CiteSeer with PyG's GCN model, its hidden width learned.
 
     AWGNN_DATA=path/to/data python examples/node_classification.py [--dataset CiteSeer] [--mini-batch]
+    python examples/node_classification.py --data-root path/to/data
 
 Full-batch by default; ``--mini-batch`` trains on the sampled 2-hop
 neighbourhoods of 32 training nodes at a time (awgnn's SampledNeighborLoader,
@@ -20,10 +21,11 @@ from awgnn.nn.models import AdaptiveGCN
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--dataset", default="Cora", choices=["Cora", "CiteSeer"])
 parser.add_argument("--mini-batch", action="store_true", help="train on sampled neighbourhoods of 32 seed nodes")
+parser.add_argument("--data-root", help="data folder (default: $AWGNN_DATA, else ~/.cache/awgnn/data)")
 arguments = parser.parse_args()
 
 torch.manual_seed(0)
-data = load_planetoid(arguments.dataset)[0]  # from $AWGNN_DATA, else downloaded to ~/.cache/awgnn/data
+data = load_planetoid(arguments.dataset, arguments.data_root)[0]  # downloaded there when missing
 # PyG's GCN(in_channels, hidden_channels, num_layers, out_channels, ...), with hidden_channels=None
 model = AdaptiveGCN(data.num_features, None, num_layers=2, out_channels=int(data.y.max()) + 1, dropout=0.5)
 # Weight decay on the weights only: parameter_groups never decays a width's raw rate.

@@ -163,7 +163,7 @@ def test_config_is_valid_and_every_grid_point_builds(path):
         ]
     for model in config.models:
         for point in model.points():
-            model.spec.cls(spec.num_features, spec.num_classes, **model_arguments(point))
+            model.spec.build(spec.num_features, spec.num_classes, model_arguments(point))
 
 
 @pytest.mark.parametrize(

@@ -117,4 +117,4 @@ def test_growth_example_names_the_methods(data_root):
         text=True,
         timeout=120,
     )
-    assert result.returncode == 1 and "method must be one of s2d, firefly, tiny, got 'lbfgs'" in result.stderr
+    assert result.returncode == 2 and "invalid choice: 'lbfgs' (choose from 's2d', 'firefly', 'tiny')" in result.stderr

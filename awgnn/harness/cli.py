@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -32,7 +33,8 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="awgnn", description=__doc__.splitlines()[0])
+    summary, _, details = plain_text(__doc__).partition("\n\n")
+    parser = argparse.ArgumentParser(prog="awgnn", description=summary, epilog=details)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -53,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print and write the summary of finished runs")
     report.add_argument("results", help="an experiment's results folder, or a folder of them")
     return parser
+
+
+def plain_text(rst: str) -> str:
+    """``rst``, a docstring's reStructuredText, as a terminal should show it: without inline markup.
+
+    argparse prints its description verbatim, so double-backtick literals would keep their backticks;
+    a role's cross-reference becomes its target (only the last name after a tilde, as Sphinx shows it).
+    """
+    text = re.sub(r":[\w:]+:`~([^`]*?)([^.`]+)`", r"\2", rst)
+    text = re.sub(r":[\w:]+:`([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``", r"\1", text).strip()
 
 
 def available_cores() -> int:
@@ -78,11 +91,16 @@ def bench(arguments: argparse.Namespace) -> int:
     except (ConfigError, ResultsConflict) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    planned = experiment.results
+    total, reused = planned.total_runs(), planned.stored_runs()
     print(
-        f"{config.name}: {config.dataset.name}, {len(experiment.splits)} outer folds "
-        f"({experiment.splits.source}); results in {results}",
+        f"{config.name}: {config.dataset.name}, {len(experiment.splits)} outer folds ({experiment.splits.source}) "
+        f"for {', '.join(model.name for model in config.models)}: {total} runs; results in {results}",
         file=sys.stderr,
     )
+    if reused:
+        left = "nothing left to run" if reused == total else f"{total - reused} left to run"
+        print(f"{reused} of {total} runs reused from {results} (finished earlier); {left}", file=sys.stderr)
     executor = _executor(arguments, config.protocol.device)
     try:
         with _terminate_as_interrupt():

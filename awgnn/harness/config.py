@@ -7,6 +7,12 @@ shorthand for one candidate; a value that is itself a list, such as
 the order the keys and candidates are written, which is also the order ties
 are broken in.
 
+A grid key is a training key (:data:`TRAINING_KEYS`) or an argument of the
+model's constructor; a training key is never passed to the constructor, even
+where the constructor names a parameter so. A model's ``class`` is a
+registered name or the dotted path of a model class
+(:mod:`awgnn.harness.registry` has the contract such a class follows).
+
 Errors are :class:`ConfigError`: one line naming the file, the key and what
 was expected.
 """
@@ -29,7 +35,7 @@ from awgnn.growth.step import SELECTIONS as GROWTH_SELECTIONS
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.growth.width_control import DEFAULT_MEASURED_EXAMPLES, DEFAULT_NEURON_COST
 from awgnn.harness.presets import PRESETS
-from awgnn.harness.registry import MODEL_CLASSES, ModelSpec
+from awgnn.harness.registry import MODEL_CLASSES, POOLINGS, ModelSpec, model_spec
 from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES
 
@@ -168,7 +174,7 @@ class ModelConfig:
 
     @property
     def spec(self) -> ModelSpec:
-        return MODEL_CLASSES[self.model_class]
+        return model_spec(self.model_class)
 
 
 @dataclass(frozen=True)
@@ -280,18 +286,55 @@ def _model(reader: _Reader, name: Any, value: Any) -> ModelConfig:
     where = f"models.{name}"
     reader.string(name, "models (model names)")
     section = reader.mapping(value, where, {"class", "grid", "preset"}, required={"class"})
-    model_class = reader.choice(section["class"], f"{where}.class", tuple(MODEL_CLASSES))
-    spec = MODEL_CLASSES[model_class]
-    allowed = set(TRAINING_KEYS) | set(spec.arguments)
+    model_class = reader.string(section["class"], f"{where}.class")
+    try:
+        spec = model_spec(model_class)
+    except ValueError as error:
+        raise ConfigError(f"{reader.source}: {where}.class: {error}") from None
+    taken = [key for key in spec.required if key in TRAINING_KEYS]
+    if taken:
+        raise reader.fail(
+            f"{where}.class",
+            f"a class whose constructor needs no training key ({spec.cls.__name__} requires {taken[0]!r}, "
+            "which the harness keeps for training and never passes to a constructor)",
+            model_class,
+        )
+    # A constructor with **kwargs may take any key: the build of every grid point before training checks those.
+    allowed = None if spec.takes_any_keyword else set(TRAINING_KEYS) | set(spec.arguments)
     grid_section = reader.mapping(section.get("grid", {}), f"{where}.grid", allowed)
     grid = {key: _candidates(reader, values, f"{where}.grid.{key}") for key, values in grid_section.items()}
     preset = _preset(reader, section.get("preset"), spec, f"{where}.preset")
     if preset is not None:
-        grid.update({key: [value] for key, value in _preset_values(preset, grid).items()})
+        values = _preset_values(preset, grid)
+        unknown = sorted(set(values) - allowed) if allowed is not None else []
+        if unknown:
+            raise reader.fail(
+                f"{where}.preset",
+                f"a preset whose keys {spec.cls.__name__} takes (this one sets {unknown[0]})",
+                preset,
+            )
+        grid.update({key: [value] for key, value in values.items()})
+    missing = [key for key in spec.required if key not in grid]
+    if missing:
+        raise ConfigError(
+            f"{reader.source}: {where}.grid.{missing[0]}: missing required key ({spec.cls.__name__}'s constructor "
+            "has no default for it)"
+        )
     for key, values in grid.items():
         if key in TRAINING_KEYS:
             for candidate in values:
                 _check_training_value(reader, key, candidate, f"{where}.grid.{key}")
+        elif key == "pooling" and spec.node_level:
+            for candidate in values:
+                reader.choice(candidate, f"{where}.grid.pooling", tuple(POOLINGS))
+        elif key in spec.learned and values != [None]:
+            fixed = getattr(spec.cls, "pyg_model", None)
+            instead = f"; for fixed widths name {fixed.__module__}.{fixed.__name__}" if fixed is not None else ""
+            raise reader.fail(
+                f"{where}.grid.{key}",
+                f"null ({spec.cls.__name__} learns these widths{instead})",
+                next(v for v in values if v is not None),
+            )
     return ModelConfig(name=name, model_class=model_class, grid=grid, preset=preset)
 
 
@@ -401,7 +444,7 @@ def _preset(reader: _Reader, value: Any, spec: ModelSpec, where: str) -> str | N
     if value is None:
         return None
     name = reader.choice(value, where, tuple(PRESETS))
-    if not spec.adaptive:
+    if spec.adaptive is False:
         raise reader.fail(
             where,
             f"no preset: {spec.cls.__name__} has fixed widths (presets set how adaptive models learn them)",
@@ -470,20 +513,28 @@ def _check_training_value(reader: _Reader, key: str, value: Any, where: str) -> 
         raise ConfigError(f"{reader.source}: {where}: expected {expected}, got {value!r}")
 
 
-def training_settings(point: dict[str, Any], adaptive: bool) -> dict[str, Any]:
+def training_settings(point: dict[str, Any], adaptive: bool | None) -> dict[str, Any]:
     """The training keys of a grid point, with defaults filled in.
 
     The loss defaults to the ELBO for a model whose rates learn its widths, to
-    cross-entropy otherwise (fixed widths, grown or set by ``width_control``).
+    cross-entropy otherwise (fixed widths, grown or set by ``width_control``);
+    ``adaptive`` ``None`` (a class named by path) leaves it ``None`` unless the
+    point sets it, for the training to decide from the built model
+    (:func:`default_loss`).
     """
     settings = {key: point.get(key, default) for key, (_, default) in TRAINING_KEYS.items()}
-    if settings["loss"] is None:
-        settings["loss"] = "elbo" if adaptive and settings["width_control"] is None else "cross_entropy"
+    if settings["loss"] is None and adaptive is not None:
+        settings["loss"] = default_loss(adaptive, settings["width_control"])
     return settings
 
 
+def default_loss(adaptive: bool, width_control: str | None) -> str:
+    """The loss a grid point trains on when it sets none: the ELBO where the rates learn the widths."""
+    return "elbo" if adaptive and width_control is None else "cross_entropy"
+
+
 def model_arguments(point: dict[str, Any]) -> dict[str, Any]:
-    """The model-constructor keys of a grid point."""
+    """The model-constructor keys of a grid point: every key that is not a training key."""
     return {key: value for key, value in point.items() if key not in TRAINING_KEYS}
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
+from torch import Tensor
 from torch_geometric.data import Data, Dataset
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
@@ -49,6 +50,8 @@ OGB_DATASETS: Mapping[str, Metric] = MappingProxyType({"ogbg-molhiv": "rocauc"})
 # Raw TU files shipped inside the package, read when no data root is given and nothing is cached.
 EMBEDDED_DATA_ROOT = Path(__file__).resolve().parents[1] / "datasets"
 EMBEDDED_TU_DATASETS = ("MUTAG",)
+
+_DatasetT = TypeVar("_DatasetT", bound=Dataset)
 
 _OFFICIAL_SPLITS_DIR = Path("splits", "fair_comparison")
 _SOCIAL_SPLIT_DIRS: Mapping[FeatureVariant, str] = MappingProxyType(
@@ -190,6 +193,31 @@ def official_split_path(root: str | os.PathLike[str], name: str, features: str |
     return None if relative is None else Path(root) / relative
 
 
+def check_finite_features(x: Tensor | None, where: str, ptr: Tensor | None = None) -> None:
+    """Raise ``ValueError`` naming ``where`` when node features ``x`` hold NaN or infinite values.
+
+    Unnamed, such a feature makes every loss and gradient NaN, which reads as a
+    training that diverged (and a learning rate to lower). ``ptr``, the first
+    node of every graph (a batch's ``ptr``, a dataset's ``slices["x"]``),
+    locates the first such node by graph.
+    """
+    if x is None or not x.is_floating_point():
+        return
+    bad = ~torch.isfinite(x)
+    if not bad.any():
+        return
+    nodes = bad.reshape(x.size(0), -1).any(dim=1).nonzero().view(-1)
+    first = int(nodes[0])
+    place = f"node {first}"
+    if ptr is not None:
+        graph = int(torch.searchsorted(ptr, nodes[0], right=True)) - 1
+        place = f"graph {graph} (its node {first - int(ptr[graph])})"
+    raise ValueError(
+        f"{where}: input features contain NaN/inf in {nodes.numel()} node(s) ({int(bad.sum())} value(s)), the "
+        f"first in {place}; replace or drop them before training"
+    )
+
+
 class DegreeFeature(BaseTransform):
     """Replace node features by the in-degree as one raw float scalar, shape ``(n, 1)``.
 
@@ -291,30 +319,64 @@ def load_tu_dataset(
     the copy shipped in the package. The number of graphs, classes and feature
     columns is checked against :data:`TU_DATASETS`.
 
-    Raises ``ValueError`` for an unknown dataset or feature variant or a
-    dataset that does not match the table, and ``FileNotFoundError`` when the
-    raw files are missing and cannot be downloaded.
+    Raises ``ValueError`` for an unknown dataset or feature variant, a
+    dataset that does not match the table or NaN or infinite node features,
+    and ``FileNotFoundError`` when the raw files are missing and cannot be
+    downloaded.
     """
     spec = tu_dataset_spec(name)
     resolved = spec.resolve_features(features)
     root = _tu_source_root(name, Path(root))
     tu_root = root / "TUDataset"
     raw_dir = tu_root / name / "raw"
-    required = _required_tu_files(name, raw_dir)
-    if not all(path.is_file() for path in required) and not download:
-        raise FileNotFoundError(
-            f"{name}: raw TU files missing in {raw_dir}; expected {', '.join(p.name for p in required)} "
-            f"(copy the dataset folder there or allow download)"
-        )
-    try:
-        dataset = _CachedTUDataset(str(tu_root), name, resolved, spec.use_node_attr, processed_cache(root))
-    except OSError as exc:
-        raise FileNotFoundError(
-            f"{name}: raw TU files missing in {raw_dir} and the download failed ({exc}); expected "
-            f"{', '.join(p.name for p in required)} there"
-        ) from exc
+    dataset = _read_raw_files(
+        lambda: _CachedTUDataset(str(tu_root), name, resolved, spec.use_node_attr, processed_cache(root)),
+        f"{name}: raw TU files",
+        root,
+        raw_dir,
+        _required_tu_files(name, raw_dir),
+        download,
+    )
     _check_against_spec(dataset, spec, raw_dir)
+    check_finite_features(dataset.x, f"{name} (read from {raw_dir})", dataset.slices["x"])
     return dataset
+
+
+def _read_raw_files(
+    build: Callable[[], _DatasetT], what: str, root: Path, raw_dir: Path, required: Sequence[Path], download: bool
+) -> _DatasetT:
+    """``build()`` a PyG dataset whose raw files belong in ``raw_dir``; PyG downloads them if missing and ``download``.
+
+    Raises one ``FileNotFoundError`` naming the folder and how to point at
+    another when ``required`` files are missing and cannot be downloaded.
+    The download's own error is only quoted: its traceback runs to some 90
+    lines of fsspec and aiohttp and would bury the message.
+    """
+    if not download and not all(path.is_file() for path in required):
+        raise _missing_files_error(what, root, raw_dir, required, "download not allowed")
+    try:
+        return build()
+    except Exception as error:  # PyG downloads through fsspec and aiohttp, whose errors are not all OSErrors
+        if all(path.is_file() for path in required):
+            raise  # the files are there: the failure is not the download's
+        raise _missing_files_error(what, root, raw_dir, required, f"the download failed: {error}") from None
+
+
+def _missing_files_error(
+    what: str, root: Path, raw_dir: Path, required: Sequence[Path], reason: str
+) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"{what} missing in {raw_dir} ({reason}); expected {', '.join(p.name for p in required)} there. "
+        f"Copy them there, or {_data_root_hint(raw_dir.relative_to(root))}"
+    )
+
+
+def _data_root_hint(folder: Path) -> str:
+    """How to read a dataset from another data root, for every error about missing files."""
+    return (
+        f"point awgnn at a data folder holding {folder.as_posix()}/: set the AWGNN_DATA environment variable "
+        "or pass --data-root (root= from Python)"
+    )
 
 
 def _required_tu_files(name: str, raw_dir: Path) -> list[Path]:
@@ -396,9 +458,9 @@ def load_planetoid(
     ``download`` is true. The graph's size and split are checked against
     :data:`PLANETOID_DATASETS`.
 
-    Raises ``ValueError`` for an unknown name or a graph that does not match
-    the table, ``FileNotFoundError`` when the files are missing and cannot be
-    downloaded.
+    Raises ``ValueError`` for an unknown name, a graph that does not match
+    the table or NaN or infinite node features, ``FileNotFoundError`` when
+    the files are missing and cannot be downloaded.
     """
     if name not in PLANETOID_DATASETS:
         raise ValueError(
@@ -409,19 +471,16 @@ def load_planetoid(
     raw_dir = root / "Planetoid" / name / "raw"
     parts = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
     required = [raw_dir / f"ind.{name.lower()}.{part}" for part in parts]
-    if not all(path.is_file() for path in required) and not download:
-        raise FileNotFoundError(
-            f"{name}: Planetoid files missing in {raw_dir}; expected "
-            f"{', '.join(p.name for p in required)} (copy them there or allow download)"
-        )
-    try:
-        dataset = _CachedPlanetoid(str(root / "Planetoid"), name, processed_cache(root))
-    except OSError as exc:
-        raise FileNotFoundError(
-            f"{name}: Planetoid files missing in {raw_dir} and the download failed ({exc}); "
-            f"expected {', '.join(p.name for p in required)} there"
-        ) from exc
+    dataset = _read_raw_files(
+        lambda: _CachedPlanetoid(str(root / "Planetoid"), name, processed_cache(root)),
+        f"{name}: Planetoid files",
+        root,
+        raw_dir,
+        required,
+        download,
+    )
     _check_planetoid(dataset, PLANETOID_DATASETS[name], raw_dir)
+    check_finite_features(dataset.x, f"{name} (read from {raw_dir})")
     return dataset
 
 
@@ -470,7 +529,8 @@ def load_ogb_dataset(
     folder = ogb_root / name.replace("-", "_")
     if not folder.is_dir() and not download:
         raise FileNotFoundError(
-            f"{name}: dataset folder {folder} not found; expected the OGB files there (or allow download)"
+            f"{name}: dataset folder {folder} not found; expected the OGB files there (or allow download). "
+            f"Copy them there, or {_data_root_hint(folder.relative_to(root))}"
         )
     try:
         # ogb reads back its processed file with torch.load, which since torch 2.6 refuses
@@ -479,8 +539,9 @@ def load_ogb_dataset(
             dataset = graphproppred.PygGraphPropPredDataset(name=name, root=str(ogb_root))
     except OSError as exc:
         raise FileNotFoundError(
-            f"{name}: dataset folder {folder} not found and the download failed ({exc}); expected the OGB files there"
-        ) from exc
+            f"{name}: dataset folder {folder} not found and the download failed ({exc}); expected the OGB files "
+            f"there. Copy them there, or {_data_root_hint(folder.relative_to(root))}"
+        ) from None
     dataset.transform = OneHotColumns(_atom_feature_dims())
     split = dataset.get_idx_split()
     fold = Fold(

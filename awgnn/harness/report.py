@@ -24,6 +24,13 @@ from awgnn.harness.store import EXPERIMENT_FILE, ResultStore
 # A fold whose score is within this margin of the majority-class rate is flagged.
 CHANCE_MARGIN = 0.01
 
+# What the width columns mean, under every table that shows them: the two are consistent only read this way.
+TOTAL_WIDTH_NOTE = "neurons summed over the hidden layers, mean over all final runs"
+LEARNED_WIDTHS_NOTE = "mean neurons of each layer over the final runs of each depth (runs of different depth never mix)"
+
+# Line styles that tell the runs of one panel apart in the width plot.
+RUN_STYLES = ("-", "--", ":", "-.")
+
 
 def load_results(folder: str | Path) -> ExperimentResults:
     """The results of the experiment stored in ``folder``."""
@@ -168,6 +175,8 @@ def markdown(content: dict[str, Any], plots: Sequence[Path]) -> str:
             else "; every grid point has its own training."
         ),
         "",
+        f"Total width: {TOTAL_WIDTH_NOTE}; learned widths: {LEARNED_WIDTHS_NOTE}.",
+        "",
         "| model | class | score | folds | grid | total width | parameters | run time [s] | failed runs |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -190,7 +199,7 @@ def markdown(content: dict[str, Any], plots: Sequence[Path]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for fold in model["per_fold"]:
-            widths = _mean_widths(fold["layer_widths"])
+            widths = widths_by_depth(fold["layer_widths"])
             lines.append(
                 f"| {fold['fold']} | {fold['selected_config']}: `{json.dumps(fold['config'])}` "
                 f"| {', '.join(map(str, fold['tied_configs']))} | {percent(fold['val_score'])} "
@@ -212,12 +221,33 @@ def markdown(content: dict[str, Any], plots: Sequence[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mean_widths(runs: list[dict[str, int]]) -> str:
-    """Mean width per layer over runs (a layer missing from a run, e.g. fewer blocks, is skipped)."""
-    layers = list(dict.fromkeys(key for run in runs for key in run))
-    if not layers:
+def widths_by_depth(runs: Sequence[dict[str, int]]) -> str:
+    """Mean width of every layer over the runs of each depth, e.g. ``2 layers (4 runs): 17, 16``.
+
+    Runs of different depth are never averaged together: a layer that only the
+    deeper runs have would be averaged over fewer runs than the others, and the
+    layer means would not add up to the mean total width.
+    """
+    depths: dict[tuple[str, ...], list[dict[str, int]]] = {}
+    for run in runs:
+        depths.setdefault(tuple(run), []).append(run)
+    if not depths:
         return "-"
-    return ", ".join(f"{key} {statistics.fmean(r[key] for r in runs if key in r):.0f}" for key in layers)
+    return "; ".join(
+        f"{len(layers)} layers ({_count(len(group), 'run')}): "
+        + ", ".join(_neurons(statistics.fmean(run[layer] for run in group)) for layer in layers)
+        for layers, group in sorted(depths.items(), key=lambda item: len(item[0]))
+    )
+
+
+def _neurons(mean: float) -> str:
+    """A mean width to one decimal, ``16`` rather than ``16.0``: rounded to whole neurons, the layers'
+    means of a depth would not add up to its mean total width (16.5 + 16.5 shown as 16 + 16)."""
+    return f"{mean:.1f}".removesuffix(".0")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Path) -> list[Path]:
@@ -232,24 +262,15 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
     for name, model in content["models"].items():
         if not _widths_change(model) or not model["per_fold"]:
             continue
-        figure, axes = plt.subplots(figsize=(6, 4))
-        for fold in range(results.num_folds):
-            for key in results.final_keys(name, fold):
-                if results.store.has(key):
-                    _plot_widths(axes, results.store.read(key)["history"])
-        axes.set(xlabel="epoch", ylabel="width", title=f"{name}: learned width per layer (final runs)")
-        handles, labels = axes.get_legend_handles_labels()
-        unique = dict(zip(labels, handles))
-        axes.legend(unique.values(), unique.keys(), fontsize="small")
-        paths.append(save_figure(figure, folder / f"widths_{name}.png"))
+        runs = [
+            (f"fold {key.fold + 1}, run {key.repeat + 1}", results.store.read(key)["history"])
+            for fold in range(results.num_folds)
+            for key in results.final_keys(name, fold)
+            if results.store.has(key)
+        ]
+        paths.append(save_figure(widths_figure(name, runs), folder / f"widths_{name}.png"))
 
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for name, model in content["models"].items():
-        folds = [f["fold"] for f in model["per_fold"]]
-        axes.plot(folds, [100 * (f["score"] or 0) for f in model["per_fold"]], "o-", label=name)
-    axes.set(xlabel="outer fold", ylabel=f"test {content['metric']} [%]", title="test score per fold")
-    axes.legend(fontsize="small")
-    paths.append(save_figure(figure, folder / "fold_scores.png"))
+    paths.append(save_figure(fold_scores_figure(content), folder / "fold_scores.png"))
 
     figure, axes = plt.subplots(figsize=(6, 4))
     for name, model in content["models"].items():
@@ -266,17 +287,62 @@ def write_plots(results: ExperimentResults, content: dict[str, Any], folder: Pat
     return paths
 
 
+def widths_figure(name: str, runs: Sequence[tuple[str, list[dict[str, Any]]]]):
+    """The width of every layer over epochs: one panel per depth, a colour per layer, a line style per run.
+
+    ``runs`` are ``(label, history)`` pairs. Runs of different depth share no
+    panel, so that a layer is never compared with another depth's; the width
+    axis starts at 0, so that a jitter of a neuron or two looks as small as it is.
+    Runs past the number of line styles are drawn solid and not labelled one by one.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    depths: dict[tuple[str, ...], list[tuple[str, list[dict[str, Any]]]]] = {}
+    for label, history in runs:
+        if history:
+            depths.setdefault(tuple(history[0]["widths"]), []).append((label, history))
+    panels = sorted(depths.items(), key=lambda item: len(item[0]))
+    figure, axes_row = plt.subplots(
+        1, max(len(panels), 1), figsize=(1 + 5 * max(len(panels), 1), 4), sharey=True, squeeze=False
+    )
+    widths = [w for _, group in panels for _, history in group for entry in history for w in entry["widths"].values()]
+    widest = max(widths, default=1)
+    for axes, (layers, group) in zip(axes_row[0], panels):
+        labelled = len(group) <= len(RUN_STYLES)
+        for index, (_, history) in enumerate(group):
+            epochs = [entry["epoch"] for entry in history]
+            style = RUN_STYLES[index] if labelled else "-"
+            for layer_index, layer in enumerate(layers):
+                layer_widths = [entry["widths"][layer] for entry in history]
+                axes.plot(epochs, layer_widths, color=f"C{layer_index}", linestyle=style, alpha=0.7)
+        handles = [Line2D([], [], color=f"C{i}", label=layer) for i, layer in enumerate(layers)]
+        if labelled:
+            handles += [Line2D([], [], color="grey", linestyle=s, label=run) for s, (run, _) in zip(RUN_STYLES, group)]
+        axes.legend(handles=handles, fontsize="small", loc="lower right")
+        axes.set(xlabel="epoch", title=f"{_count(len(layers), 'layer')}: {_count(len(group), 'final run')}")
+    axes_row[0][0].set(ylabel="width [neurons]", ylim=(0, 1.2 * widest))
+    figure.suptitle(f"{name}: learned width per layer")
+    return figure
+
+
+def fold_scores_figure(content: dict[str, Any]):
+    """Each model's test score per outer fold, with a tick at every fold (folds are whole numbers)."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for name, model in content["models"].items():
+        folds = [f["fold"] for f in model["per_fold"]]
+        axes.plot(folds, [100 * (f["score"] or 0) for f in model["per_fold"]], "o-", label=name)
+    axes.set_xticks(sorted({f["fold"] for model in content["models"].values() for f in model["per_fold"]}))
+    axes.set(xlabel="outer fold", ylabel=f"test {content['metric']} [%]", title="test score per fold")
+    axes.legend(fontsize="small")
+    return figure
+
+
 def _widths_change(model: dict[str, Any]) -> bool:
     """Whether a model's widths change while it trains: learned (adaptive) or grown."""
     return model["adaptive"] or model.get("grows", False)
-
-
-def _plot_widths(axes, history: list[dict[str, Any]]) -> None:
-    if not history:
-        return
-    epochs = [h["epoch"] for h in history]
-    for index, layer in enumerate(history[0]["widths"]):
-        axes.plot(epochs, [h["widths"][layer] for h in history], color=f"C{index}", alpha=0.6, label=layer)
 
 
 def save_figure(figure, path: Path) -> Path:
@@ -299,8 +365,7 @@ def table(contents: Sequence[dict[str, Any]]) -> str:
             width = model["total_width"]["mean"]
             learned = "-"
             if _widths_change(model) and model["per_fold"]:
-                runs = [w for fold in model["per_fold"] for w in fold["layer_widths"]]
-                learned = _mean_widths(runs)
+                learned = widths_by_depth([w for fold in model["per_fold"] for w in fold["layer_widths"]])
             params = "-" if model["num_parameters"] is None else f"{model['num_parameters']:,.0f}"
             rows.append(
                 (
@@ -316,4 +381,5 @@ def table(contents: Sequence[dict[str, Any]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [f"total width: {TOTAL_WIDTH_NOTE}", f"learned widths: {LEARNED_WIDTHS_NOTE}"]
     return "\n".join(lines)

@@ -39,7 +39,7 @@ from awgnn.harness.protocol import (
     selection_keys,
     shared_trainings,
 )
-from awgnn.harness.registry import MODEL_CLASSES
+from awgnn.harness.registry import model_spec
 from awgnn.harness.splits import Splits, load_or_create_splits
 from awgnn.harness.store import ResultStore
 from awgnn.harness.train import RunSettings, fit_monitors
@@ -96,7 +96,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     torch.set_num_threads(1)
     try:
         data = load_dataset(task.dataset, task.data_root, task.features, download=False)
-        spec = MODEL_CLASSES[task.model_class]
+        spec = model_spec(task.model_class)
         monitors = [training_settings(point, spec.adaptive)["monitor"] for point in task.points]
         results = fit_monitors(
             data,
@@ -216,6 +216,10 @@ class ExperimentResults:
                 keys = selection_keys(model.name, fold, len(model.points())) + self.final_keys(model.name, fold)
                 yield from (k for k in keys if self.store.has(k))
 
+    def stored_runs(self) -> int:
+        """How many of the experiment's runs have a record in the results folder."""
+        return sum(1 for _ in self.stored_keys())
+
     def total_runs(self) -> int:
         protocol = self.config.protocol
         return sum(
@@ -313,7 +317,7 @@ class Experiment:
 
     def _check_point(self, model: ModelConfig, config_id: int, point: dict[str, Any]) -> None:
         try:
-            model.spec.cls(self.data.num_features, self.data.num_classes, **model_arguments(point))
+            model.spec.build(self.data.num_features, self.data.num_classes, model_arguments(point))
         except (ValueError, TypeError) as error:
             raise ConfigError(
                 f"{self.config.source}: models.{model.name}.grid, configuration {config_id + 1} {point}: {error}"
@@ -333,16 +337,19 @@ class Experiment:
         errors: list[str] = []
         runs = tqdm(
             total=results.total_runs(),
-            initial=sum(1 for _ in results.stored_keys()),
+            initial=results.stored_runs(),
             desc="runs",
             unit="run",
             disable=not progress,
             file=sys.stderr,
         )
+        models = len(self.config.models)
+        # Every model is scored on every outer fold: the bar counts those pairs and says so, lest 6 of
+        # them read as 6 folds of a 3-fold experiment.
         folds = tqdm(
-            total=len(self.config.models) * results.num_folds,
+            total=models * results.num_folds,
             initial=results.folds_complete(),
-            desc="folds",
+            desc=f"folds ({results.num_folds} outer × {models} model{'' if models == 1 else 's'})",
             unit="fold",
             disable=not progress,
             file=sys.stderr,

@@ -27,9 +27,15 @@ from awgnn.growth import (
 )
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.harness.batching import GraphStore, InMemoryLoader
-from awgnn.harness.config import GROWTH_METHODS, TINY_NEURONS_PER_LAYER, WIDTH_CONTROL_ARGUMENTS, WIDTH_CONTROL_KEYS
-from awgnn.harness.data import LoadedDataset
-from awgnn.harness.registry import ModelSpec
+from awgnn.harness.config import (
+    GROWTH_METHODS,
+    TINY_NEURONS_PER_LAYER,
+    WIDTH_CONTROL_ARGUMENTS,
+    WIDTH_CONTROL_KEYS,
+    default_loss,
+)
+from awgnn.harness.data import LoadedDataset, check_finite_features
+from awgnn.harness.registry import ModelSpec, layer_widths, num_parameters
 from awgnn.width import ELBOLoss, NonFiniteRate, auto_update_widths, parameter_groups
 from awgnn.width.resize import OptimizerStatePolicy
 from awgnn.width.validation import check_choice, check_int_at_least
@@ -305,6 +311,11 @@ def fit(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train one configuration; return the model at its best epoch and the run's record.
 
+    ``spec`` builds the model from ``model_arguments`` (:meth:`ModelSpec.build`);
+    an adaptive class, or a class named by path whose built model holds an
+    :class:`~awgnn.AdaptiveWidth`, learns its widths: the loss defaults to the
+    ELBO and every optimizer step updates the widths.
+
     The record holds the metrics at the best epoch, the history (losses,
     scores and layer widths per epoch, and what ``epoch_hook`` adds, see
     :class:`EpochHook`) and the cost (parameters, wall ``seconds`` and the
@@ -322,7 +333,8 @@ def fit(
     epoch (a later equal value wins, as in the reference code); the best weights
     are restored and the train, validation and (if given) test sets are scored
     with them. A NaN or infinite loss ends the run with ``status: "nan"``
-    instead of raising.
+    instead of raising, unless NaN or infinite input features caused it
+    (a ``ValueError`` naming the batch).
     """
     ((model, record),) = fit_monitors(
         data,
@@ -374,7 +386,10 @@ def fit_monitors(
     clock = _Clock()
     generator = seed_everything(seed)
     device = resolve_device(settings.device)
-    model = spec.cls(data.num_features, data.num_classes, **model_arguments).to(device)
+    model = spec.build(data.num_features, data.num_classes, model_arguments).to(device)
+    adaptive = spec.learns_widths(model)
+    if training["loss"] is None:  # a class named by path: its built model tells whether its rates learn widths
+        training = {**training, "loss": default_loss(adaptive, training["width_control"])}
     width_control = (
         WidthControlHook(model, training, len(train_index), seed) if training["width_control"] is not None else None
     )
@@ -389,7 +404,7 @@ def fit_monitors(
         if training["scheduler_step"]
         else None
     )
-    if spec.adaptive and width_control is None:
+    if adaptive and width_control is None:
         auto_update_widths(model, optimizer, optimizer_state=training["optimizer_state"])
     objective = _objective(training, n_observations=len(train_index))
     loaders = _Loaders(data, settings.loader, training["batch_size"], generator, device)
@@ -412,6 +427,7 @@ def fit_monitors(
         # Scoring may draw random numbers (dropout active at evaluation); a fork keeps them out of the training.
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             scored.load_state_dict(run.best_state)
+            widths = layer_widths(scored)
             record = {
                 "status": status,
                 "seed": seed,
@@ -424,9 +440,9 @@ def fit_monitors(
                     if test_index is not None
                     else None
                 ),
-                "layer_widths": scored.layer_widths(),
-                "total_width": scored.total_width(),
-                "num_parameters": scored.num_parameters(),
+                "layer_widths": widths,
+                "total_width": sum(widths.values()),
+                "num_parameters": num_parameters(scored),
                 "n_observations": (objective.n_observations if isinstance(objective, ELBOLoss) else len(train_index)),
                 "history": list(history),
                 "device": str(device),
@@ -454,7 +470,7 @@ def fit_monitors(
                     "train_score": train_score,
                     "val_loss": val_loss,
                     "val_score": val_score,
-                    "widths": model.layer_widths(),
+                    "widths": layer_widths(model),
                     **_run_hooks(hooks, "end_epoch", context, started),
                 }
             )
@@ -510,16 +526,12 @@ def _run_hooks(
 
 def _per_graph_cross_entropy(model: nn.Module, batch) -> Tensor:
     """Each graph's cross-entropy: what :class:`WidthControlHook` measures."""
-    return F.cross_entropy(
-        model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch), reduction="none"
-    )
+    return F.cross_entropy(_graph_logits(model, batch), _target(batch), reduction="none")
 
 
 def _summed_cross_entropy(model: nn.Module, batch) -> Tensor:
     """A batch's summed cross-entropy: the growth statistics' loss (the growth papers' reference settings)."""
-    return F.cross_entropy(
-        model(batch.x, batch.edge_index, batch.batch, batch.num_graphs), _target(batch), reduction="sum"
-    )
+    return F.cross_entropy(_graph_logits(model, batch), _target(batch), reduction="sum")
 
 
 class EarlyStopping:
@@ -599,16 +611,22 @@ def train_epoch(
     """One pass over ``loader`` with an optimizer step per batch; mean loss and the metric on the fly.
 
     ``objective`` ``None`` trains on plain cross-entropy. Raises :class:`NonFiniteLoss`
-    as soon as a batch's loss is NaN or infinite.
+    as soon as a batch's loss is NaN or infinite, and ``ValueError`` for a batch
+    without graphs or one whose input features are NaN or infinite: neither is a
+    diverging training.
     """
     model.train()
     total_loss, outputs, targets = 0.0, [], []
-    for batch in loader:
+    for number, batch in enumerate(loader, start=1):
+        if batch.num_graphs == 0:  # its mean loss would be a silent NaN
+            raise ValueError(f"{data.name}: training batch {number} holds no graphs; the loader yields empty batches")
         optimizer.zero_grad()
-        logits = model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
+        logits = _graph_logits(model, batch)
         target = _target(batch)
         loss = F.cross_entropy(logits, target) if objective is None else objective(model, logits, target).total
         if not torch.isfinite(loss):
+            # Checked only now, so that finite batches pay nothing: NaN inputs are no divergence to record.
+            check_finite_features(batch.x, f"{data.name}: training batch {number}", batch.get("ptr"))
             raise NonFiniteLoss(f"loss {loss.item()}")
         loss.backward()
         optimizer.step()
@@ -625,10 +643,25 @@ def evaluate(model: nn.Module, loader: Iterable, data: LoadedDataset) -> tuple[f
     model.eval()
     outputs, targets = [], []
     for batch in loader:
-        outputs.append(model(batch.x, batch.edge_index, batch.batch, batch.num_graphs))
+        outputs.append(_graph_logits(model, batch))
         targets.append(_target(batch))
     logits, target = torch.cat(outputs), torch.cat(targets)
     return F.cross_entropy(logits, target).item(), score(logits, target, data)
+
+
+def _graph_logits(model: nn.Module, batch) -> Tensor:
+    """A batch's logits, as every model is called: ``model(x, edge_index, batch, num_graphs)``, one row a graph.
+
+    A model that returns another shape (node outputs not pooled, a class named
+    by path that breaks the contract) raises a ``ValueError`` that says so.
+    """
+    logits = model(batch.x, batch.edge_index, batch.batch, batch.num_graphs)
+    if logits.dim() != 2 or logits.size(0) != batch.num_graphs:
+        raise ValueError(
+            f"{type(model).__name__} returned logits of shape {tuple(logits.shape)} for a batch of "
+            f"{batch.num_graphs} graphs; expected (num_graphs, num_classes)"
+        )
+    return logits
 
 
 def score(logits: Tensor, target: Tensor, data: LoadedDataset) -> float:

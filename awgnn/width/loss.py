@@ -108,6 +108,11 @@ class ELBOLoss:
         self._rate_prior_std = value
 
     def __call__(self, model: nn.Module, prediction: Tensor, target: Tensor) -> ELBOTerms:
+        if target.numel() == 0:  # the mean loss of no observations is NaN, which would train on silently
+            raise ValueError(
+                f"ELBOLoss got an empty batch: target has no entries (prediction of shape {tuple(prediction.shape)}); "
+                "skip empty batches or check the loader's indices, masks and batch_size"
+            )
         data = self.data_loss(prediction, target)
         parameters, widths = self._parts(model)
         # Frozen parameters are not trained, so they carry no prior; read per call, as it may be toggled.

@@ -18,6 +18,7 @@ from torch.optim import Optimizer
 from torch.utils.hooks import RemovableHandle
 
 from awgnn.width.adaptive_width import AdaptiveWidth, WidthChange, check_finite_rates, stacked_rates
+from awgnn.width.linear import AdaptiveLinear
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES, OptimizerStatePolicy, stale_state_key
 from awgnn.width.validation import check_choice, check_finite_positive
 
@@ -58,11 +59,14 @@ def update_widths(
     optimizer is training it).
 
     A NaN or infinite rate raises :class:`~awgnn.width.NonFiniteRate`, naming
-    the layer, before any layer is resized. Returns the changes made, one per
-    resized layer.
+    the layer, before any layer is resized; a layer that follows a learned
+    width ``model`` does not hold (layers copied apart, as by
+    ``torch_geometric.nn.to_hetero``) raises a ``ValueError``. Returns the
+    changes made, one per resized layer.
     """
     check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
     widths = adaptive_widths(model)
+    _check_linked_widths(model, widths)
     if optimizer is not None:
         check_optimizer_state(optimizer, model, widths)
     rates = _rates(widths)
@@ -94,6 +98,32 @@ def _apply(
         if change is not None:
             changes.append(change)
     return changes
+
+
+def _check_linked_widths(model: nn.Module, widths: list[tuple[str, AdaptiveWidth]]) -> None:
+    """Raise if a layer of ``model`` follows a learned width that ``model`` does not hold.
+
+    Layers that share a learned width (a layer's learned output and the next
+    layer's input) hold one :class:`AdaptiveWidth` between them. Copying them
+    one by one, as ``torch_geometric.nn.to_hetero`` does for every node and
+    edge type, gives each copy its own copy of the width, linked to nothing
+    the model holds: a resize would change one side and not the other. A
+    width that no module of the model registers is never updated either.
+    """
+    held = {id(width) for _, width in widths}
+    for name, module in model.named_modules():
+        if not isinstance(module, AdaptiveLinear):
+            continue
+        for width in (module.input_width, module.output_width):
+            if width is not None and id(width) not in held:
+                raise ValueError(
+                    f"layer {name!r} follows a learned width that is not part of the model, so no width update "
+                    "would reach it: layers that share a learned width were copied apart (torch_geometric.nn."
+                    "to_hetero copies every layer per node and edge type), or the width is no module of the "
+                    "model. Keep each learned width inside one layer (e.g. AdaptiveGINConv's hidden width, with "
+                    "integer in_channels and out_channels), register it as a module, or give the layers integer "
+                    "sizes"
+                )
 
 
 def _check_no_gradients(model: nn.Module, widths: list[tuple[str, AdaptiveWidth]], rates: list[float]) -> None:
@@ -145,6 +175,7 @@ class _UpdateAfterStep:
     def __init__(self, model: nn.Module, optimizer_state: OptimizerStatePolicy) -> None:
         self.model = model
         self.widths = adaptive_widths(model)
+        _check_linked_widths(model, self.widths)
         self.optimizer_state = optimizer_state
         self.last_changes: list[WidthChange] = []
         self.resizes_seen: int | None = None  # None: check the optimizer before the first step
@@ -194,6 +225,8 @@ def auto_update_widths(
     skipped by a grad scaler updates no width). Before a step it checks the
     optimizer's state whenever a width changed behind its back. The model's
     adaptive layers are looked up here, once: attach after building the model.
+    A layer that follows a learned width the model does not hold raises a
+    ``ValueError`` here (see :func:`update_widths`).
     """
     check_choice("optimizer_state", optimizer_state, OPTIMIZER_STATE_POLICIES)
     hook = _UpdateAfterStep(model, optimizer_state)

@@ -28,7 +28,7 @@ from awgnn.harness.config import (
 )
 from awgnn.harness.data import OGB_DATASETS, TU_DATASETS
 from awgnn.harness.presets import PRESETS
-from awgnn.harness.registry import MODEL_CLASSES
+from awgnn.harness.registry import DEFAULT_POOLING, MODEL_CLASSES, ModelSpec
 
 # The keys of the sections that the checker reads from dataclasses (which carry no descriptions).
 SECTION_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
@@ -61,7 +61,8 @@ SECTION_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "loader": "'memory' (awgnn's in-memory batcher) or 'pyg' (PyG's DataLoader); the batches are equal",
     },
     "model": {
-        "class": "the model class (required); one of the classes in the table of model classes",
+        "class": "the model class (required): one of the classes in the table of model classes, or the dotted "
+        "path of any model class that follows the harness's contract (package.module.Class)",
         "grid": "a mapping from training keys and constructor arguments to candidate values; a scalar is one "
         "candidate, and a value that is itself a list is written as a list of lists",
         "preset": "a preset's name; its values fill every grid key the section leaves unset (adaptive classes only)",
@@ -153,13 +154,14 @@ def training_table() -> str:
     return list_table(["key", "expected value", "default"], rows, [22, 60, 18])
 
 
-def _arguments(cls: type) -> list[str]:
-    parameters = inspect.signature(cls.__init__).parameters
-    return [
-        literal(name if p.default is inspect.Parameter.empty else f"{name}={yaml_value(p.default)}")
-        for name, p in parameters.items()
-        if name not in ("self", "in_channels", "num_classes")
-    ]
+def _arguments(spec: ModelSpec) -> list[str]:
+    """A class's grid arguments as the reference lists them, with their defaults."""
+    parameters = inspect.signature(spec.cls).parameters
+    arguments = []
+    for name in spec.arguments:
+        default = DEFAULT_POOLING if name not in parameters else parameters[name].default
+        arguments.append(literal(name if default is inspect.Parameter.empty else f"{name}={yaml_value(default)}"))
+    return arguments
 
 
 def classes_table() -> str:
@@ -168,19 +170,20 @@ def classes_table() -> str:
     for name, spec in MODEL_CLASSES.items():
         kind = "learned widths" if spec.adaptive else "grown widths" if spec.grows else "fixed widths"
         extras = []
+        if spec.node_level:
+            extras.append("node-level, pooled")
         if spec.adaptive:
             extras.append("presets")
         if spec.controllable:
             extras.append(literal("width_control"))
         if spec.grows:
             extras.append(literal("growth") + " keys")
-        documented = [argument.split("=")[0].strip("`") for argument in _arguments(spec.cls)]
-        assert documented == list(spec.arguments), (name, documented, spec.arguments)
+        package = "awgnn.nn.models" if spec.node_level else "awgnn.models"
         rows.append(
             [
-                f":class:`{name} <awgnn.models.{name}>`",
+                f":class:`{name} <{package}.{name}>`",
                 kind + (" (" + ", ".join(extras) + ")" if extras else ""),
-                ", ".join(_arguments(spec.cls)),
+                ", ".join(_arguments(spec)),
             ]
         )
     return list_table(["class", "widths", "constructor arguments a grid may set (default)"], rows, [22, 20, 58])
