@@ -42,7 +42,6 @@ from common import (
     ResultsFile,
     base_parser,
     header,
-    machine,
     markdown_table,
     mean_std,
     positive_int,
@@ -239,6 +238,7 @@ def summary(runs: list[dict[str, Any]], examples: list[str]) -> tuple[str, list[
                 statistics.fmean(accuracy), statistics.fmean(pyg_accuracy), statistics.pstdev(pyg_accuracy)
             )
             same_order = 1 / SAME_ORDER <= loss / pyg_loss <= SAME_ORDER
+            side = "above" if statistics.fmean(accuracy) > statistics.fmean(pyg_accuracy) else "below"
             rows.append(
                 [
                     example,
@@ -247,7 +247,7 @@ def summary(runs: list[dict[str, Any]], examples: list[str]) -> tuple[str, list[
                     f"{loss:.3g}",
                     mean_std([r["last_loss"] for r in chosen]),
                     mean_std(accuracy),
-                    "—" if model == "pyg" else ("yes" if within else "no"),
+                    "—" if model == "pyg" else ("yes" if within else f"no ({side})"),
                     width_cell(chosen),
                     f"{statistics.fmean(r['cpu_seconds'] for r in chosen):.1f}",
                 ]
@@ -255,8 +255,12 @@ def summary(runs: list[dict[str, Any]], examples: list[str]) -> tuple[str, list[
             if model != "pyg":
                 verdicts.append(
                     f"{example} {model}: initial loss {'of' if same_order else 'not of'} the same order as PyG's "
-                    f"({loss:.3g} against {pyg_loss:.3g}); accuracy {'within' if within else 'outside'} one standard "
-                    "deviation of PyG's"
+                    f"({loss:.3g} against {pyg_loss:.3g}); accuracy "
+                    + (
+                        "within one standard deviation of PyG's"
+                        if within
+                        else f"outside one standard deviation of PyG's, {side} it"
+                    )
                 )
     headers = [
         "example",
@@ -293,7 +297,6 @@ def main() -> None:
         load_planetoid("Cora", arguments.data_root)  # processed once, before any worker reads it
     runs = resume(plan, ResultsFile(out / "parity.jsonl"), train, arguments.workers, not arguments.report_only)
     print(header("Drop-in parity: PyG's examples with the adaptive models swapped in"))
-    print(machine() + "\n")
     table, verdicts = summary(runs, arguments.examples)
     print(table + "\n")
     print("\n".join(f"- {line}" for line in verdicts))
