@@ -33,9 +33,9 @@ class AdaptiveGCN(AdaptiveBasicGNN):
     readout). Each layer is an upstream :class:`~torch_geometric.nn.GCNConv`
     whose linear map is an :class:`awgnn.AdaptiveLinear` when one of its sizes
     is learned (rows follow :math:`D_l`, columns :math:`D_{l-1}`; PyG's Glorot
-    initialisation over the effective fan-in, see :class:`awgnn.AdaptiveLinear`); with an integer ``hidden_channels`` it is PyG's model
-    exactly. Constructor, ``forward``, learned widths and ``jk``/``norm``
-    rules: :class:`AdaptiveBasicGNN`; ``**kwargs`` go to ``GCNConv``
+    initialisation over the effective fan-in, see :class:`awgnn.AdaptiveLinear`);
+    with an integer ``hidden_channels`` it is PyG's model exactly. Constructor,
+    ``forward``, learned widths and ``jk``/``norm`` rules: :class:`AdaptiveBasicGNN`; ``**kwargs`` go to ``GCNConv``
     (``improved``, ``cached``, ``add_self_loops``, ``normalize``, ``bias``).
 
     ``GCNConv.in_channels``/``out_channels`` keep the construction sizes (PyG
