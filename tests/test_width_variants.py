@@ -88,3 +88,23 @@ def test_gates_count_training_steps_for_the_settling():
     model.eval()
     per_graph(model, batches()[0])
     assert widths.steps == 2
+
+
+def test_the_librarys_gates_reproduce_a_committed_study_record(data_root):
+    """The study's gates_broad runs were made by the benchmark's own gates, before they moved into the library."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import json
+
+    import width_equilibrium
+
+    records = Path(__file__).resolve().parents[1] / "benchmarks/output/width_equilibrium/width_equilibrium.jsonl"
+    run = width_equilibrium.Run("starts", "gates_broad-0.003-50", "MUTAG", 8, 2, 1.0, 100, str(data_root))
+    (recorded,) = [r for r in map(json.loads, records.read_text().splitlines()) if r["key"] == run.key]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the study ran: reductions in one thread
+    try:
+        result = width_equilibrium.train(run)
+    finally:
+        torch.set_num_threads(threads)
+    assert result["width_per_epoch"] == recorded["width_per_epoch"]
+    assert result["val_accuracy"] == recorded["val_accuracy"]
