@@ -17,6 +17,7 @@ import matplotlib
 import pytest
 import torch
 import yaml
+from test_bench import TINY as BENCH_TINY
 from torch_geometric.data import Batch
 from torch_geometric.datasets import Planetoid, TUDataset
 
@@ -40,16 +41,8 @@ QUICK_FINAL_WIDTHS = [
     [{"block0": 16, "block1": 16}, {"block0": 16, "block1": 16}],
 ]
 
-TINY = {
-    "name": "tiny",
-    "dataset": "MUTAG",
-    "splits": {"outer_folds": 2, "holdout": 0.1, "seed": 1},
-    "protocol": {"final_runs": 1, "max_epochs": 2, "patience": 2, "seed": 3},
-    "models": {
-        "awn": {"class": "AdaptiveGINClassifier", "grid": {"num_layers": [2, 3], "batch_size": 64}},
-        "gin": {"class": "GINClassifier", "grid": {"hidden_channels": [8, 16], "batch_size": 64}},
-    },
-}
+# test_bench's tiny experiment, two epochs a run.
+TINY = {**BENCH_TINY, "protocol": {**BENCH_TINY["protocol"], "max_epochs": 2}}
 
 
 def quick_like_content() -> dict:
@@ -163,9 +156,7 @@ def test_a_failed_download_that_is_no_oserror_is_reported_as_well(tmp_path, monk
 
 def test_an_empty_batch_is_an_error_not_a_nan_loss():
     model = GINClassifier(7, 2, hidden_channels=8)
-    with pytest.raises(
-        ValueError, match=r"ELBOLoss got an empty batch: target has no entries \(prediction of shape \(0, 2\)\)"
-    ):
+    with pytest.raises(ValueError, match=r"ELBOLoss got an empty batch: prediction of shape \(0, 2\)"):
         ELBOLoss(10)(model, torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
     empty = Batch(
         x=torch.zeros(0, 7),

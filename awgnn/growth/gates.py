@@ -174,6 +174,8 @@ class GatedWidths(WidthController):
                 layer.consumer.register_forward_pre_hook(functools.partial(self._gate, cost=self.cost(layer)))
             )
 
+    resize_reason = "gates"
+
     def cutoffs(self) -> dict[str, float]:
         r"""Every layer's cut-off :math:`w`, keyed by layer name."""
         return {layer.name: math.exp(getattr(layer.consumer, CUTOFF_PARAMETER).item()) for layer in self.layers}
@@ -219,7 +221,7 @@ class GatedWidths(WidthController):
         if new > old:
             self._grow(layer, new - old, optimizer, optimizer_state)
         elif new < old:  # the neurons cut had shut gates: the evaluated function is unchanged
-            layer.width.resize_(new, optimizer, optimizer_state, reason="marginal")
+            layer.width.resize_(new, optimizer, optimizer_state, reason=self.resize_reason)
         return WidthDecision(layer.name, old, new, 0, math.exp(log_cutoff), 0.0, self.cost(layer), False)
 
     @torch.no_grad()

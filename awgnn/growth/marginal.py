@@ -259,7 +259,7 @@ class MarginalWidths(WidthController):
         self, layer: GrowableLayer, count: int, optimizer: Optimizer | None, optimizer_state: OptimizerStatePolicy
     ) -> None:
         """Remove the last ``count`` neurons, as measured: the others and the consumer's weights stay."""
-        layer.width.resize_(layer.size - count, optimizer, optimizer_state, reason="marginal")
+        layer.width.resize_(layer.size - count, optimizer, optimizer_state, reason=self.resize_reason)
 
 
 def refitted_consumer(hidden: Tensor, weight: Tensor, bias: Tensor, window: int) -> tuple[Tensor, Tensor]:

@@ -130,6 +130,9 @@ class WidthController(ABC):
         self._momenta = [norm.momentum for norm in self.norms]
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
+    #: The ``reason`` its resizes carry (:class:`~awgnn.width.WidthChange`).
+    resize_reason = "marginal"
+
     def widths(self) -> dict[str, int]:
         """The width of every layer, keyed by layer name."""
         return {layer.name: layer.size for layer in self.layers}
@@ -164,7 +167,7 @@ class WidthController(ABC):
         """Append ``count`` neurons: rows drawn at the scale of the layer's rows, bias and outgoing weights zero."""
         old = layer.size
         scale = layer.linear.weight.std().item() if layer.linear.weight.numel() > 1 else 1.0
-        layer.width.resize_(old + count, optimizer, optimizer_state, reason="marginal")
+        layer.width.resize_(old + count, optimizer, optimizer_state, reason=self.resize_reason)
         rows = torch.randn(count, layer.linear.weight.shape[1], generator=self.generator)
         layer.linear.weight[old:] = (scale * rows).to(layer.linear.weight)
         layer.linear.bias[old:] = 0

@@ -35,7 +35,8 @@ from awgnn.growth.step import SELECTIONS as GROWTH_SELECTIONS
 from awgnn.growth.tiny import DEFAULT_THRESHOLD as TINY_DEFAULT_THRESHOLD
 from awgnn.growth.width_control import DEFAULT_MEASURED_EXAMPLES, DEFAULT_NEURON_COST
 from awgnn.harness.presets import PRESETS
-from awgnn.harness.registry import MODEL_CLASSES, POOLINGS, ModelSpec, model_spec
+from awgnn.harness.registry import MODEL_CLASSES, ModelSpec, model_spec
+from awgnn.models.base import POOLING_FUNCTIONS
 from awgnn.width.loss import DEFAULT_WIDTH_PRIOR_CENTRE
 from awgnn.width.resize import OPTIMIZER_STATE_POLICIES
 
@@ -326,7 +327,7 @@ def _model(reader: _Reader, name: Any, value: Any) -> ModelConfig:
                 _check_training_value(reader, key, candidate, f"{where}.grid.{key}")
         elif key == "pooling" and spec.node_level:
             for candidate in values:
-                reader.choice(candidate, f"{where}.grid.pooling", tuple(POOLINGS))
+                reader.choice(candidate, f"{where}.grid.pooling", tuple(POOLING_FUNCTIONS))
         elif key in spec.learned and values != [None]:
             fixed = getattr(spec.cls, "pyg_model", None)
             instead = f"; for fixed widths name {fixed.__module__}.{fixed.__name__}" if fixed is not None else ""

@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 from torch.nn.parameter import is_lazy
-from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 
 from awgnn.models import (
@@ -42,18 +39,13 @@ from awgnn.models import (
     GrowingFairGIN,
     GrowingGINClassifier,
 )
+from awgnn.models.base import POOLING_FUNCTIONS, graph_batch
 from awgnn.nn.models import AdaptiveBasicGNN, AdaptiveGCN, AdaptiveGIN
 from awgnn.width import adaptive_widths, width_report
 from awgnn.width.validation import check_choice
 
 # Node-level model families: their constructor and forward are PyG's BasicGNN's, their outputs are per node.
 NODE_LEVEL_MODELS = (BasicGNN, AdaptiveBasicGNN)
-# How a node-level model's outputs become a graph's logits (the grid key ``pooling``).
-POOLINGS: dict[str, Callable[[Tensor, Tensor, int | None], Tensor]] = {
-    "sum": global_add_pool,
-    "mean": global_mean_pool,
-    "max": global_max_pool,
-}
 # The AWN paper's readout, and the registered classifiers' default pooling.
 DEFAULT_POOLING = "mean"
 # A graph classifier's forward arguments, as train.py passes them.
@@ -217,7 +209,7 @@ class PooledNodeModel(nn.Module):
 
     def __init__(self, node_model: nn.Module, pooling: str = DEFAULT_POOLING) -> None:
         super().__init__()
-        check_choice("pooling", pooling, tuple(POOLINGS))
+        check_choice("pooling", pooling, tuple(POOLING_FUNCTIONS))
         self.node_model = node_model
         self.pooling = pooling
 
@@ -225,11 +217,9 @@ class PooledNodeModel(nn.Module):
         self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None, num_graphs: int | None = None
     ) -> Tensor:
         """Logits per graph; ``batch`` and ``num_graphs`` also reach the node model's graph-wise norms."""
-        if batch is None:
-            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-            num_graphs = 1
+        batch, num_graphs = graph_batch(x, batch, num_graphs)
         nodes = self.node_model(x, edge_index, batch=batch, batch_size=num_graphs)
-        return POOLINGS[self.pooling](nodes, batch, num_graphs)
+        return POOLING_FUNCTIONS[self.pooling](nodes, batch, num_graphs)
 
     def layer_widths(self) -> dict[str, int]:
         """The node model's hidden widths, keyed ``layer<l>`` (and ``layer<l>.mlp`` for an adaptive GIN)."""

@@ -8,11 +8,21 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import global_add_pool, global_mean_pool
+from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 
 from awgnn.width.validation import check_choice
 
+# Every graph pooling by name (the harness pools node-level models with any of them).
+POOLING_FUNCTIONS = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}
+# The readouts of the block-readout classifiers.
 POOLINGS = ("mean", "sum")
+
+
+def graph_batch(x: Tensor, batch: Tensor | None, num_graphs: int | None) -> tuple[Tensor, int | None]:
+    """``batch`` and ``num_graphs``, or, without a ``batch``, every node in one graph."""
+    if batch is None:
+        return torch.zeros(x.size(0), dtype=torch.long, device=x.device), 1
+    return batch, num_graphs
 
 
 class BlockReadoutClassifier(nn.Module, ABC):
@@ -71,9 +81,7 @@ class BlockReadoutClassifier(nn.Module, ABC):
         self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None, num_graphs: int | None = None
     ) -> Tensor:
         """Logits per graph; pass ``num_graphs`` to avoid a device synchronisation."""
-        if batch is None:
-            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-            num_graphs = 1
+        batch, num_graphs = graph_batch(x, batch, num_graphs)
         states = self.node_states(x, edge_index)
         logits = torch.zeros(0, device=x.device)
         for index, head in enumerate(self.heads):
@@ -98,6 +106,7 @@ class BlockReadoutClassifier(nn.Module, ABC):
         return states
 
     def pool(self, h: Tensor, batch: Tensor, num_graphs: int | None) -> Tensor:
+        # Explicit branches, not a lookup in POOLING_FUNCTIONS: TorchScript compiles this (frozen classifiers).
         if self.pooling == "sum":
             return global_add_pool(h, batch, num_graphs)
         return global_mean_pool(h, batch, num_graphs)

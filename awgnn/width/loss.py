@@ -108,9 +108,9 @@ class ELBOLoss:
         self._rate_prior_std = value
 
     def __call__(self, model: nn.Module, prediction: Tensor, target: Tensor) -> ELBOTerms:
-        if target.numel() == 0:  # the mean loss of no observations is NaN, which would train on silently
+        if prediction.numel() == 0:  # the mean loss of no observations is NaN, which would train on silently
             raise ValueError(
-                f"ELBOLoss got an empty batch: target has no entries (prediction of shape {tuple(prediction.shape)}); "
+                f"ELBOLoss got an empty batch: prediction of shape {tuple(prediction.shape)}; "
                 "skip empty batches or check the loader's indices, masks and batch_size"
             )
         data = self.data_loss(prediction, target)

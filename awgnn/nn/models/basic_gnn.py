@@ -182,8 +182,8 @@ class AdaptiveBasicGNN(nn.Module, ABC):
     computes exactly what PyG's model computes with the same weights; its
     ``state_dict`` has PyG's keys, except that ``jk="cat"`` keeps its readout
     as :class:`ConcatLinear` blocks. :func:`awgnn.freeze` returns PyG's own
-    model when it can express the widths (:meth:`fits_pyg_model`), else a
-    :class:`StaticBasicGNN` of upstream layers (:meth:`to_static`).
+    model when it can express the widths, else a :class:`StaticBasicGNN` of
+    upstream layers (:class:`PyGFrozenForm`).
 
     Learned widths and ``jk``:
 
@@ -219,9 +219,6 @@ class AdaptiveBasicGNN(nn.Module, ABC):
     """
 
     supports_edge_weight: bool = False
-    #: PyG's model of the same architecture (``GIN``, ``GCN``), the frozen form when it can express the widths.
-    #: A subclass that leaves it ``None`` is frozen in place (its adaptive parts made static, its forward kept).
-    pyg_model: type[BasicGNN] | None = None
 
     def __init__(
         self,
@@ -411,19 +408,45 @@ class AdaptiveBasicGNN(nn.Module, ABC):
         widths = [_out_size(self.conv_output(conv)) for conv in self.convs]
         return widths if self.jk_mode is not None else widths[:-1]
 
-    # -- frozen form --------------------------------------------------------------------
+    def num_parameters(self) -> int:
+        """Number of scalar parameters at the current widths."""
+        return sum(p.numel() for p in self.parameters() if not is_lazy(p))
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_layers={self.num_layers}, "
+            f"widths={self.layer_widths()})"
+        )
+
+
+class PyGFrozenForm(ABC):
+    """The frozen form of the adaptive-width models of the `"Adaptive Width Neural Networks"
+    <https://arxiv.org/abs/2501.15889>`_ paper whose architecture PyG has a model for.
+
+    Mixed in before :class:`AdaptiveBasicGNN` (``class AdaptiveGIN(PyGFrozenForm,
+    AdaptiveBasicGNN)``): :func:`awgnn.freeze` then returns :attr:`pyg_model`
+    (PyG's ``GIN``, ``GCN``) when it expresses the learned widths
+    (:meth:`fits_pyg_model`), else a :class:`StaticBasicGNN` of upstream
+    layers. A subclass provides :attr:`pyg_model`, :meth:`conv_input` and
+    :meth:`static_conv`; one that sets :attr:`pyg_model` to ``None`` is frozen
+    in place, as an :class:`AdaptiveBasicGNN` without this mixin is (its
+    adaptive parts made static, its forward kept).
+    """
+
+    #: PyG's model of the same architecture, the frozen form when it can express the widths.
+    pyg_model: type[BasicGNN] | None
+
+    @abstractmethod
     def conv_input(self, conv: nn.Module) -> nn.Module:
-        """The linear map that reads a convolution's input channels (needed with :attr:`pyg_model`)."""
-        raise NotImplementedError(f"{type(self).__name__} sets pyg_model, so it must define conv_input()")
+        """The linear map that reads a convolution's input channels."""
 
+    @abstractmethod
     def static_conv(self, conv: nn.Module, act: nn.Module | None) -> MessagePassing:
         """A fresh upstream convolution of ``conv``'s current sizes and the model's options.
 
         ``act`` is the frozen model's activation module, for convolutions that
-        apply it inside. Needed with :attr:`pyg_model`.
+        apply it inside.
         """
-        raise NotImplementedError(f"{type(self).__name__} sets pyg_model, so it must define static_conv()")
 
     def fits_pyg_model(self) -> bool:
         """Whether :attr:`pyg_model` expresses this model at its current widths: all hidden widths are equal."""
@@ -511,16 +534,6 @@ class AdaptiveBasicGNN(nn.Module, ABC):
             state["lin.weight"] = torch.cat([block.weight for block in self.lin.blocks], dim=1)
             state["lin.bias"] = self.lin.blocks[0].bias
         return state
-
-    def num_parameters(self) -> int:
-        """Number of scalar parameters at the current widths."""
-        return sum(p.numel() for p in self.parameters() if not is_lazy(p))
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_layers={self.num_layers}, "
-            f"widths={self.layer_widths()})"
-        )
 
 
 def _out_size(linear: nn.Module) -> int:

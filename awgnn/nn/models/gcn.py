@@ -8,12 +8,12 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 from torch_geometric.nn.models import GCN
 
-from awgnn.nn.models.basic_gnn import AdaptiveBasicGNN
+from awgnn.nn.models.basic_gnn import AdaptiveBasicGNN, PyGFrozenForm
 from awgnn.width import AdaptiveWidth
 from awgnn.width.linear import Size
 
 
-class AdaptiveGCN(AdaptiveBasicGNN):
+class AdaptiveGCN(PyGFrozenForm, AdaptiveBasicGNN):
     r"""The adaptive-width Graph Neural Network from the `"Adaptive Width Neural
     Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the
     `"Semi-supervised Classification with Graph Convolutional Networks"

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GINConv
 from torch_geometric.nn.models import GIN, MLP
 
-from awgnn.nn.models.basic_gnn import AdaptiveBasicGNN
+from awgnn.nn.models.basic_gnn import AdaptiveBasicGNN, PyGFrozenForm
 from awgnn.width import AdaptiveLinear, AdaptiveWidth
 from awgnn.width.linear import Size
 
@@ -83,7 +83,7 @@ class AdaptiveGINMLP(nn.Module):
         return f"{type(self).__name__}({self.lins[0].in_features}, {self.hidden_channels}, {self.lins[1].out_features})"
 
 
-class AdaptiveGIN(AdaptiveBasicGNN):
+class AdaptiveGIN(PyGFrozenForm, AdaptiveBasicGNN):
     r"""The adaptive-width Graph Neural Network from the `"Adaptive Width Neural
     Networks" <https://arxiv.org/abs/2501.15889>`_ paper and the `"How Powerful
     are Graph Neural Networks?" <https://arxiv.org/abs/1810.00826>`_ paper:
